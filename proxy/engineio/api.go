@@ -1,0 +1,133 @@
+package engineio
+
+// This file is the contract between engineio and the packages above it
+// (socketio). The types and method sets here are stable; implementations
+// live in the other files of the package.
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// PacketType is the Engine.IO packet type, the first character of a packet
+// on the wire.
+type PacketType byte
+
+// Engine.IO packet types, in wire order ('0' through '6').
+const (
+	PacketOpen PacketType = iota
+	PacketClose
+	PacketPing
+	PacketPong
+	PacketMessage
+	PacketUpgrade
+	PacketNoop
+)
+
+// Packet is one Engine.IO packet. Data is never modified after the packet is
+// handed to Session.Send: one Packet (and one Data slice) may be queued for
+// many sessions at once, which is how a broadcast is encoded only once.
+type Packet struct {
+	Type PacketType
+	// Data is the payload: UTF-8 text, or raw bytes when Binary is set.
+	Data []byte
+	// Binary marks a binary message (sent as a binary WebSocket frame, or
+	// as "b"+base64 over polling).
+	Binary bool
+}
+
+// CloseReason says why a session ended. The set is closed: the same strings
+// reach the Socket.IO layer, logs, metrics and webhooks.
+type CloseReason string
+
+// Close reasons, as the reference engine.io server names them, plus
+// ReasonSlowConsumer for a session whose outbound queue hit its bound.
+const (
+	ReasonTransportClose = CloseReason("transport close")
+	ReasonTransportError = CloseReason("transport error")
+	ReasonPingTimeout    = CloseReason("ping timeout")
+	ReasonParseError     = CloseReason("parse error")
+	ReasonForcedClose    = CloseReason("forced close")
+	ReasonServerShutdown = CloseReason("forced server close")
+	ReasonSlowConsumer   = CloseReason("slow consumer")
+)
+
+// Sentinel errors returned by Session methods.
+var (
+	// ErrClosed is returned by Send on a session that has closed.
+	ErrClosed = errors.New("engineio: session closed")
+	// ErrQueueFull is returned by Send when the packets would take the
+	// session's outbound queue past Config.MaxQueueBytes; the session is
+	// closed with ReasonSlowConsumer.
+	ErrQueueFull = errors.New("engineio: outbound queue full")
+)
+
+// Config configures a Server. The zero value of each field means the
+// reference server's default.
+type Config struct {
+	// Path is the URL path the server answers on. Zero means "/engine.io/"
+	// (Socket.IO passes "/socket.io/").
+	Path string
+	// PingInterval is how often the server pings. Zero means 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long the server waits for a pong after a ping
+	// before closing with ReasonPingTimeout. Zero means 20s.
+	PingTimeout time.Duration
+	// MaxHTTPBufferSize is the largest message (WebSocket) or POST body
+	// (polling) accepted, in bytes; it is announced as maxPayload. Zero
+	// means 1,000,000.
+	MaxHTTPBufferSize int64
+	// UpgradeTimeout bounds a polling→WebSocket upgrade. Zero means 10s.
+	UpgradeTimeout time.Duration
+	// CORSOrigins lists the origins allowed by CORS: exact origins, or "*"
+	// (reflects the request's Origin with credentials allowed). Empty
+	// means no CORS headers are sent.
+	CORSOrigins []string
+	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x).
+	AllowEIO3 bool
+	// MaxQueueBytes bounds each session's outbound queue in bytes. Zero
+	// means 1 MiB. See Session.Send.
+	MaxQueueBytes int
+	// AllowRequest, if set, is called on every handshake before a session
+	// is created; an error rejects the handshake with 403 and
+	// {"code":4,"message":"Forbidden"}.
+	AllowRequest func(r *http.Request) error
+	// Logger receives the server's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler receives one session's messages. A Handler is returned by the
+// function passed to NewServer, once per session.
+type Handler interface {
+	// OnMessage is called for each message packet the client sends, one at
+	// a time and in order, from the session's reader. data is owned by the
+	// handler and may be retained. A slow OnMessage delays further reads of
+	// that session only.
+	OnMessage(data []byte, binary bool)
+	// OnClose is called exactly once, after the session has closed; no
+	// OnMessage follows it.
+	OnClose(reason CloseReason, err error)
+}
+
+// The session API (implemented in session.go):
+//
+//	func NewServer(cfg Config, accept func(s *Session) Handler) *Server
+//	func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request)
+//	func (s *Server) Shutdown(ctx context.Context) error // closes every session with ReasonServerShutdown
+//	func (s *Server) Count() int                         // open sessions
+//
+//	func (s *Session) ID() string             // 20-char sid
+//	func (s *Session) Protocol() int          // 3 or 4
+//	func (s *Session) Transport() string      // "polling" or "websocket"; changes on upgrade
+//	func (s *Session) Request() *http.Request // the handshake request (headers, URL, RemoteAddr, TLS); body consumed
+//	func (s *Session) Send(packets []Packet) error      // queues all or none; never blocks; ErrClosed, ErrQueueFull
+//	func (s *Session) SendVolatile(packets []Packet) bool // queues only if the transport can write now; false = dropped
+//	func (s *Session) Close(reason CloseReason)        // flushes nothing more; OnClose follows
+//
+// accept is called when the handshake completes, before the OPEN packet is
+// written; the Handler it returns gets every message of that session.
+// Send copies the Packet structs (not their Data) into the session's queue,
+// so callers may reuse the slice: a broadcast passes one slice to every
+// recipient without allocating per recipient.
