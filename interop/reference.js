@@ -1,0 +1,162 @@
+// reference.js runs the reference socket.io server with the interop
+// scenario application, so every interop scenario can be played against the
+// reference first and against iobridge second, with the same expectations.
+//
+// Usage: node reference.js '<config JSON>'
+//   config: {pingInterval, pingTimeout, maxHttpBufferSize, allowEIO3, recovery}
+//   (durations in milliseconds; recovery 0 disables connection state recovery)
+//
+// It prints {"type":"listening","port":N} once bound to 127.0.0.1, then one
+// JSON line per server-side observation:
+//   {"type":"connection","nsp","id","auth","recovered"}
+//   {"type":"event","nsp","id","event","args"}
+//   {"type":"disconnect","nsp","id","reason"}
+// Binary values are written as {"_binary":"<base64>"}.
+//
+// The scenario application (mirrored in Go by app_test.go):
+//   namespaces "/", "/chat", "/admin" (auth.token must be "secret", otherwise
+//   CONNECT_ERROR "unauthorized" with data {code:4001, reason:"bad token"}),
+//   and /^\/dyn-\d+$/; events on every namespace:
+//   echo        acks with its args, or emits "echo" back with them
+//   join, leave [room], then acks
+//   broadcast   [{room, except, event, args, volatile}], then acks
+//   ask         [{event, args, timeout}]: emits event with an ack (and a
+//               timeout if given), then acks {error, args} with the outcome
+//   disconnect-me [close]: socket.disconnect(close)
+//   close-conn  closes the underlying connection
+//   bin         emits "bin" with Buffer [1,2,3] and {nested: Buffer "hi"}
+"use strict";
+
+const http = require("node:http");
+const { Server } = require("socket.io");
+
+const cfg = JSON.parse(process.argv[2] || "{}");
+
+function out(ev) {
+  process.stdout.write(JSON.stringify(ev) + "\n");
+}
+
+function encode(v) {
+  if (v === undefined) return null;
+  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    const buf = Buffer.isBuffer(v)
+      ? v
+      : v instanceof ArrayBuffer
+        ? Buffer.from(v)
+        : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    return { _binary: buf.toString("base64") };
+  }
+  if (Array.isArray(v)) return v.map(encode);
+  if (v && typeof v === "object") {
+    const o = {};
+    for (const k of Object.keys(v)) o[k] = encode(v[k]);
+    return o;
+  }
+  return v;
+}
+
+const opts = {
+  pingInterval: cfg.pingInterval || 25000,
+  pingTimeout: cfg.pingTimeout || 20000,
+  maxHttpBufferSize: cfg.maxHttpBufferSize || 1e6,
+  allowEIO3: !!cfg.allowEIO3,
+};
+if (cfg.recovery) {
+  opts.connectionStateRecovery = { maxDisconnectionDuration: cfg.recovery };
+}
+
+const httpServer = http.createServer();
+const io = new Server(httpServer, opts);
+
+function setup(nsp) {
+  nsp.on("connection", (socket) => {
+    const name = socket.nsp.name;
+    out({
+      type: "connection",
+      nsp: name,
+      id: socket.id,
+      auth: socket.handshake.auth,
+      recovered: socket.recovered,
+    });
+    socket.on("disconnect", (reason) => {
+      out({ type: "disconnect", nsp: name, id: socket.id, reason });
+    });
+    socket.onAny((event, ...args) => {
+      let ack = null;
+      if (args.length && typeof args[args.length - 1] === "function") ack = args.pop();
+      out({ type: "event", nsp: name, id: socket.id, event, args: encode(args) });
+      const reply = (...a) => {
+        if (ack) ack(...a);
+      };
+      switch (event) {
+        case "echo":
+          if (ack) ack(...args);
+          else socket.emit("echo", ...args);
+          break;
+        case "join":
+          socket.join(args[0]);
+          reply();
+          break;
+        case "leave":
+          socket.leave(args[0]);
+          reply();
+          break;
+        case "broadcast": {
+          const b = args[0] || {};
+          let op = socket.nsp;
+          if (b.room) op = op.to(b.room);
+          if (b.except) op = op.except(b.except);
+          if (b.volatile) op = op.volatile;
+          op.emit(b.event, ...(b.args || []));
+          reply();
+          break;
+        }
+        case "ask": {
+          const a = args[0] || {};
+          const target = a.timeout ? socket.timeout(a.timeout) : socket;
+          target.emit(a.event, ...(a.args || []), (...res) => {
+            if (a.timeout) {
+              const err = res.shift();
+              reply({ error: err ? err.message : null, args: res });
+            } else {
+              reply({ error: null, args: res });
+            }
+          });
+          break;
+        }
+        case "disconnect-me":
+          socket.disconnect(!!args[0]);
+          break;
+        case "close-conn":
+          socket.conn.close();
+          break;
+        case "bin":
+          socket.emit("bin", Buffer.from([1, 2, 3]), { nested: Buffer.from("hi") });
+          reply();
+          break;
+      }
+    });
+  });
+}
+
+setup(io.of("/"));
+setup(io.of("/chat"));
+const admin = io.of("/admin");
+admin.use((socket, next) => {
+  if (socket.handshake.auth && socket.handshake.auth.token === "secret") return next();
+  const err = new Error("unauthorized");
+  err.data = { code: 4001, reason: "bad token" };
+  next(err);
+});
+setup(admin);
+setup(io.of(/^\/dyn-\d+$/));
+
+httpServer.listen(0, "127.0.0.1", () => {
+  out({ type: "listening", port: httpServer.address().port });
+});
+
+process.stdin.on("data", () => {});
+process.stdin.on("end", () => {
+  io.close();
+  process.exit(0);
+});
