@@ -1,0 +1,34 @@
+// Package engineio is an Engine.IO server (protocol v4, and v3 for
+// socket.io-client 2.x when Config.AllowEIO3 is set) that behaves on the
+// wire as the reference engine.io 6.6 server does.
+//
+// # Lifecycle
+//
+// A client handshakes with GET {Path}?EIO=4&transport=polling (or opens a
+// WebSocket with transport=websocket). The Server creates a Session, calls
+// the accept function given to NewServer, which returns the session's
+// Handler, and answers with the OPEN packet. A polling session may then
+// upgrade: the client opens a WebSocket with its sid, probes it ("2probe",
+// answered "3probe"), and sends "5"; from then on the session lives on the
+// WebSocket. Heartbeats (v4: server pings, client pongs; v3: client pings,
+// server pongs) run on one timer per session. The session ends when the
+// client closes, a transport fails, the heartbeat lapses, the outbound
+// queue passes its bound, Session.Close is called, or Server.Shutdown runs;
+// Handler.OnClose is called once, with a CloseReason.
+//
+// # Concurrency and memory
+//
+// Each WebSocket has one reader goroutine. Writes happen on a writer
+// goroutine that exists only while packets are queued, using pooled write
+// buffers, so an idle WebSocket session costs a parked reader, a 1 KiB read
+// buffer and the session itself. The alternative, a writer parked per
+// session, would cost a goroutine stack and a write buffer per idle
+// client. Session.Send only appends to a queue bounded in bytes
+// (Config.MaxQueueBytes); it never blocks and never allocates per
+// recipient once the queue has capacity, so a broadcast can hand one
+// Packet slice to every recipient.
+//
+// Handler.OnMessage calls of a session never overlap and come in the order
+// the client sent; OnClose comes after the last of them. A Handler may call
+// Send and Close on its own session from OnMessage.
+package engineio

@@ -1,0 +1,410 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Defaults applied to a zero Config field, as the reference server's.
+const (
+	defaultPath              = "/engine.io/"
+	defaultPingInterval      = 25 * time.Second
+	defaultPingTimeout       = 20 * time.Second
+	defaultUpgradeTimeout    = 10 * time.Second
+	defaultMaxHTTPBufferSize = 1_000_000
+	defaultMaxQueueBytes     = 1 << 20
+)
+
+const (
+	// writeTimeout bounds every write to a client: a WebSocket frame or a
+	// polling response. A client that cannot take one frame in this time is
+	// gone; the session closes with ReasonTransportError.
+	writeTimeout = 10 * time.Second
+	// closeGrace is how long the reader waits for the client's answer to
+	// our close frame before dropping the connection.
+	closeGrace = time.Second
+	// lingerTimeout bounds how long a polling session closed by
+	// Session.Close waits for the client's next GET to hand it the close
+	// packet (the reference's closeTimeout).
+	lingerTimeout = 30 * time.Second
+	// wsReadBufferSize is gorilla's per-connection read buffer. Frames
+	// larger than this are read in pieces; an idle connection keeps only
+	// this much.
+	wsReadBufferSize = 1024
+	// wsWriteBufferSize is the size of the pooled write buffers. Idle
+	// connections hold none (see wsWritePool).
+	wsWriteBufferSize = 4096
+)
+
+// Protocol error codes, as the reference server's Server.errors.
+const (
+	codeUnknownTransport    = 0
+	codeUnknownSID          = 1
+	codeBadHandshakeMethod  = 2
+	codeBadRequest          = 3
+	codeForbidden           = 4
+	codeUnsupportedProtocol = 5
+)
+
+var errorMessages = [...]string{
+	codeUnknownTransport:    "Transport unknown",
+	codeUnknownSID:          "Session ID unknown",
+	codeBadHandshakeMethod:  "Bad handshake method",
+	codeBadRequest:          "Bad request",
+	codeForbidden:           "Forbidden",
+	codeUnsupportedProtocol: "Unsupported protocol version",
+}
+
+// ErrServerClosed is the error of a handshake refused because Shutdown has
+// begun.
+var ErrServerClosed = errors.New("engineio: server closed")
+
+// Server is an Engine.IO server: an http.Handler for Config.Path that holds
+// the sessions. It is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	accept func(*Session) Handler
+	log    *slog.Logger
+
+	upgrader websocket.Upgrader
+	track    tracker
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	closed   bool
+}
+
+// NewServer returns a Server with cfg's zero fields set to their defaults.
+// accept is called once per session, when its handshake completes and
+// before the OPEN packet is written; the Handler it returns receives that
+// session's messages and its close.
+func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
+	if cfg.Path == "" {
+		cfg.Path = defaultPath
+	}
+	cfg.Path = strings.TrimSuffix(cfg.Path, "/") + "/"
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = defaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = defaultPingTimeout
+	}
+	if cfg.UpgradeTimeout <= 0 {
+		cfg.UpgradeTimeout = defaultUpgradeTimeout
+	}
+	if cfg.MaxHTTPBufferSize <= 0 {
+		cfg.MaxHTTPBufferSize = defaultMaxHTTPBufferSize
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = defaultMaxQueueBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:      cfg,
+		accept:   accept,
+		log:      cfg.Logger,
+		sessions: make(map[string]*Session),
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  wsReadBufferSize,
+		WriteBufferSize: wsWriteBufferSize,
+		WriteBufferPool: wsWritePool,
+		// Origins are CORS's business; browsers do not apply CORS to
+		// WebSocket, and the reference server accepts any Origin here.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error:       func(http.ResponseWriter, *http.Request, int, error) {},
+	}
+	return s
+}
+
+// wsWritePool lends write buffers to connections while they write, so an
+// idle connection holds none.
+var wsWritePool = &sync.Pool{}
+
+// Count returns the number of open sessions.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Shutdown closes every session with ReasonServerShutdown, refuses new
+// handshakes, and waits until the goroutines of all sessions (readers,
+// writers, OnClose calls) have returned or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	list := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		list = append(list, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range list {
+		sess.closeWith(ReasonServerShutdown, nil, closeDiscard)
+	}
+	return s.track.wait(ctx)
+}
+
+func (s *Server) lookup(sid string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[sid]
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	s.mu.Unlock()
+}
+
+// register adds sess, unless Shutdown has begun.
+func (s *Server) register(sess *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.sessions[sess.id] = sess
+	return true
+}
+
+// ServeHTTP answers Engine.IO requests under Config.Path: handshakes,
+// polling GETs and POSTs, WebSocket connections and upgrades, and CORS
+// preflights. Other paths get 404.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, s.cfg.Path) {
+		http.NotFound(w, r)
+		return
+	}
+	if len(s.cfg.CORSOrigins) > 0 {
+		allowed := s.setCORS(w, r)
+		if r.Method == http.MethodOptions {
+			s.preflight(w, r, allowed)
+			return
+		}
+	}
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	upgrade := websocket.IsWebSocketUpgrade(r)
+	fail := abortRequest
+	if upgrade {
+		fail = abortUpgrade
+	}
+	if transport != transportNamePolling && transport != transportNameWebSocket {
+		s.debugReject(r, codeUnknownTransport)
+		fail(w, codeUnknownTransport)
+		return
+	}
+	if transport == transportNamePolling && q.Has("j") {
+		// JSONP polling is not served: only XHR polling and WebSocket.
+		s.debugReject(r, codeBadRequest)
+		fail(w, codeBadRequest)
+		return
+	}
+	if sid := q.Get("sid"); sid != "" {
+		sess := s.lookup(sid)
+		if sess == nil {
+			s.debugReject(r, codeUnknownSID)
+			fail(w, codeUnknownSID)
+			return
+		}
+		if upgrade {
+			s.serveUpgrade(sess, w, r, transport, q.Has("b64"))
+			return
+		}
+		if sess.Transport() != transport || transport != transportNamePolling {
+			s.debugReject(r, codeBadRequest)
+			fail(w, codeBadRequest)
+			return
+		}
+		sess.servePolling(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.debugReject(r, codeBadHandshakeMethod)
+		fail(w, codeBadHandshakeMethod)
+		return
+	}
+	if transport == transportNameWebSocket && !upgrade {
+		s.debugReject(r, codeBadRequest)
+		fail(w, codeBadRequest)
+		return
+	}
+	if s.cfg.AllowRequest != nil {
+		if err := s.cfg.AllowRequest(r); err != nil {
+			s.log.Debug("handshake refused", "remote_addr", r.RemoteAddr, "err", err)
+			fail(w, codeForbidden)
+			return
+		}
+	}
+	protocol := 3
+	if q.Get("EIO") == "4" {
+		protocol = 4
+	}
+	if protocol == 3 && !s.cfg.AllowEIO3 {
+		s.debugReject(r, codeUnsupportedProtocol)
+		fail(w, codeUnsupportedProtocol)
+		return
+	}
+	if upgrade {
+		if transport != transportNameWebSocket {
+			s.refuseWebSocket(w, r)
+			return
+		}
+		s.handshakeWebSocket(w, r, protocol, q.Has("b64"))
+		return
+	}
+	s.handshakePolling(w, r, protocol, q.Has("b64"))
+}
+
+func (s *Server) debugReject(r *http.Request, code int) {
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("request rejected", "remote_addr", r.RemoteAddr, "code", code, "message", errorMessages[code])
+	}
+}
+
+// abortRequest answers a rejected HTTP request as the reference does:
+// 403 for Forbidden, 400 otherwise, with {"code":N,"message":"..."}.
+func abortRequest(w http.ResponseWriter, code int) {
+	status := http.StatusBadRequest
+	if code == codeForbidden {
+		status = http.StatusForbidden
+	}
+	body := `{"code":` + strconv.Itoa(code) + `,"message":"` + errorMessages[code] + `"}`
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// abortUpgrade answers a rejected WebSocket upgrade as the reference does:
+// 400 with the bare message as text/html, and the connection closed.
+func abortUpgrade(w http.ResponseWriter, code int) {
+	msg := errorMessages[code]
+	h := w.Header()
+	h.Set("Connection", "close")
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(msg))
+}
+
+// setCORS adds the headers the `cors` package adds to a request and
+// reports whether the request's Origin is allowed.
+func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	if origin == "" || !s.originAllowed(origin) {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	return true
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	for _, o := range s.cfg.CORSOrigins {
+		if o == "*" || o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// preflight answers a CORS preflight with 204, as the `cors` package does.
+func (s *Server) preflight(w http.ResponseWriter, r *http.Request, allowed bool) {
+	h := w.Header()
+	if allowed {
+		h.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
+		if reqHeaders := r.Header.Get("Access-Control-Request-Headers"); reqHeaders != "" {
+			h.Set("Access-Control-Allow-Headers", reqHeaders)
+			h.Add("Vary", "Access-Control-Request-Headers")
+		}
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// newID returns a session id as base64id does: 15 random bytes in URL-safe
+// base64, 20 characters.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.URLEncoding.EncodeToString(b[:])
+}
+
+// openPacket returns the OPEN packet's JSON for sess.
+func (s *Server) openPacket(id string, upgrades bool) []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, `{"sid":"`...)
+	b = append(b, id...)
+	b = append(b, `","upgrades":[`...)
+	if upgrades {
+		b = append(b, `"websocket"`...)
+	}
+	b = append(b, `],"pingInterval":`...)
+	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, s.cfg.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, s.cfg.MaxHTTPBufferSize, 10)
+	b = append(b, '}')
+	return b
+}
+
+// tracker counts the goroutines the server owns so Shutdown can wait for
+// them. Unlike sync.WaitGroup it allows adds while a wait is in progress.
+type tracker struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	zero chan struct{}
+}
+
+func (t *tracker) add() { t.n.Add(1) }
+
+func (t *tracker) done() {
+	if t.n.Add(-1) == 0 {
+		t.mu.Lock()
+		if t.zero != nil && t.n.Load() == 0 {
+			close(t.zero)
+			t.zero = nil
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *tracker) wait(ctx context.Context) error {
+	t.mu.Lock()
+	if t.n.Load() == 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	if t.zero == nil {
+		t.zero = make(chan struct{})
+	}
+	z := t.zero
+	t.mu.Unlock()
+	select {
+	case <-z:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

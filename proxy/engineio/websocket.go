@@ -1,0 +1,361 @@
+package engineio
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// handshakeWebSocket opens a session directly on WebSocket.
+func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, protocol int, b64 bool) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("websocket handshake failed", "remote_addr", r.RemoteAddr, "err", err)
+		return
+	}
+	sess := newSession(s, r, protocol, true, b64)
+	sess.conn = conn
+	// Hold the writer role until the OPEN frame is out, so packets queued
+	// by accept follow it.
+	sess.writing = true
+	if !sess.start() {
+		closeConn(conn)
+		return
+	}
+	open := s.openPacket(sess.id, false)
+	_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := writeTextFrame(conn, PacketOpen, open); err != nil {
+		sess.closeWith(ReasonTransportError, err, closeHard)
+	}
+	sess.mu.Lock()
+	if len(sess.queue) > 0 || (sess.state != stateOpen && !sess.closeSent) {
+		s.track.add()
+		go sess.writeFn()
+	} else {
+		sess.writing = false
+	}
+	sess.mu.Unlock()
+	// The reader runs in its own goroutine so this handler returns and
+	// net/http's per-request state can be collected.
+	s.track.add()
+	go sess.readLoop(conn)
+}
+
+// refuseWebSocket completes an upgrade that asked for a transport that does
+// not handle upgrades, and closes it, as the reference does.
+func (s *Server) refuseWebSocket(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	closeConn(conn)
+}
+
+// serveUpgrade takes a WebSocket that wants to take over sess from polling.
+// The connection is a probe until the client sends the upgrade packet.
+func (s *Server) serveUpgrade(sess *Session, w http.ResponseWriter, r *http.Request, transport string, b64 bool) {
+	if transport != transportNameWebSocket {
+		s.refuseWebSocket(w, r)
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	sess.mu.Lock()
+	if sess.state != stateOpen || sess.ws || sess.probe != nil {
+		sess.mu.Unlock()
+		sess.log.Debug("upgrade refused: closed, upgrading or upgraded")
+		closeConn(conn)
+		return
+	}
+	sess.probe = conn
+	sess.mu.Unlock()
+	s.track.add()
+	go sess.probeLoop(conn, b64)
+}
+
+// probeLoop reads a probe connection: "2probe" is answered "3probe", after
+// which polling GETs get noop; "5" completes the upgrade and the loop goes
+// on as the session's reader. Anything else, an error, or UpgradeTimeout
+// without "5" closes the probe and leaves the session on polling.
+func (s *Session) probeLoop(conn *websocket.Conn, b64 bool) {
+	conn.SetReadLimit(s.srv.cfg.MaxHTTPBufferSize)
+	_ = conn.SetReadDeadline(time.Now().Add(s.srv.cfg.UpgradeTimeout))
+	for {
+		mt, data, err := conn.ReadMessage()
+		if err != nil {
+			s.abandonProbe(conn, err)
+			s.srv.track.done()
+			return
+		}
+		var p Packet
+		if mt == websocket.TextMessage {
+			p, err = decodePacketText(data, int(s.proto))
+		} else {
+			err = errParse
+		}
+		switch {
+		case err == nil && p.Type == PacketPing && string(p.Data) == "probe":
+			_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := writeTextFrame(conn, PacketPong, p.Data); err != nil {
+				s.abandonProbe(conn, err)
+				s.srv.track.done()
+				return
+			}
+			s.mu.Lock()
+			if s.probe == conn {
+				s.probed = true
+				if s.poll != nil {
+					s.signalPollLocked('6', false)
+				}
+			}
+			s.mu.Unlock()
+		case err == nil && p.Type == PacketUpgrade:
+			if !s.completeUpgrade(conn, b64) {
+				closeConn(conn)
+				s.srv.track.done()
+				return
+			}
+			_ = conn.SetReadDeadline(time.Time{})
+			s.readLoop(conn)
+			return
+		default:
+			s.abandonProbe(conn, errors.New("engineio: unexpected packet during upgrade"))
+			s.srv.track.done()
+			return
+		}
+	}
+}
+
+// abandonProbe ends a failed upgrade; the session stays on polling.
+func (s *Session) abandonProbe(conn *websocket.Conn, err error) {
+	s.mu.Lock()
+	mine := s.probe == conn
+	if mine {
+		s.probe = nil
+		s.probed = false
+		if len(s.queue) > 0 {
+			s.kickLocked()
+		}
+	}
+	s.mu.Unlock()
+	if mine {
+		s.log.Debug("upgrade abandoned", "err", err)
+	}
+	closeConn(conn)
+}
+
+// completeUpgrade switches the session to conn.
+func (s *Session) completeUpgrade(conn *websocket.Conn, b64 bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen || s.probe != conn {
+		return false
+	}
+	s.probe = nil
+	s.probed = false
+	s.ws = true
+	s.conn = conn
+	s.wsB64 = b64
+	if s.poll != nil {
+		s.signalPollLocked('6', false)
+	}
+	if len(s.queue) > 0 {
+		s.kickLocked()
+	}
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("upgraded", "transport", transportNameWebSocket)
+	}
+	return true
+}
+
+// readLoop is the session's only reader on conn; the caller has counted
+// it with the server's tracker.
+func (s *Session) readLoop(conn *websocket.Conn) {
+	defer s.srv.track.done()
+	defer conn.Close()
+	conn.SetReadLimit(s.srv.cfg.MaxHTTPBufferSize)
+	protocol := int(s.proto)
+	one := make([]Packet, 1)
+	for {
+		mt, data, err := conn.ReadMessage()
+		if err != nil {
+			reason := readErrorReason(err)
+			if reason == ReasonTransportError {
+				s.closeWith(reason, err, closeHard)
+			} else {
+				s.closeWith(reason, err, closeDead)
+			}
+			return
+		}
+		var p Packet
+		switch {
+		case mt == websocket.BinaryMessage && protocol == 4:
+			p = Packet{Type: PacketMessage, Data: data, Binary: true}
+		case mt == websocket.BinaryMessage:
+			if len(data) == 0 || data[0] > 6 {
+				// The v3 parser yields an unknown type, which is ignored.
+				continue
+			}
+			p = Packet{Type: PacketType(data[0]), Data: data[1:], Binary: true}
+		default:
+			p, err = decodePacketText(data, protocol)
+		}
+		if err != nil {
+			s.log.Warn("undecodable packet", "bytes", len(data), "err", err)
+			s.closeWith(ReasonParseError, err, closeDiscard)
+			continue
+		}
+		one[0] = p
+		if reason, err := s.dispatch(one); reason != "" {
+			mode := closeDiscard
+			if reason == ReasonTransportClose {
+				mode = closeDead
+			} else {
+				s.log.Warn("protocol violation", "err", err)
+			}
+			s.closeWith(reason, err, mode)
+			if mode == closeDead {
+				return
+			}
+		}
+		one[0] = Packet{}
+	}
+}
+
+// readErrorReason maps a read error to "transport close" when the peer
+// closed or vanished, as the ws library reports a close, and to
+// "transport error" for a protocol violation or an oversized message.
+func readErrorReason(err error) CloseReason {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE):
+		return ReasonTransportClose
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return ReasonTransportClose
+	}
+	return ReasonTransportError
+}
+
+// writeLoop runs while something is queued for the WebSocket, then exits;
+// an idle session has no writer goroutine. After the session closes it
+// writes the close frame.
+func (s *Session) writeLoop() {
+	defer s.srv.track.done()
+	for {
+		s.mu.Lock()
+		conn := s.conn
+		if len(s.queue) == 0 {
+			sendClose := s.state != stateOpen && !s.closeSent
+			if sendClose {
+				s.closeSent = true
+			}
+			s.writing = false
+			s.mu.Unlock()
+			if sendClose {
+				_ = conn.WriteControl(websocket.CloseMessage, nil, time.Now().Add(closeGrace))
+				_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+			}
+			return
+		}
+		batch := s.takeQueueLocked()
+		b64 := s.wsB64
+		s.mu.Unlock()
+
+		n, err := s.writeFrames(conn, batch, b64)
+
+		s.mu.Lock()
+		s.queued -= n
+		if s.queued < 0 {
+			s.queued = 0
+		}
+		s.releaseLocked(batch)
+		s.mu.Unlock()
+		if err != nil {
+			s.closeWith(ReasonTransportError, err, closeHard)
+			s.mu.Lock()
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// writeFrames writes one frame per packet and returns the data bytes
+// written.
+func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (int, error) {
+	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	n := 0
+	for i := range batch {
+		p := &batch[i]
+		if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+			return n, err
+		}
+		var err error
+		switch {
+		case !p.Binary:
+			err = writeTextFrame(conn, p.Type, p.Data)
+		case s.proto == 4:
+			err = conn.WriteMessage(websocket.BinaryMessage, p.Data)
+		case b64:
+			err = writeFrame(conn, websocket.TextMessage, func(b []byte) []byte { return appendPacketText(b, *p, 3) })
+		default:
+			err = writeFrame(conn, websocket.BinaryMessage, func(b []byte) []byte {
+				return append(append(b, typeBytes[p.Type]), p.Data...)
+			})
+		}
+		if err != nil {
+			return n, err
+		}
+		n += len(p.Data)
+		if debug {
+			s.log.Debug("packet sent", "type", int(p.Type), "bytes", len(p.Data), "binary", p.Binary)
+		}
+	}
+	return n, nil
+}
+
+// framePool holds scratch buffers for assembling frames; a frame must be
+// contiguous for gorilla's allocation-free WriteMessage path.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledFrame keeps huge frames' buffers out of the pool.
+const maxPooledFrame = 64 << 10
+
+func writeTextFrame(conn *websocket.Conn, t PacketType, data []byte) error {
+	bp := framePool.Get().(*[]byte)
+	b := append(append((*bp)[:0], typeDigits[t]), data...)
+	err := conn.WriteMessage(websocket.TextMessage, b)
+	if cap(b) <= maxPooledFrame {
+		*bp = b[:0]
+		framePool.Put(bp)
+	}
+	return err
+}
+
+func writeFrame(conn *websocket.Conn, mt int, build func([]byte) []byte) error {
+	bp := framePool.Get().(*[]byte)
+	b := build((*bp)[:0])
+	err := conn.WriteMessage(mt, b)
+	if cap(b) <= maxPooledFrame {
+		*bp = b[:0]
+		framePool.Put(bp)
+	}
+	return err
+}
