@@ -1,0 +1,287 @@
+// Package config is iobridge's TOML configuration: the schema, its defaults,
+// ${ENV} expansion, the Duration type and validation.
+//
+// Load reads a file in four steps: decode the TOML, expand ${NAME} in every
+// string value from the environment, fill in defaults for absent keys, and
+// validate. Decoding and validation collect every problem they find, each
+// with its key path (namespace[2].timeout, counting blocks from 0), and
+// return them together as one *Error whose lines are the problems. Problems
+// that do not stop the sidecar (a webhook without a signing secret) are
+// returned separately as warnings.
+//
+// Only main maps a Config onto the Config structs of the other packages;
+// this package imports none of them.
+package config
+
+// Config is one iobridge configuration file.
+type Config struct {
+	// Server is the Socket.IO side: listener, Engine.IO timings, limits.
+	Server Server `toml:"server"`
+	// API is the control API for backends. Nil (no [api] table) means
+	// there is no control API.
+	API *API `toml:"api"`
+	// Namespaces are the [[namespace]] blocks, matched in order.
+	Namespaces []Namespace `toml:"namespace"`
+	// Streams are the top-level [[stream]] blocks: backend SSE or
+	// WebSocket endpoints the sidecar subscribes to for instructions.
+	Streams []Stream `toml:"stream"`
+	// TLS is the certificate setup. Mode "off" (default) serves plain HTTP.
+	TLS TLS `toml:"tls"`
+	// Telemetry is the OpenTelemetry export. An empty OTLPEndpoint (the
+	// default) exports nothing.
+	Telemetry Telemetry `toml:"telemetry"`
+	// Adapter shares rooms and broadcasts between nodes. Type "memory"
+	// (default) keeps them in this process.
+	Adapter Adapter `toml:"adapter"`
+}
+
+// Server configures the Socket.IO listener and the Engine.IO sessions on it.
+type Server struct {
+	// Listen is the TCP address the Socket.IO side listens on, host:port.
+	// Default "127.0.0.1:8080"; ":8080" listens on every interface.
+	Listen string `toml:"listen"`
+	// Path is the URL path of the Engine.IO endpoint, as the client's
+	// `path` option. It starts and ends with "/". Default "/socket.io/".
+	Path string `toml:"path"`
+	// PingInterval is how often the server pings each client (the
+	// reference's pingInterval). Must be positive. Default 25s.
+	PingInterval Duration `toml:"ping_interval"`
+	// PingTimeout is how long a client may take to answer a ping before
+	// its connection closes with "ping timeout". Must be positive.
+	// Default 20s.
+	PingTimeout Duration `toml:"ping_timeout"`
+	// MaxHTTPBufferSize is the largest message accepted from a client, in
+	// bytes (the reference's maxHttpBufferSize): a larger polling POST is
+	// answered 413, a larger WebSocket message closes the connection.
+	// At least 1. Default 1000000.
+	MaxHTTPBufferSize int64 `toml:"max_http_buffer_size"`
+	// CORSOrigins are the origins allowed by CORS: exact origins
+	// ("https://app.example.com") or "*" (any origin, reflected, with
+	// credentials). Default none: no CORS headers, as the reference server.
+	CORSOrigins []string `toml:"cors_origins"`
+	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x).
+	// Default false.
+	AllowEIO3 bool `toml:"allow_eio3"`
+	// ConnectTimeout closes a connection that has not joined any namespace
+	// (sent no CONNECT) within this time. Must be positive. Default 45s.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// Recovery is the connection state recovery window: a client that
+	// reconnects within it gets its id, rooms and missed packets back.
+	// Zero (the default) disables recovery.
+	Recovery Duration `toml:"recovery"`
+}
+
+// API configures the control HTTP API that backends call.
+type API struct {
+	// Listen is the TCP address of the API, host:port. Default
+	// "127.0.0.1:8081" (loopback: the API is for the sidecar's neighbours).
+	Listen string `toml:"listen"`
+	// Token is the bearer token every /v1/ request must carry. Required;
+	// usually "${IOBRIDGE_API_TOKEN}". Never logged.
+	Token string `toml:"token"`
+}
+
+// Namespace is one [[namespace]] block: which Socket.IO namespaces it
+// covers and where their connects and events go.
+type Namespace struct {
+	// Name is the exact namespace ("/chat"); it starts with "/". Exactly
+	// one of Name and Pattern is set.
+	Name string `toml:"name"`
+	// Pattern is a regular expression (Go RE2 syntax) matched against the
+	// namespace a client asks for, as the reference's io.of(/regexp/).
+	Pattern string `toml:"pattern"`
+	// Webhook is the http(s) URL that receives connect, event and
+	// disconnect deliveries. Default none.
+	Webhook string `toml:"webhook"`
+	// Secret is the Standard Webhooks signing secret ("whsec_" + base64).
+	// Without it deliveries go unsigned, and Load warns. Never logged.
+	Secret string `toml:"secret"`
+	// Events lists the events forwarded to the backend; "*" matches any
+	// event and a trailing "*" matches a prefix ("file.*"). Others are
+	// answered with an error. Default ["*"].
+	Events []string `toml:"events"`
+	// ErrorEvent is the event that tells a socket an event it sent without
+	// an ack failed. Default "error".
+	ErrorEvent string `toml:"error_event"`
+	// Timeout bounds each webhook delivery up to the answer's headers, and
+	// the silence allowed inside a streamed answer. Must be positive.
+	// Default 5s.
+	Timeout Duration `toml:"timeout"`
+	// OnConnect decides who accepts a connection: "webhook" (the backend
+	// answers a connect delivery; needs Webhook) or "accept" (the sidecar
+	// accepts at once). Default "webhook".
+	OnConnect string `toml:"on_connect"`
+	// Stream is an optional backend SSE (http/https) or WebSocket (ws/wss)
+	// URL the sidecar subscribes to; its instructions default to this
+	// namespace. Default none.
+	Stream string `toml:"stream"`
+	// Bridge is an optional ws:// or wss:// URL: each socket of the
+	// namespace gets its own WebSocket to it. Default none.
+	Bridge string `toml:"bridge"`
+	// Plugins are the [[namespace.plugin]] blocks, run in order.
+	Plugins []Plugin `toml:"plugin"`
+}
+
+// On-connect modes.
+const (
+	OnConnectWebhook = "webhook"
+	OnConnectAccept  = "accept"
+)
+
+// Stream is one top-level [[stream]] block.
+type Stream struct {
+	// Name identifies the stream in logs. Default "stream[i]".
+	Name string `toml:"name"`
+	// URL is the backend SSE (http/https) or WebSocket (ws/wss) endpoint.
+	// Required.
+	URL string `toml:"url"`
+	// Namespace is the namespace its instructions default to. Default "/".
+	Namespace string `toml:"namespace"`
+}
+
+// TLS configures certificates for the Socket.IO listener.
+type TLS struct {
+	// Mode is "off" (default, plain HTTP), "acme" (certificates for
+	// Domains from an ACME CA), "on_demand" (a certificate per new SNI name
+	// that Ask approves) or "manual" (CertFile and KeyFile).
+	Mode string `toml:"mode"`
+	// Domains are the names to obtain certificates for (acme: required;
+	// on_demand: optional names issued up front).
+	Domains []string `toml:"domains"`
+	// Email is the ACME account contact. Optional; recommended.
+	Email string `toml:"email"`
+	// CA is the ACME directory URL. Empty means Let's Encrypt.
+	CA string `toml:"ca"`
+	// CARoot is a PEM file with the root of a private ACME CA. Optional.
+	CARoot string `toml:"ca_root"`
+	// Storage is the folder for certificates and ACME accounts. Empty
+	// means certmagic's default folder.
+	Storage string `toml:"storage"`
+	// CertFile and KeyFile are the PEM certificate chain and key (manual:
+	// required). Names come from the certificate.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// MinVersion is the lowest TLS version accepted: "1.2" (default) or
+	// "1.3".
+	MinVersion string `toml:"min_version"`
+	// RedirectListen is an optional plain-HTTP address (":80") that
+	// redirects to HTTPS and answers ACME HTTP-01 challenges.
+	RedirectListen string `toml:"redirect_listen"`
+	// Ask is the URL asked ?domain=NAME before issuing an on-demand
+	// certificate; a 2xx answer allows it (on_demand: required).
+	Ask string `toml:"ask"`
+}
+
+// TLS modes.
+const (
+	TLSOff      = "off"
+	TLSACME     = "acme"
+	TLSOnDemand = "on_demand"
+	TLSManual   = "manual"
+)
+
+// Telemetry configures OpenTelemetry traces and metrics export.
+type Telemetry struct {
+	// OTLPEndpoint is where spans and metrics go: "host:port" for grpc, a
+	// base URL for http ("/v1/traces" etc. are appended, as
+	// OTEL_EXPORTER_OTLP_ENDPOINT does). Empty (default) exports nothing.
+	OTLPEndpoint string `toml:"otlp_endpoint"`
+	// Protocol is the OTLP transport: "grpc" (default) or "http".
+	Protocol string `toml:"protocol"`
+	// ServiceName is the service.name resource attribute. Default
+	// "iobridge".
+	ServiceName string `toml:"service_name"`
+	// SampleRatio is the fraction of new traces sampled, 0 to 1. Default 1.
+	SampleRatio float64 `toml:"sample_ratio"`
+}
+
+// Adapter configures how rooms and broadcasts are shared between nodes.
+type Adapter struct {
+	// Type is "memory" (default: this process only) or "redis".
+	Type string `toml:"type"`
+	// URL is the Redis URL, redis:// or rediss:// (redis: required).
+	URL string `toml:"url"`
+	// KeyPrefix is the channel and stream prefix, as the Node adapters'
+	// `key` option. Default "socket.io".
+	KeyPrefix string `toml:"key_prefix"`
+	// Mode is "classic" (default, @socket.io/redis-adapter), "sharded"
+	// (Redis 7 SPUBLISH) or "streams" (@socket.io/redis-streams-adapter).
+	Mode string `toml:"mode"`
+	// RequestTimeout bounds requests to other nodes (fetch sockets, server
+	// side emit). Must be positive. Default 5s.
+	RequestTimeout Duration `toml:"request_timeout"`
+}
+
+// Plugin is one [[namespace.plugin]] block. Name says which plugin it is,
+// and exactly the matching options field is set (the others are nil).
+type Plugin struct {
+	// Name is "jwt", "ratelimit", "filter" or "origin".
+	Name      string
+	JWT       *JWTPlugin
+	RateLimit *RateLimitPlugin
+	Filter    *FilterPlugin
+	Origin    *OriginPlugin
+}
+
+// Plugin names.
+const (
+	PluginJWT       = "jwt"
+	PluginRateLimit = "ratelimit"
+	PluginFilter    = "filter"
+	PluginOrigin    = "origin"
+)
+
+// JWTPlugin verifies a JSON Web Token on connect.
+type JWTPlugin struct {
+	// Secret is the HS256 key. Exactly one of Secret and JWKSURL is set.
+	// Never logged.
+	Secret string `toml:"secret"`
+	// JWKSURL is an https URL of a JWKS document (RS256/ES256 keys).
+	JWKSURL string `toml:"jwks_url"`
+	// Audience, if set, must appear in the token's aud claim.
+	Audience string `toml:"audience"`
+	// Issuer, if set, must equal the token's iss claim.
+	Issuer string `toml:"issuer"`
+	// From is where the token is read: "auth" (default, auth.token of the
+	// CONNECT), "query" (?token=) or "header" (Authorization: Bearer).
+	From string `toml:"from"`
+	// Rooms are joined on connect; "{claim}" is replaced by that claim
+	// ("user:{sub}"). Default none.
+	Rooms []string `toml:"rooms"`
+	// Claims are copied into socket.data. Default none.
+	Claims []string `toml:"claims"`
+}
+
+// RateLimitPlugin limits inbound events with a token bucket.
+type RateLimitPlugin struct {
+	// EventsPerSecond is the refill rate. Required, positive.
+	EventsPerSecond float64 `toml:"events_per_second"`
+	// Burst is the bucket size, at least 1. Default: EventsPerSecond
+	// rounded up.
+	Burst int `toml:"burst"`
+	// Per is what one bucket covers: "socket" (default) or "ip".
+	Per string `toml:"per"`
+	// Action is what happens to an event over the limit, which never
+	// reaches the backend: "error" (default; the socket stays connected
+	// and gets the error) or "disconnect".
+	Action string `toml:"action"`
+}
+
+// FilterPlugin allows or denies inbound events by name and size.
+type FilterPlugin struct {
+	// Allow lists the events let through ("chat", "file.*"); empty means
+	// all. Deny wins over Allow.
+	Allow []string `toml:"allow"`
+	// Deny lists events refused.
+	Deny []string `toml:"deny"`
+	// MaxArgsBytes bounds an event's encoded args, in bytes. Zero (the
+	// default) means no bound beyond server.max_http_buffer_size.
+	MaxArgsBytes int `toml:"max_args_bytes"`
+}
+
+// OriginPlugin refuses connections whose Origin header is not listed.
+type OriginPlugin struct {
+	// Allow lists the exact origins accepted ("https://app.example.com").
+	// Required, at least one.
+	Allow []string `toml:"allow"`
+}

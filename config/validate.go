@@ -1,0 +1,551 @@
+package config
+
+import (
+	"encoding/base64"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults, as the reference Socket.IO server has them where it has them.
+const (
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultPath              = "/socket.io/"
+	DefaultPingInterval      = Duration(25 * time.Second)
+	DefaultPingTimeout       = Duration(20 * time.Second)
+	DefaultMaxHTTPBufferSize = 1_000_000
+	DefaultConnectTimeout    = Duration(45 * time.Second)
+	DefaultAPIListen         = "127.0.0.1:8081"
+	DefaultErrorEvent        = "error"
+	DefaultTimeout           = Duration(5 * time.Second)
+	DefaultTLSMinVersion     = "1.2"
+	DefaultOTLPProtocol      = "grpc"
+	DefaultServiceName       = "iobridge"
+	DefaultAdapterType       = "memory"
+	DefaultKeyPrefix         = "socket.io"
+	DefaultAdapterMode       = "classic"
+	DefaultRequestTimeout    = Duration(5 * time.Second)
+)
+
+// defaults fills every key the file left out.
+func (l *loader) defaults(c *Config) {
+	def := func(path string) bool { return !l.defined[path] }
+	s := &c.Server
+	if def("server.listen") {
+		s.Listen = DefaultListen
+	}
+	if def("server.path") {
+		s.Path = DefaultPath
+	}
+	if def("server.ping_interval") {
+		s.PingInterval = DefaultPingInterval
+	}
+	if def("server.ping_timeout") {
+		s.PingTimeout = DefaultPingTimeout
+	}
+	if def("server.max_http_buffer_size") {
+		s.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize
+	}
+	if def("server.connect_timeout") {
+		s.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.API != nil && def("api.listen") {
+		c.API.Listen = DefaultAPIListen
+	}
+	for i := range c.Namespaces {
+		n := &c.Namespaces[i]
+		p := indexPath("namespace", i)
+		if def(p + ".events") {
+			n.Events = []string{"*"}
+		}
+		if def(p + ".error_event") {
+			n.ErrorEvent = DefaultErrorEvent
+		}
+		if def(p + ".timeout") {
+			n.Timeout = DefaultTimeout
+		}
+		if def(p + ".on_connect") {
+			n.OnConnect = OnConnectWebhook
+		}
+		for j := range n.Plugins {
+			pp := indexPath(p+".plugin", j)
+			switch pl := n.Plugins[j]; {
+			case pl.JWT != nil:
+				if def(pp + ".from") {
+					pl.JWT.From = "auth"
+				}
+			case pl.RateLimit != nil:
+				if def(pp+".burst") && pl.RateLimit.EventsPerSecond > 0 {
+					pl.RateLimit.Burst = max(1, int(min(1<<30, pl.RateLimit.EventsPerSecond+0.999999)))
+				}
+				if def(pp + ".per") {
+					pl.RateLimit.Per = "socket"
+				}
+				if def(pp + ".action") {
+					pl.RateLimit.Action = "error"
+				}
+			}
+		}
+	}
+	for i := range c.Streams {
+		st := &c.Streams[i]
+		p := indexPath("stream", i)
+		if def(p + ".name") {
+			st.Name = p
+		}
+		if def(p + ".namespace") {
+			st.Namespace = "/"
+		}
+	}
+	if def("tls.mode") {
+		c.TLS.Mode = TLSOff
+	}
+	if def("tls.min_version") {
+		c.TLS.MinVersion = DefaultTLSMinVersion
+	}
+	if def("telemetry.protocol") {
+		c.Telemetry.Protocol = DefaultOTLPProtocol
+	}
+	if def("telemetry.service_name") {
+		c.Telemetry.ServiceName = DefaultServiceName
+	}
+	if def("telemetry.sample_ratio") {
+		c.Telemetry.SampleRatio = 1
+	}
+	if def("adapter.type") {
+		c.Adapter.Type = DefaultAdapterType
+	}
+	if def("adapter.key_prefix") {
+		c.Adapter.KeyPrefix = DefaultKeyPrefix
+	}
+	if def("adapter.mode") {
+		c.Adapter.Mode = DefaultAdapterMode
+	}
+	if def("adapter.request_timeout") {
+		c.Adapter.RequestTimeout = DefaultRequestTimeout
+	}
+}
+
+// check records a problem at path unless the path already has one (a
+// value that failed to decode or expand is not judged again).
+func (l *loader) check(ok bool, path, format string, args ...any) bool {
+	if ok || l.failed[path] {
+		return ok
+	}
+	l.problem(path, format, args...)
+	return false
+}
+
+func (l *loader) validate(c *Config) {
+	l.validateServer(&c.Server)
+	if c.API != nil {
+		a := c.API
+		l.listen("api.listen", a.Listen)
+		l.check(a.Token != "", "api.token", `required: the bearer token backends send (token = "${IOBRIDGE_API_TOKEN}")`)
+		if a.Listen == c.Server.Listen {
+			l.check(false, "api.listen", "%s is also server.listen; give the API its own address", l.show("api.listen", a.Listen))
+		}
+	}
+	names := map[string]string{}
+	patterns := map[string]string{}
+	for i := range c.Namespaces {
+		l.validateNamespace(indexPath("namespace", i), &c.Namespaces[i], names, patterns)
+	}
+	streamNames := map[string]string{}
+	for i := range c.Streams {
+		st := &c.Streams[i]
+		p := indexPath("stream", i)
+		if prev, ok := streamNames[st.Name]; ok {
+			l.check(false, p+".name", "%s is already the name of %s", l.show(p+".name", st.Name), prev)
+		}
+		streamNames[st.Name] = p
+		if l.check(st.URL != "", p+".url", "required: the backend's SSE (http, https) or WebSocket (ws, wss) URL") {
+			l.url(p+".url", st.URL, "http", "https", "ws", "wss")
+		}
+		if l.namespaceName(p+".namespace", st.Namespace) && !namespaceConfigured(c, st.Namespace) {
+			l.warn(p+".namespace", "%s matches no [[namespace]] block, so no client can be there to receive its emits", l.show(p+".namespace", st.Namespace))
+		}
+	}
+	l.validateTLS(&c.TLS)
+	l.validateTelemetry(&c.Telemetry)
+	l.validateAdapter(&c.Adapter)
+}
+
+func (l *loader) validateServer(s *Server) {
+	l.listen("server.listen", s.Listen)
+	if l.check(strings.HasPrefix(s.Path, "/"), "server.path", `%s must start with "/", as "/socket.io/"`, l.show("server.path", s.Path)) {
+		l.check(!strings.ContainsAny(s.Path, "?#"), "server.path", `%s must be a path, without "?" or "#"`, l.show("server.path", s.Path))
+		if !strings.HasSuffix(s.Path, "/") {
+			s.Path += "/" // as the reference's addTrailingSlash
+		}
+	}
+	l.check(s.PingInterval > 0, "server.ping_interval", `must be positive, as "25s"`)
+	l.check(s.PingTimeout > 0, "server.ping_timeout", `must be positive, as "20s"`)
+	l.check(s.ConnectTimeout > 0, "server.connect_timeout", `must be positive, as "45s"`)
+	l.check(s.MaxHTTPBufferSize >= 1, "server.max_http_buffer_size", "must be at least 1 (bytes), not %d", s.MaxHTTPBufferSize)
+	for i, o := range s.CORSOrigins {
+		l.origin(indexPath("server.cors_origins", i), o, true)
+	}
+}
+
+// reservedEvents are the event names Socket.IO keeps for itself; a socket
+// cannot be sent one of them.
+var reservedEvents = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true,
+	"disconnecting": true, "newListener": true, "removeListener": true,
+}
+
+func (l *loader) validateNamespace(p string, n *Namespace, names, patterns map[string]string) {
+	switch {
+	case l.failed[p+".name"] || l.failed[p+".pattern"]:
+	case n.Name != "" && n.Pattern != "":
+		l.check(false, p, "set name or pattern, not both")
+	case n.Name == "" && n.Pattern == "":
+		l.check(false, p, `set name (as "/chat") or pattern (as "^/tenant-[a-z0-9]+$")`)
+	case n.Name != "":
+		if l.namespaceName(p+".name", n.Name) {
+			if prev, ok := names[n.Name]; ok {
+				l.check(false, p+".name", "%s is already %s", l.show(p+".name", n.Name), prev)
+			}
+			names[n.Name] = p
+		}
+	default:
+		if _, err := regexp.Compile(n.Pattern); err != nil {
+			msg := err.Error()
+			if _, ok := l.expanded[p+".pattern"]; ok {
+				msg = "invalid regular expression"
+			}
+			l.check(false, p+".pattern", "%s is not a valid regular expression (Go RE2 syntax): %s", l.show(p+".pattern", n.Pattern), msg)
+		} else if prev, ok := patterns[n.Pattern]; ok {
+			l.check(false, p+".pattern", "%s is already %s", l.show(p+".pattern", n.Pattern), prev)
+		} else {
+			patterns[n.Pattern] = p
+		}
+	}
+	if n.Webhook != "" {
+		l.url(p+".webhook", n.Webhook, "http", "https")
+		if n.Secret == "" && !l.failed[p+".secret"] {
+			l.warn(p+".secret", `not set, so deliveries to the webhook go unsigned; set a Standard Webhooks secret ("whsec_" + base64)`)
+		}
+	}
+	if n.Secret != "" && !validSecret(n.Secret) {
+		l.check(false, p+".secret", `not a Standard Webhooks secret: write "whsec_" followed by standard base64 of 24 to 64 random bytes`)
+	}
+	switch n.OnConnect {
+	case OnConnectWebhook:
+		l.check(n.Webhook != "", p+".on_connect", `"webhook" needs a webhook URL to ask; set webhook, or on_connect = "accept"`)
+	case OnConnectAccept:
+	default:
+		l.check(false, p+".on_connect", `%s is not "webhook" or "accept"`, l.show(p+".on_connect", n.OnConnect))
+	}
+	for i, e := range n.Events {
+		ep := indexPath(p+".events", i)
+		if !l.check(e != "", ep, `empty; write an event name, or "*" for every event`) {
+			continue
+		}
+		if k := strings.IndexByte(e, '*'); k >= 0 {
+			l.check(k == len(e)-1, ep, `%s: "*" may only end a pattern, as "file.*"`, l.show(ep, e))
+		}
+	}
+	if l.check(n.ErrorEvent != "", p+".error_event", `must not be empty (default "error")`) {
+		l.check(!reservedEvents[n.ErrorEvent], p+".error_event", "%s is reserved by Socket.IO; choose another name", l.show(p+".error_event", n.ErrorEvent))
+	}
+	l.check(n.Timeout > 0, p+".timeout", `must be positive, as "5s"`)
+	if n.Stream != "" {
+		l.url(p+".stream", n.Stream, "http", "https", "ws", "wss")
+	}
+	if n.Bridge != "" {
+		l.url(p+".bridge", n.Bridge, "ws", "wss")
+	}
+	for i := range n.Plugins {
+		l.validatePlugin(indexPath(p+".plugin", i), &n.Plugins[i])
+	}
+}
+
+// validSecret accepts a Standard Webhooks secret: optional "whsec_", then
+// standard base64 of 24 to 64 bytes (the spec's range).
+func validSecret(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+	return err == nil && len(b) >= 24 && len(b) <= 64
+}
+
+func (l *loader) validatePlugin(p string, pl *Plugin) {
+	switch {
+	case pl.JWT != nil:
+		j := pl.JWT
+		switch {
+		case j.Secret != "" && j.JWKSURL != "":
+			l.check(false, p, "set secret (HS256) or jwks_url (RS256/ES256), not both")
+		case j.Secret == "" && j.JWKSURL == "":
+			if !l.failed[p+".secret"] && !l.failed[p+".jwks_url"] {
+				l.check(false, p, "set secret (HS256) or jwks_url (RS256/ES256)")
+			}
+		case j.JWKSURL != "":
+			l.url(p+".jwks_url", j.JWKSURL, "https", "http")
+		case len(j.Secret) < 32:
+			l.warn(p+".secret", "shorter than 32 bytes: an HS256 key should have at least 256 bits")
+		}
+		switch j.From {
+		case "auth", "query", "header":
+		default:
+			l.check(false, p+".from", `%s is not "auth", "query" or "header"`, l.show(p+".from", j.From))
+		}
+		for i, r := range j.Rooms {
+			l.check(r != "", indexPath(p+".rooms", i), "empty room name")
+		}
+		for i, c := range j.Claims {
+			l.check(c != "", indexPath(p+".claims", i), "empty claim name")
+		}
+	case pl.RateLimit != nil:
+		r := pl.RateLimit
+		l.check(r.EventsPerSecond > 0, p+".events_per_second", "required, and must be positive (events per second)")
+		l.check(r.Burst >= 1, p+".burst", "must be at least 1, not %d", r.Burst)
+		l.check(r.Per == "socket" || r.Per == "ip", p+".per", `%s is not "socket" or "ip"`, l.show(p+".per", r.Per))
+		l.check(r.Action == "error" || r.Action == "disconnect", p+".action", `%s is not "error" or "disconnect"`, l.show(p+".action", r.Action))
+	case pl.Filter != nil:
+		f := pl.Filter
+		for i, e := range f.Allow {
+			l.eventPattern(indexPath(p+".allow", i), e)
+		}
+		for i, e := range f.Deny {
+			l.eventPattern(indexPath(p+".deny", i), e)
+		}
+		l.check(f.MaxArgsBytes >= 0, p+".max_args_bytes", "must not be negative (bytes; 0 means no bound)")
+	case pl.Origin != nil:
+		o := pl.Origin
+		l.check(len(o.Allow) > 0, p+".allow", `required: the origins accepted, as ["https://app.example.com"]`)
+		for i, s := range o.Allow {
+			l.origin(indexPath(p+".allow", i), s, false)
+		}
+	}
+}
+
+func (l *loader) eventPattern(p, e string) {
+	if !l.check(e != "", p, "empty event name") {
+		return
+	}
+	if k := strings.IndexByte(e, '*'); k >= 0 {
+		l.check(k == len(e)-1, p, `%s: "*" may only end a pattern, as "file.*"`, l.show(p, e))
+	}
+}
+
+func (l *loader) validateTLS(t *TLS) {
+	switch t.Mode {
+	case TLSOff:
+		return
+	case TLSACME, TLSOnDemand, TLSManual:
+	default:
+		l.check(false, "tls.mode", `%s is not "off", "acme", "on_demand" or "manual"`, l.show("tls.mode", t.Mode))
+		return
+	}
+	switch t.MinVersion {
+	case "1.2", "1.3":
+	default:
+		l.check(false, "tls.min_version", `%s is not "1.2" or "1.3"`, l.show("tls.min_version", t.MinVersion))
+	}
+	if t.RedirectListen != "" {
+		l.listen("tls.redirect_listen", t.RedirectListen)
+	}
+	for i, d := range t.Domains {
+		p := indexPath("tls.domains", i)
+		switch {
+		case strings.HasPrefix(d, "*.") && t.Mode != TLSManual:
+			l.check(false, p, "%s: wildcard certificates need the ACME DNS challenge, which iobridge does not do", l.show(p, d))
+		case !validHostname(strings.TrimPrefix(d, "*.")):
+			l.check(false, p, "%s is not a domain name", l.show(p, d))
+		}
+	}
+	acme := t.Mode == TLSACME || t.Mode == TLSOnDemand
+	if acme {
+		if t.Email != "" {
+			l.check(strings.Contains(t.Email, "@"), "tls.email", "%s is not an email address", l.show("tls.email", t.Email))
+		}
+		if t.CA != "" {
+			l.url("tls.ca", t.CA, "https", "http")
+		}
+	}
+	switch t.Mode {
+	case TLSACME:
+		l.check(len(t.Domains) > 0, "tls.domains", `required with mode "acme": the names to get certificates for`)
+	case TLSOnDemand:
+		if l.check(t.Ask != "", "tls.ask", `required with mode "on_demand": the URL that approves each name, or anyone could make iobridge request certificates`) {
+			l.url("tls.ask", t.Ask, "http", "https")
+		}
+	case TLSManual:
+		l.check(t.CertFile != "", "tls.cert_file", `required with mode "manual": the PEM certificate chain`)
+		l.check(t.KeyFile != "", "tls.key_file", `required with mode "manual": the PEM private key`)
+	}
+}
+
+// checkFiles checks that the files the configuration names can be read.
+// Only Load does this; Parse reads nothing.
+func (l *loader) checkFiles(c *Config) {
+	t := &c.TLS
+	if t.Mode == TLSOff {
+		return
+	}
+	files := []struct{ path, name string }{}
+	if t.Mode == TLSManual {
+		files = append(files, struct{ path, name string }{"tls.cert_file", t.CertFile}, struct{ path, name string }{"tls.key_file", t.KeyFile})
+	} else if t.CARoot != "" {
+		files = append(files, struct{ path, name string }{"tls.ca_root", t.CARoot})
+	}
+	for _, f := range files {
+		if f.name == "" || l.failed[f.path] {
+			continue
+		}
+		fh, err := os.Open(f.name)
+		if err != nil {
+			l.check(false, f.path, "%s cannot be read: %v", l.show(f.path, f.name), unwrapPathError(err))
+			continue
+		}
+		fh.Close()
+	}
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func (l *loader) validateTelemetry(t *Telemetry) {
+	switch t.Protocol {
+	case "grpc", "http":
+	default:
+		l.check(false, "telemetry.protocol", `%s is not "grpc" or "http"`, l.show("telemetry.protocol", t.Protocol))
+	}
+	if t.OTLPEndpoint != "" {
+		switch {
+		case strings.Contains(t.OTLPEndpoint, "://"):
+			l.url("telemetry.otlp_endpoint", t.OTLPEndpoint, "http", "https")
+		case t.Protocol == "http":
+			l.check(false, "telemetry.otlp_endpoint", `%s: with protocol "http" write a base URL, as "http://127.0.0.1:4318"`, l.show("telemetry.otlp_endpoint", t.OTLPEndpoint))
+		default:
+			l.hostPort("telemetry.otlp_endpoint", t.OTLPEndpoint, `as "127.0.0.1:4317"`)
+		}
+	}
+	l.check(t.ServiceName != "", "telemetry.service_name", `must not be empty (default "iobridge")`)
+	l.check(t.SampleRatio >= 0 && t.SampleRatio <= 1, "telemetry.sample_ratio", "must be between 0 and 1, not %v", t.SampleRatio)
+}
+
+func (l *loader) validateAdapter(a *Adapter) {
+	switch a.Type {
+	case "memory":
+	case "redis":
+		if l.check(a.URL != "", "adapter.url", `required with type "redis", as "redis://127.0.0.1:6379/0"`) {
+			l.url("adapter.url", a.URL, "redis", "rediss")
+		}
+	default:
+		l.check(false, "adapter.type", `%s is not "memory" or "redis"`, l.show("adapter.type", a.Type))
+	}
+	switch a.Mode {
+	case "classic", "sharded", "streams":
+	default:
+		l.check(false, "adapter.mode", `%s is not "classic", "sharded" or "streams"`, l.show("adapter.mode", a.Mode))
+	}
+	l.check(a.KeyPrefix != "", "adapter.key_prefix", `must not be empty (default "socket.io")`)
+	l.check(a.RequestTimeout > 0, "adapter.request_timeout", `must be positive, as "5s"`)
+}
+
+// ---- shared checks ----
+
+// namespaceName checks a namespace name such as "/chat".
+func (l *loader) namespaceName(p, name string) bool {
+	return l.check(strings.HasPrefix(name, "/"), p, `%s must start with "/", as "/chat"`, l.show(p, name))
+}
+
+// listen checks a listen address, host:port; an empty host means every
+// interface and port 0 picks a free port.
+func (l *loader) listen(p, addr string) bool {
+	return l.hostPort(p, addr, `as "127.0.0.1:8080" or ":8080"`)
+}
+
+func (l *loader) hostPort(p, addr, example string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return l.check(false, p, "%s is not a host:port address, %s", l.show(p, addr), example)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return l.check(false, p, "%s: the port must be a number from 0 to 65535", l.show(p, addr))
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+		return l.check(false, p, "%s: %q is neither an IP address nor a host name", l.show(p, addr), cut(host, 80))
+	}
+	return true
+}
+
+// url checks an absolute URL with one of the given schemes and a host.
+func (l *loader) url(p, raw string, schemes ...string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return l.check(false, p, "%s is not an absolute URL, as %q", l.show(p, raw), schemes[0]+"://127.0.0.1:4000/")
+	}
+	for _, s := range schemes {
+		if strings.EqualFold(u.Scheme, s) {
+			return true
+		}
+	}
+	return l.check(false, p, "%s: the scheme must be %s", l.show(p, raw), orList(schemes))
+}
+
+// origin checks a CORS or Origin-header origin: scheme://host[:port], or
+// "*" where any is allowed.
+func (l *loader) origin(p, o string, starOK bool) {
+	if o == "*" {
+		l.check(starOK, p, `"*" is not allowed here; list the origins`)
+		return
+	}
+	u, err := url.Parse(o)
+	ok := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+	l.check(ok, p, `%s is not an origin; write scheme://host[:port], as "https://app.example.com"`, l.show(p, o))
+}
+
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// namespaceConfigured reports whether a [[namespace]] block covers name.
+func namespaceConfigured(c *Config, name string) bool {
+	for _, n := range c.Namespaces {
+		if n.Name == name {
+			return true
+		}
+		if n.Pattern != "" {
+			if re, err := regexp.Compile(n.Pattern); err == nil && re.MatchString(name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// orList joins words as "a", "a or b", "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
