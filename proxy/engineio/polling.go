@@ -95,6 +95,9 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	wt := &pollWaiter{ch: make(chan struct{})}
 	s.poll = wt
 	s.mu.Unlock()
+	if hook := s.srv.hooks.parked; hook != nil {
+		hook(s)
+	}
 
 	select {
 	case <-wt.ch:

@@ -83,6 +83,12 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*Session
 	closed   bool
+
+	// hooks let tests observe internal transitions; nil in production.
+	hooks struct {
+		parked   func(*Session) // a GET parked waiting for packets
+		upgraded func(*Session) // an upgrade completed
+	}
 }
 
 // NewServer returns a Server with cfg's zero fields set to their defaults.

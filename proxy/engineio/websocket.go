@@ -126,6 +126,9 @@ func (s *Session) probeLoop(conn *websocket.Conn, b64 bool) {
 				return
 			}
 			_ = conn.SetReadDeadline(time.Time{})
+			if hook := s.srv.hooks.upgraded; hook != nil {
+				hook(s)
+			}
 			s.readLoop(conn)
 			return
 		default:
