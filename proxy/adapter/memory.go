@@ -1,0 +1,384 @@
+// Package adapter provides the in-memory socketio.Adapter, the default for a
+// single node, and (in adaptertest) the conformance suite every Adapter
+// implementation passes.
+package adapter
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
+)
+
+// DefaultMaxPackets is Options.MaxPackets' zero value.
+const DefaultMaxPackets = 10000
+
+// Options tune the in-memory adapter.
+type Options struct {
+	// MaxPackets caps the packets kept per namespace for connection state
+	// recovery. When full, the oldest packet is dropped, so a client that
+	// missed more than MaxPackets packets cannot recover (it gets a new
+	// session, as after an expired window). Zero means DefaultMaxPackets.
+	MaxPackets int
+	// MaxSessions caps the disconnected sessions kept per namespace; the
+	// oldest is dropped first. Zero means no cap other than the window.
+	MaxSessions int
+}
+
+// Memory is the in-memory Adapter of one namespace, socket.io-adapter's
+// Adapter and, when the server's recovery window is positive, its
+// SessionAwareAdapter. It is safe for concurrent use.
+type Memory struct {
+	nsp  *socketio.Namespace
+	opts Options
+
+	mu    sync.RWMutex
+	rooms map[string]map[string]struct{}
+	sids  map[string]map[string]struct{}
+
+	rmu      sync.Mutex
+	sessions map[string]*session
+	order    []string // pids in persist order
+	packets  []persisted
+	offsets  yeast
+}
+
+type session struct {
+	s              *socketio.Session
+	disconnectedAt time.Time
+}
+
+type persisted struct {
+	id        string
+	emittedAt time.Time
+	packet    *socketio.Packet
+	rooms     []string
+	except    []string
+}
+
+var (
+	_ socketio.Adapter      = (*Memory)(nil)
+	_ socketio.SessionStore = (*Memory)(nil)
+)
+
+// New returns the in-memory adapter for nsp with default Options; it is a
+// socketio.AdapterFactory.
+func New(nsp *socketio.Namespace) socketio.Adapter { return NewMemory(nsp, Options{}) }
+
+// Factory returns an AdapterFactory making in-memory adapters with opts.
+func Factory(opts Options) socketio.AdapterFactory {
+	return func(nsp *socketio.Namespace) socketio.Adapter { return NewMemory(nsp, opts) }
+}
+
+// NewMemory returns the in-memory adapter for nsp.
+func NewMemory(nsp *socketio.Namespace, opts Options) *Memory {
+	if opts.MaxPackets <= 0 {
+		opts.MaxPackets = DefaultMaxPackets
+	}
+	return &Memory{
+		nsp:      nsp,
+		opts:     opts,
+		rooms:    make(map[string]map[string]struct{}),
+		sids:     make(map[string]map[string]struct{}),
+		sessions: make(map[string]*session),
+	}
+}
+
+// AddAll implements socketio.Adapter.
+func (a *Memory) AddAll(id string, rooms []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	mine := a.sids[id]
+	if mine == nil {
+		mine = make(map[string]struct{}, len(rooms))
+		a.sids[id] = mine
+	}
+	for _, r := range rooms {
+		mine[r] = struct{}{}
+		members := a.rooms[r]
+		if members == nil {
+			members = make(map[string]struct{})
+			a.rooms[r] = members
+		}
+		members[id] = struct{}{}
+	}
+}
+
+// Del implements socketio.Adapter.
+func (a *Memory) Del(id, room string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if mine := a.sids[id]; mine != nil {
+		delete(mine, room)
+	}
+	a.delLocked(room, id)
+}
+
+func (a *Memory) delLocked(room, id string) {
+	members := a.rooms[room]
+	if members == nil {
+		return
+	}
+	delete(members, id)
+	if len(members) == 0 {
+		delete(a.rooms, room)
+	}
+}
+
+// DelAll implements socketio.Adapter.
+func (a *Memory) DelAll(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r := range a.sids[id] {
+		a.delLocked(r, id)
+	}
+	delete(a.sids, id)
+}
+
+// Rooms returns the number of sockets in each room.
+func (a *Memory) Rooms() map[string]int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make(map[string]int, len(a.rooms))
+	for r, m := range a.rooms {
+		out[r] = len(m)
+	}
+	return out
+}
+
+// SocketRooms implements socketio.Adapter.
+func (a *Memory) SocketRooms(id string) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	mine, ok := a.sids[id]
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(mine))
+	for r := range mine {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Sockets implements socketio.Adapter.
+func (a *Memory) Sockets(rooms []string) []string {
+	var out []string
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	a.apply(&socketio.BroadcastOptions{Rooms: rooms}, func(s *socketio.Socket) {
+		out = append(out, s.ID())
+	})
+	return out
+}
+
+// apply calls fn once for every connected local socket matching opts, with
+// a.mu held for reading. It allocates nothing per socket: a socket in
+// several selected rooms is recognised by looking at the rooms before,
+// exceptions by looking at the except rooms.
+func (a *Memory) apply(opts *socketio.BroadcastOptions, fn func(s *socketio.Socket)) {
+	if len(opts.Rooms) == 0 {
+		for id := range a.sids {
+			if a.excluded(opts.Except, id) {
+				continue
+			}
+			if s := a.nsp.Socket(id); s != nil {
+				fn(s)
+			}
+		}
+		return
+	}
+	for i, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if a.inAny(opts.Rooms[:i], id) || a.excluded(opts.Except, id) {
+				continue
+			}
+			if s := a.nsp.Socket(id); s != nil {
+				fn(s)
+			}
+		}
+	}
+}
+
+func (a *Memory) inAny(rooms []string, id string) bool {
+	for _, r := range rooms {
+		if _, ok := a.rooms[r][id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Memory) excluded(except []string, id string) bool { return a.inAny(except, id) }
+
+// Broadcast implements socketio.Adapter.
+func (a *Memory) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions) error {
+	if a.nsp.RecoveryWindow() > 0 && p.Type == socketio.PacketEvent && !p.HasID && !opts.Flags.Volatile {
+		p = a.store(p, opts)
+	}
+	pkts := socketio.Encode(p)
+	volatile := opts.Flags.Volatile
+	a.mu.RLock()
+	a.apply(opts, func(s *socketio.Socket) { s.WriteEncoded(pkts, volatile) })
+	a.mu.RUnlock()
+	return nil
+}
+
+// BroadcastWithAck implements socketio.Adapter.
+func (a *Memory) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastOptions, acks *socketio.BroadcastAck) error {
+	pkts := socketio.Encode(p)
+	volatile := opts.Flags.Volatile
+	n := 0
+	a.mu.RLock()
+	a.apply(opts, func(s *socketio.Socket) {
+		n++
+		id := s.ID()
+		acks.Recipient(id)
+		s.ExpectAck(p.ID, func(args []jsonRaw, att [][]byte, err error) { acks.Ack(id, args, att, err) })
+		s.WriteEncoded(pkts, volatile)
+	})
+	a.mu.RUnlock()
+	acks.ClientCount(n)
+	return nil
+}
+
+// store appends the packet's offset as its last argument and keeps it for
+// recovery (SessionAwareAdapter.broadcast).
+func (a *Memory) store(p *socketio.Packet, opts *socketio.BroadcastOptions) *socketio.Packet {
+	now := time.Now()
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	id := a.offsets.next(now)
+	cp := *p
+	cp.Data = appendOffset(p.Data, id)
+	a.pruneLocked(now)
+	if len(a.packets) >= a.opts.MaxPackets {
+		drop := len(a.packets) - a.opts.MaxPackets + 1
+		clear(a.packets[:drop])
+		a.packets = a.packets[drop:]
+	}
+	a.packets = append(a.packets, persisted{
+		id:        id,
+		emittedAt: now,
+		packet:    &cp,
+		rooms:     append([]string(nil), opts.Rooms...),
+		except:    append([]string(nil), opts.Except...),
+	})
+	return &cp
+}
+
+// appendOffset turns [..] into [..,"offset"].
+func appendOffset(data []byte, offset string) []byte {
+	end := len(data)
+	for end > 0 && data[end-1] != ']' {
+		end--
+	}
+	if end == 0 {
+		return data
+	}
+	out := make([]byte, 0, end+len(offset)+3)
+	out = append(out, data[:end-1]...)
+	if strings.TrimSpace(string(data[:end-1])) != "[" {
+		out = append(out, ',')
+	}
+	out = append(out, '"')
+	out = append(out, offset...)
+	return append(out, '"', ']')
+}
+
+func (a *Memory) pruneLocked(now time.Time) {
+	window := a.nsp.RecoveryWindow()
+	threshold := now.Add(-window)
+	i := 0
+	for i < len(a.packets) && a.packets[i].emittedAt.Before(threshold) {
+		i++
+	}
+	if i > 0 {
+		clear(a.packets[:i])
+		a.packets = a.packets[i:]
+	}
+	j := 0
+	for j < len(a.order) {
+		s, ok := a.sessions[a.order[j]]
+		if ok && !s.disconnectedAt.Before(threshold) {
+			break
+		}
+		delete(a.sessions, a.order[j])
+		j++
+	}
+	a.order = a.order[j:]
+}
+
+// PersistSession implements socketio.SessionStore.
+func (a *Memory) PersistSession(s *socketio.Session) {
+	if a.nsp.RecoveryWindow() <= 0 || s.PID == "" {
+		return
+	}
+	now := time.Now()
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	a.pruneLocked(now)
+	a.sessions[s.PID] = &session{s: s, disconnectedAt: now}
+	a.order = append(a.order, s.PID)
+	if m := a.opts.MaxSessions; m > 0 {
+		for len(a.sessions) > m && len(a.order) > 0 {
+			delete(a.sessions, a.order[0])
+			a.order = a.order[1:]
+		}
+	}
+}
+
+// RestoreSession implements socketio.SessionStore.
+func (a *Memory) RestoreSession(_ context.Context, pid, offset string) (*socketio.Session, error) {
+	now := time.Now()
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	sess, ok := a.sessions[pid]
+	if !ok {
+		return nil, nil
+	}
+	delete(a.sessions, pid)
+	if sess.disconnectedAt.Add(a.nsp.RecoveryWindow()).Before(now) {
+		return nil, nil
+	}
+	index := -1
+	for i := range a.packets {
+		if a.packets[i].id == offset {
+			index = i
+			break
+		}
+	}
+	if index < 0 {
+		return nil, nil
+	}
+	out := *sess.s
+	out.MissedPackets = nil
+	for _, p := range a.packets[index+1:] {
+		if shouldInclude(out.Rooms, p) {
+			out.MissedPackets = append(out.MissedPackets, p.packet)
+		}
+	}
+	return &out, nil
+}
+
+func shouldInclude(rooms []string, p persisted) bool {
+	included := len(p.rooms) == 0
+	for _, r := range rooms {
+		for _, x := range p.except {
+			if r == x {
+				return false
+			}
+		}
+		if !included {
+			for _, x := range p.rooms {
+				if r == x {
+					included = true
+					break
+				}
+			}
+		}
+	}
+	return included
+}

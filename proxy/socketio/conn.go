@@ -1,0 +1,95 @@
+package socketio
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/iobridge/iobridge/proxy/engineio"
+)
+
+// Conn is what the Socket.IO layer needs from an Engine.IO session;
+// *engineio.Session satisfies it. Tests and custom transports may provide
+// their own (see Server.Attach).
+type Conn interface {
+	// ID is the Engine.IO session id.
+	ID() string
+	// Protocol is the Engine.IO protocol version, 3 or 4.
+	Protocol() int
+	// Request is the handshake request.
+	Request() *http.Request
+	// Send queues packets, all or none, without blocking; the slice may be
+	// reused by the caller once Send returns, Data may not be modified.
+	Send(packets []engineio.Packet) error
+	// SendVolatile queues packets only if the transport can write now.
+	SendVolatile(packets []engineio.Packet) bool
+	// Close closes the session; the Handler's OnClose follows.
+	Close(reason engineio.CloseReason)
+}
+
+// Handshake is what the client sent when it connected to the namespace, as
+// the reference's socket.handshake.
+type Handshake struct {
+	// Headers of the Engine.IO handshake request.
+	Headers http.Header
+	// Query of the handshake request URL.
+	Query url.Values
+	// Auth is the CONNECT payload: always a JSON object, {} when the
+	// client sent none (for EIO=3 clients, the namespace's query string).
+	Auth json.RawMessage
+	// Address is the client's IP address.
+	Address string
+	// Secure is true when the handshake came over TLS.
+	Secure bool
+	// XDomain is true when the handshake carried an Origin header.
+	XDomain bool
+	// URL is the handshake request URI.
+	URL string
+	// Time is the connection time as the reference writes it
+	// (JavaScript's Date.toString()).
+	Time string
+	// Issued is the connection time in Unix milliseconds.
+	Issued int64
+}
+
+const jsDateLayout = "Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"
+
+func newHandshake(r *http.Request, auth json.RawMessage, now time.Time) Handshake {
+	h := Handshake{Auth: auth, Time: now.Format(jsDateLayout), Issued: now.UnixMilli()}
+	if r == nil {
+		h.Headers = http.Header{}
+		h.Query = url.Values{}
+		h.Secure = true
+		return h
+	}
+	h.Headers = r.Header.Clone()
+	if h.Headers == nil {
+		h.Headers = http.Header{}
+	}
+	if r.URL != nil {
+		h.Query = r.URL.Query()
+		h.URL = r.URL.RequestURI()
+	} else {
+		h.Query = url.Values{}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		h.Address = host
+	} else {
+		h.Address = r.RemoteAddr
+	}
+	h.Secure = r.TLS != nil
+	h.XDomain = r.Header.Get("Origin") != ""
+	return h
+}
+
+// newID returns a 20-character random id, as base64id.generateId does
+// (15 random bytes, base64 with '-' and '_').
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.URLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,523 @@
+package socketio
+
+import (
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iobridge/iobridge/proxy/engineio"
+)
+
+// AckFunc answers a client's event that asked for an acknowledgement. The
+// args are raw JSON; attachments, if any, are referenced from args by
+// placeholders (see Placeholder) and make the answer a BINARY_ACK. Only the
+// first call sends anything. It may be called from any goroutine.
+type AckFunc func(args []json.RawMessage, attachments [][]byte) error
+
+// AckCallback receives a client's acknowledgement of a server emit, or err
+// (ErrAckTimeout, ErrSocketClosed) when none will come.
+type AckCallback func(args []json.RawMessage, attachments [][]byte, err error)
+
+// Event is an event received from a client.
+type Event struct {
+	// Name is the event name (for a numeric first element, which the
+	// reference accepts, its JSON text).
+	Name string
+	// Args are the arguments after the name, raw JSON that aliases the
+	// received message; binary arguments are placeholders referring to
+	// Attachments.
+	Args        []json.RawMessage
+	Attachments [][]byte
+	// Ack is nil unless the client asked for an acknowledgement.
+	Ack AckFunc
+}
+
+// EventHandler handles a client event. Handlers of one socket run one at a
+// time, in the order the client sent its packets, on the connection's
+// reader: they must not block for long (hand slow work to a goroutine and
+// answer through e.Ack later).
+type EventHandler func(e Event)
+
+const (
+	stateNew int32 = iota
+	stateConnected
+	stateClosed
+)
+
+type ackWaiter struct {
+	fn    AckCallback
+	timer *time.Timer
+}
+
+// Socket is one client's membership of one namespace (socket.ts). Its
+// methods are safe for concurrent use.
+type Socket struct {
+	id        string
+	pid       string
+	nsp       *Namespace
+	client    *client
+	handshake Handshake
+	recovered bool
+	log       *slog.Logger
+
+	state atomic.Int32
+	ready chan struct{} // closed once the connection handlers have run
+
+	mu            sync.Mutex
+	data          any
+	anyHandlers   []EventHandler
+	handlers      map[string][]EventHandler
+	disconnecting []func(DisconnectReason)
+	disconnect    []func(DisconnectReason)
+	acks          map[uint64]*ackWaiter
+	acksClosed    bool
+}
+
+func newSocket(n *Namespace, c *client, auth json.RawMessage, sess *Session) *Socket {
+	s := &Socket{nsp: n, client: c, ready: make(chan struct{})}
+	if sess != nil {
+		s.id, s.pid, s.data, s.recovered = sess.SID, sess.PID, sess.Data, true
+	} else {
+		switch {
+		case c.proto == 3 && n.name == "/":
+			s.id = c.conn.ID()
+		case c.proto == 3:
+			s.id = n.name + "#" + c.conn.ID()
+		default:
+			s.id = newID()
+		}
+		if n.recovery() {
+			s.pid = newID()
+		}
+	}
+	s.log = n.log.With("socket", s.id)
+	s.handshake = newHandshake(c.conn.Request(), auth, time.Now())
+	if sess != nil {
+		if len(sess.Rooms) > 0 {
+			n.adapter.AddAll(s.id, sess.Rooms)
+		}
+		for _, p := range sess.MissedPackets {
+			if p.Namespace != n.name {
+				cp := *p
+				cp.Namespace = n.name
+				p = &cp
+			}
+			c.send(p)
+		}
+		s.log.Info("socketio: session recovered", "packets", len(sess.MissedPackets))
+	}
+	return s
+}
+
+// ID is the socket id: 20 random characters (for EIO=3 clients, the
+// Engine.IO id, prefixed by "<namespace>#" outside the main namespace, as
+// socket.io 2.x clients expect).
+func (s *Socket) ID() string { return s.id }
+
+// Namespace returns the socket's namespace.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// ConnID returns the Engine.IO session id of the socket's connection.
+func (s *Socket) ConnID() string { return s.client.conn.ID() }
+
+// Protocol returns the connection's Engine.IO protocol version (3 or 4).
+func (s *Socket) Protocol() int { return s.client.proto }
+
+// Handshake returns what the client sent when connecting. The returned
+// value must not be modified.
+func (s *Socket) Handshake() Handshake { return s.handshake }
+
+// Recovered reports whether the socket's session was recovered (same id,
+// rooms and data, missed packets replayed).
+func (s *Socket) Recovered() bool { return s.recovered }
+
+// Connected reports whether the socket is connected.
+func (s *Socket) Connected() bool { return s.state.Load() == stateConnected }
+
+// Logger returns the socket's logger (sid, namespace and socket bound).
+func (s *Socket) Logger() *slog.Logger { return s.log }
+
+// Data returns the value set with SetData (nil by default).
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData attaches a value to the socket, reported by FetchSockets and kept
+// by recovery. It should be JSON-serializable for distributed adapters.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Join adds the socket to rooms. It works from Middleware, before the
+// socket is connected; after disconnection it does nothing.
+func (s *Socket) Join(rooms ...string) {
+	if len(rooms) == 0 || s.state.Load() == stateClosed {
+		return
+	}
+	s.nsp.adapter.AddAll(s.id, rooms)
+}
+
+// Leave removes the socket from room.
+func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+
+// Rooms returns the rooms the socket is in, its own id included.
+func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
+
+// On adds a handler for one event name.
+func (s *Socket) On(event string, h EventHandler) {
+	s.mu.Lock()
+	if s.handlers == nil {
+		s.handlers = make(map[string][]EventHandler)
+	}
+	s.handlers[event] = append(s.handlers[event], h)
+	s.mu.Unlock()
+}
+
+// OnAny adds a handler for every event; catch-all handlers run before the
+// handlers of the event's name.
+func (s *Socket) OnAny(h EventHandler) {
+	s.mu.Lock()
+	s.anyHandlers = append(s.anyHandlers, h)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting adds a handler called when the socket starts to leave,
+// while Rooms still reports its rooms.
+func (s *Socket) OnDisconnecting(fn func(reason DisconnectReason)) {
+	s.mu.Lock()
+	s.disconnecting = append(s.disconnecting, fn)
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a handler called once the socket has left.
+func (s *Socket) OnDisconnect(fn func(reason DisconnectReason)) {
+	s.mu.Lock()
+	s.disconnect = append(s.disconnect, fn)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to this client. args are raw JSON values;
+// attachments make it a BINARY_EVENT, args referring to them with
+// Placeholder(i). With recovery on, the event carries its offset and is
+// kept for replay.
+func (s *Socket) Emit(event string, args []json.RawMessage, attachments [][]byte) error {
+	return s.emit(event, args, attachments, false, nil, 0)
+}
+
+// EmitVolatile is Emit, except the event is dropped if the transport
+// cannot write it now (socket.volatile.emit).
+func (s *Socket) EmitVolatile(event string, args []json.RawMessage, attachments [][]byte) error {
+	return s.emit(event, args, attachments, true, nil, 0)
+}
+
+// EmitWithAck sends an event asking for an acknowledgement; cb gets the
+// client's answer, ErrAckTimeout after timeout (zero: no timeout), or
+// ErrSocketClosed if the socket leaves first. cb runs exactly once, possibly
+// before EmitWithAck returns; it must not block.
+func (s *Socket) EmitWithAck(event string, args []json.RawMessage, attachments [][]byte, timeout time.Duration, cb AckCallback) error {
+	return s.emit(event, args, attachments, false, cb, timeout)
+}
+
+func (s *Socket) emit(event string, args []json.RawMessage, attachments [][]byte, volatile bool, cb AckCallback, timeout time.Duration) error {
+	if IsReservedEvent(event) {
+		return ErrReservedEvent
+	}
+	if s.state.Load() != stateConnected {
+		return ErrSocketClosed
+	}
+	p := &Packet{
+		Type:        PacketEvent,
+		Namespace:   s.nsp.name,
+		Data:        AppendEventData(make([]byte, 0, eventSize(event, args)), event, args),
+		Attachments: attachments,
+	}
+	if cb != nil {
+		p.ID, p.HasID = s.nsp.NextAckID(), true
+		s.expectAck(p.ID, cb, timeout)
+	} else if !volatile && s.nsp.recovery() {
+		// Through the adapter, so the packet gets an offset and is kept.
+		return s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
+	}
+	pkts := Encode(p)
+	if volatile {
+		s.client.conn.SendVolatile(pkts)
+		return nil
+	}
+	if err := s.client.conn.Send(pkts); err != nil {
+		if cb != nil {
+			s.cancelAck(p.ID)
+		}
+		return err
+	}
+	return nil
+}
+
+func eventSize(event string, args []json.RawMessage) int {
+	n := len(event) + 4
+	for _, a := range args {
+		n += len(a) + 1
+	}
+	return n
+}
+
+// WriteEncoded writes packets already encoded (by Encode) to the socket's
+// connection: the per-recipient step of a broadcast, which adapters call
+// with one shared slice for every recipient. It reports whether the
+// packets were queued; a socket that is not connected gets nothing.
+func (s *Socket) WriteEncoded(pkts []engineio.Packet, volatile bool) bool {
+	if s.state.Load() != stateConnected {
+		return false
+	}
+	if volatile {
+		return s.client.conn.SendVolatile(pkts)
+	}
+	return s.client.conn.Send(pkts) == nil
+}
+
+// ExpectAck registers fn for the client's ACK with id (for adapters
+// implementing BroadcastWithAck). fn gets ErrSocketClosed if the socket
+// closes first.
+func (s *Socket) ExpectAck(id uint64, fn AckCallback) { s.expectAck(id, fn, 0) }
+
+func (s *Socket) expectAck(id uint64, fn AckCallback, timeout time.Duration) {
+	w := &ackWaiter{fn: fn}
+	s.mu.Lock()
+	if s.acksClosed {
+		s.mu.Unlock()
+		fn(nil, nil, ErrSocketClosed)
+		return
+	}
+	if s.acks == nil {
+		s.acks = make(map[uint64]*ackWaiter)
+	}
+	s.acks[id] = w
+	if timeout > 0 {
+		w.timer = time.AfterFunc(timeout, func() {
+			if s.takeAck(id, w) {
+				fn(nil, nil, ErrAckTimeout)
+			}
+		})
+	}
+	s.mu.Unlock()
+}
+
+func (s *Socket) takeAck(id uint64, w *ackWaiter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.acks[id] != w {
+		return false
+	}
+	delete(s.acks, id)
+	return true
+}
+
+func (s *Socket) cancelAck(id uint64) {
+	s.mu.Lock()
+	if w := s.acks[id]; w != nil {
+		delete(s.acks, id)
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}
+	s.mu.Unlock()
+}
+
+// To returns a broadcast operator for the sockets in rooms, this one
+// excepted (socket.to).
+func (s *Socket) To(rooms ...string) *BroadcastOperator {
+	return (&BroadcastOperator{nsp: s.nsp}).Except(s.id).To(rooms...)
+}
+
+// Broadcast returns a broadcast operator for every socket of the namespace
+// but this one (socket.broadcast).
+func (s *Socket) Broadcast() *BroadcastOperator {
+	return (&BroadcastOperator{nsp: s.nsp}).Except(s.id)
+}
+
+// Except returns a broadcast operator for every socket but this one and
+// those in rooms.
+func (s *Socket) Except(rooms ...string) *BroadcastOperator {
+	return (&BroadcastOperator{nsp: s.nsp}).Except(s.id).Except(rooms...)
+}
+
+// Disconnect makes the socket leave its namespace: the client gets a
+// DISCONNECT packet (its reason: "io server disconnect") and the socket's
+// handlers ReasonServerNamespaceDisconnect. With close, every socket of the
+// connection is disconnected that way and the connection closed.
+func (s *Socket) Disconnect(close bool) {
+	if s.state.Load() != stateConnected {
+		return
+	}
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	s.close(ReasonServerNamespaceDisconnect, true)
+}
+
+// onconnect marks the socket connected, joins its own room and writes the
+// CONNECT acknowledgement (socket.ts _onconnect).
+func (s *Socket) onconnect() bool {
+	if !s.state.CompareAndSwap(stateNew, stateConnected) {
+		return false
+	}
+	s.nsp.adapter.AddAll(s.id, []string{s.id})
+	p := &Packet{Type: PacketConnect, Namespace: s.nsp.name}
+	if s.client.proto != 3 {
+		b := append([]byte(`{"sid":`), appendJSONString(nil, s.id)...)
+		if s.pid != "" {
+			b = append(b, `,"pid":`...)
+			b = appendJSONString(b, s.pid)
+		}
+		p.Data = append(b, '}')
+	}
+	s.client.send(p)
+	s.log.Debug("socketio: socket connected", "recovered", s.recovered)
+	return true
+}
+
+// onpacket handles a packet for this socket, on the connection's reader.
+func (s *Socket) onpacket(p *Packet) {
+	switch p.Type {
+	case PacketEvent:
+		s.onevent(p)
+	case PacketAck:
+		s.onack(p)
+	case PacketDisconnect:
+		s.onclose(ReasonClientNamespaceDisconnect)
+	}
+}
+
+func (s *Socket) onevent(p *Packet) {
+	name, args, err := EventName(p.Data)
+	if err != nil {
+		s.log.Warn("socketio: event without name ignored", "bytes", len(p.Data))
+		return
+	}
+	select {
+	case <-s.ready:
+	case <-s.client.ctx.Done():
+		return
+	}
+	if s.state.Load() != stateConnected {
+		return
+	}
+	ev := Event{Name: name, Args: args, Attachments: p.Attachments}
+	if p.HasID {
+		ev.Ack = s.ackFunc(p.ID)
+	}
+	if s.log.Enabled(s.client.ctx, slog.LevelDebug) {
+		s.log.Debug("socketio: event", "event", name, "bytes", len(p.Data))
+	}
+	s.mu.Lock()
+	anyh := s.anyHandlers
+	h := s.handlers[name]
+	s.mu.Unlock()
+	for _, fn := range anyh {
+		fn(ev)
+	}
+	for _, fn := range h {
+		fn(ev)
+	}
+}
+
+func (s *Socket) ackFunc(id uint64) AckFunc {
+	var sent atomic.Bool
+	return func(args []json.RawMessage, attachments [][]byte) error {
+		if !sent.CompareAndSwap(false, true) {
+			return nil
+		}
+		p := &Packet{
+			Type:        PacketAck,
+			Namespace:   s.nsp.name,
+			ID:          id,
+			HasID:       true,
+			Data:        AppendArray(nil, args),
+			Attachments: attachments,
+		}
+		return s.client.conn.Send(Encode(p))
+	}
+}
+
+func (s *Socket) onack(p *Packet) {
+	s.mu.Lock()
+	w := s.acks[p.ID]
+	delete(s.acks, p.ID)
+	s.mu.Unlock()
+	if w == nil {
+		s.log.Debug("socketio: ack for unknown id ignored", "id", p.ID)
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	var args []json.RawMessage
+	if len(p.Data) > 0 {
+		args, _ = SplitArray(p.Data)
+	}
+	w.fn(args, p.Attachments, nil)
+}
+
+func (s *Socket) onclose(reason DisconnectReason) { s.close(reason, false) }
+
+// close makes the socket leave (socket.ts _onclose); with sendDisconnect it
+// first writes a DISCONNECT packet.
+func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
+	prev := s.state.Swap(stateClosed)
+	if prev == stateClosed {
+		return
+	}
+	if prev == stateNew {
+		s.cleanup()
+		return
+	}
+	if sendDisconnect {
+		s.client.send(&Packet{Type: PacketDisconnect, Namespace: s.nsp.name})
+	}
+	s.mu.Lock()
+	disconnecting := s.disconnecting
+	s.mu.Unlock()
+	for _, fn := range disconnecting {
+		fn(reason)
+	}
+	if s.nsp.recovery() && reason.recoverable() {
+		s.nsp.store.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+	}
+	s.cleanup()
+	s.client.remove(s)
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = nil
+	s.acksClosed = true
+	disconnect := s.disconnect
+	s.mu.Unlock()
+	for _, w := range acks {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		w.fn(nil, nil, ErrSocketClosed)
+	}
+	s.log.Debug("socketio: socket disconnected", "reason", reason)
+	for _, fn := range disconnect {
+		fn(reason)
+	}
+}
+
+// cleanup leaves every room and the namespace.
+func (s *Socket) cleanup() {
+	s.state.Store(stateClosed)
+	s.nsp.adapter.DelAll(s.id)
+	s.nsp.remove(s)
+}
+
+// info describes the socket for FetchSockets.
+func (s *Socket) info() SocketInfo {
+	return SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: slices.Clone(s.Rooms()), Data: s.Data()}
+}
