@@ -432,7 +432,7 @@ func TestShutdown_ClosesEverySession(t *testing.T) {
 // heartbeatHandler records closes inside a synctest bubble.
 type heartbeatHandler struct{ closed chan CloseReason }
 
-func (h heartbeatHandler) OnMessage([]byte, bool)          {}
+func (h heartbeatHandler) OnMessage([]byte, bool)         {}
 func (h heartbeatHandler) OnClose(r CloseReason, _ error) { h.closed <- r }
 
 // pollOnce serves one polling request in memory.
