@@ -58,11 +58,8 @@ func (c *client) start() {
 		c.mu.Unlock()
 	}
 	if c.proto == 3 {
-		c.srv.wg.Add(1)
-		go func() {
-			defer c.srv.wg.Done()
-			c.connect("/", json.RawMessage("{}"))
-		}()
+		// Queued packets follow the engine's OPEN packet.
+		c.connect("/", json.RawMessage("{}"))
 	}
 }
 

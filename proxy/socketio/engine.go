@@ -1,10 +1,14 @@
 package socketio
 
-import "net/http"
+import "github.com/iobridge/iobridge/proxy/engineio"
 
 // initEngine creates the Engine.IO server behind ServeHTTP.
 func (s *Server) initEngine() {
-	s.engine = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "socketio: engine.io server not available", http.StatusServiceUnavailable)
+	e := engineio.NewServer(s.cfg.Engine, func(sess *engineio.Session) engineio.Handler {
+		return s.Attach(sess)
 	})
+	s.engine = e
+	s.engineShutdown = e.Shutdown
 }
+
+var _ Conn = (*engineio.Session)(nil)

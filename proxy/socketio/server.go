@@ -196,6 +196,10 @@ func (s *Server) Clients() int {
 // Config.Engine.Path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.engineOnce.Do(s.initEngine)
+	if s.engine == nil {
+		http.Error(w, "socketio: server shut down", http.StatusServiceUnavailable)
+		return
+	}
 	s.engine.ServeHTTP(w, r)
 }
 
