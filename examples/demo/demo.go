@@ -1,0 +1,118 @@
+// Package demo serves the demo page of `iobridge demo`: a static page
+// (HTML, CSS and JavaScript, no build step) with a chat, a file-copy job
+// whose progress the backend pushes, and an assistant whose answer streams
+// token by token. It also serves the Socket.IO browser client the way the
+// reference server's serveClient option does.
+package demo
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ClientVersion is the version of the vendored socket.io-client bundle
+// (socket.io.min.js, MIT licensed: see socket.io-client.LICENSE).
+const ClientVersion = "4.8.4"
+
+//go:embed index.html demo.css demo.js socket.io.min.js socket.io.min.js.map
+var files embed.FS
+
+var page = template.Must(template.ParseFS(files, "index.html"))
+
+// Config says where the page's socket connects.
+type Config struct {
+	// Path is the Socket.IO path, as the client's `path` option. Empty
+	// means "/socket.io/".
+	Path string
+	// Namespace is the namespace the page connects to. Empty means "/".
+	Namespace string
+}
+
+// Mount registers the page at "/" (and its /demo.css and /demo.js), and
+// the Socket.IO client at <Path>socket.io.js, <Path>socket.io.min.js and
+// their source maps, on mux. The client paths are more specific than the
+// Engine.IO handler's <Path> pattern, so both live on one mux.
+func Mount(mux *http.ServeMux, cfg Config) error {
+	if cfg.Path == "" {
+		cfg.Path = "/socket.io/"
+	}
+	if !strings.HasSuffix(cfg.Path, "/") {
+		cfg.Path += "/"
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "/"
+	}
+	var html bytes.Buffer
+	if err := page.Execute(&html, cfg); err != nil {
+		return err
+	}
+	mux.Handle("/", static("/", "text/html; charset=utf-8", html.Bytes()))
+	mux.Handle("/demo.css", static("/demo.css", "text/css; charset=utf-8", mustRead("demo.css")))
+	mux.Handle("/demo.js", static("/demo.js", "text/javascript; charset=utf-8", mustRead("demo.js")))
+	js, jsMap := Client()
+	mux.Handle(cfg.Path+"socket.io.js", js)
+	mux.Handle(cfg.Path+"socket.io.min.js", js)
+	mux.Handle(cfg.Path+"socket.io.js.map", jsMap)
+	mux.Handle(cfg.Path+"socket.io.min.js.map", jsMap)
+	return nil
+}
+
+// Client returns handlers for the Socket.IO client bundle and its source
+// map, answered as the reference server's serveClient answers them:
+// ETag "<version>" (a matching If-None-Match gets 304), Cache-Control
+// "public, max-age=0".
+func Client() (js, sourceMap http.Handler) {
+	return client("application/javascript; charset=utf-8", mustRead("socket.io.min.js")),
+		client("application/json; charset=utf-8", mustRead("socket.io.min.js.map"))
+}
+
+func client(contentType string, body []byte) http.Handler {
+	const etag = `"` + ClientVersion + `"`
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if m := r.Header.Get("If-None-Match"); m == etag || m == "W/"+etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h := w.Header()
+		h.Set("Cache-Control", "public, max-age=0")
+		h.Set("Content-Type", contentType)
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	})
+}
+
+// static serves one embedded file at exactly path (the "/" pattern matches
+// every path the mux has no better pattern for: those are 404).
+func static(path, contentType string, body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	})
+}
+
+func mustRead(name string) []byte {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
