@@ -19,6 +19,7 @@
 //   close_engine  {socket}             socket.io.engine.close(): drops the transport
 //   freeze        {socket}             stops answering pings (the server must time out)
 //   state         {socket, req}        reports connected, id, transport, recovered
+//                                      and the Engine.IO handshake values
 //   exit          {}                   ends the process
 //
 // Events: ready, connect, connect_error, error (2.x namespace errors),
@@ -262,6 +263,7 @@ function handle(c) {
       return freeze(c);
     case "state": {
       const s = mustSocket(c);
+      const engine = s.io.engine || {};
       return out({
         type: "state",
         socket: c.socket,
@@ -270,6 +272,11 @@ function handle(c) {
         id: s.id === undefined ? null : s.id,
         recovered: s.recovered === undefined ? null : s.recovered,
         transport: transportOf(s.io),
+        // What the Engine.IO handshake announced (4.x client only).
+        sid: engine.id === undefined ? null : engine.id,
+        pingInterval: engine._pingInterval,
+        pingTimeout: engine._pingTimeout,
+        maxPayload: engine._maxPayload,
       });
     }
     case "exit":

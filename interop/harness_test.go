@@ -55,6 +55,12 @@ type event struct {
 	Connected   bool            `json:"connected,omitempty"`
 	Port        int             `json:"port,omitempty"`
 	Error       *string         `json:"error,omitempty"`
+
+	// Engine.IO handshake values reported by "state".
+	SID          string `json:"sid,omitempty"`
+	PingInterval int    `json:"pingInterval,omitempty"`
+	PingTimeout  int    `json:"pingTimeout,omitempty"`
+	MaxPayload   int    `json:"maxPayload,omitempty"`
 }
 
 func (e event) String() string {

@@ -50,6 +50,16 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 		return srv.Attach(s)
 	})
 	app := &app{t: t, log: log, sessions: &sessions}
+	app.shutdown = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("socketio Shutdown: %v", err)
+		}
+		if err := eng.Shutdown(ctx); err != nil {
+			t.Errorf("engineio Shutdown: %v", err)
+		}
+	}
 	app.setup(srv.Of("/"))
 	app.setup(srv.Of("/chat"))
 	admin := srv.Of("/admin")
@@ -68,14 +78,8 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 
 	ts := httptest.NewServer(eng)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("socketio Shutdown: %v", err)
-		}
-		if err := eng.Shutdown(ctx); err != nil {
-			t.Errorf("engineio Shutdown: %v", err)
-		}
+		app.wg.Wait()
+		app.shutdown()
 		ts.Close()
 	})
 	return &target{name: "iobridge", url: ts.URL, log: log}
@@ -99,6 +103,8 @@ type app struct {
 	t        *testing.T
 	log      *eventLog
 	sessions *sync.Map
+	shutdown func()
+	wg       sync.WaitGroup // goroutines started by handlers
 }
 
 func (a *app) setup(nsp *socketio.Namespace) {
@@ -223,6 +229,9 @@ func (a *app) handle(s *socketio.Socket, e socketio.Event, args json.RawMessage)
 		} else {
 			a.t.Errorf("close-conn: no Engine.IO session %s", s.ConnID())
 		}
+	case "shutdown":
+		// Off the connection's reader: Shutdown waits for the readers.
+		a.wg.Go(a.shutdown)
 	case "bin":
 		raw, att := mustArgs(a.t, binary{[]byte{1, 2, 3}}, map[string]any{"nested": binary{[]byte("hi")}})
 		if err := s.Emit("bin", raw, att); err != nil {

@@ -24,6 +24,7 @@
 //               timeout if given), then acks {error, args} with the outcome
 //   disconnect-me [close]: socket.disconnect(close)
 //   close-conn  closes the underlying connection
+//   shutdown    shuts the whole server down
 //   bin         emits "bin" with Buffer [1,2,3] and {nested: Buffer "hi"}
 "use strict";
 
@@ -129,6 +130,9 @@ function setup(nsp) {
           break;
         case "close-conn":
           socket.conn.close();
+          break;
+        case "shutdown":
+          io.close();
           break;
         case "bin":
           socket.emit("bin", Buffer.from([1, 2, 3]), { nested: Buffer.from("hi") });

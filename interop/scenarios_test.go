@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -478,41 +479,13 @@ func TestMaxHTTPBufferSize(t *testing.T) {
 }
 
 func TestEIO3Client(t *testing.T) {
-	t.Run("allowed", func(t *testing.T) {
-		eachServer(t, serverConfig{AllowEIO3: true}, func(t *testing.T, srv *target) {
-			c := startClient(t)
-			conn := c.connectV2(t, "a", srv.url, "/", nil)
-			srv.waitConnection(t, conn.ID)
-			c.log.wait(t, "upgrade", is("upgrade"))
-
-			sameJSON(t, "echo ack", c.call("a", "echo", "v2", 3), []any{"v2", 3})
-			c.emit("a", "echo", "no ack")
-			sameJSON(t, "echo", c.waitEvent("a", "echo").Args, []any{"no ack"})
-
-			c.call("a", "bin")
-			sameJSON(t, "bin", c.waitEvent("a", "bin").Args, []any{binary{[]byte{1, 2, 3}}, map[string]any{"nested": binary{[]byte("hi")}}})
-			args := []any{binary{[]byte{4, 5}}, "s"}
-			sameJSON(t, "binary echo ack", c.call("a", "echo", args...), args)
-
-			req := c.emitAck("a", 0, "ask", map[string]any{"event": "question", "args": []any{"q"}})
-			q := c.waitEvent("a", "question")
-			c.send(map[string]any{"cmd": "ack", "ack": q.Ack, "args": []any{"a"}})
-			e := c.log.wait(t, "ask result", func(e event) bool { return e.Type == "ack" && e.Req == req })
-			sameJSON(t, "server got ack", e.Args, []any{map[string]any{"error": nil, "args": []any{"a"}}})
-
-			// A second namespace on the same connection, and a rejected one.
-			chat := c.connectV2(t, "chat", srv.url, "/chat", nil)
-			srv.waitConnection(t, chat.ID)
-			c.connect("admin", srv.url, connectOpts{V2: true, NSP: "/admin", Manager: "v2"})
-			e = c.wait("error", "admin")
-			sameJSON(t, "2.x namespace error", e.Data, map[string]any{"code": 4001, "reason": "bad token"})
-
-			c.do("disconnect", "a")
-			if d := srv.waitDisconnect(t, conn.ID); d.Reason != "client namespace disconnect" {
-				t.Errorf("server disconnect reason = %q, want client namespace disconnect", d.Reason)
-			}
-		})
-	})
+	for _, tr := range [][]string{nil, websocket} {
+		name := "allowed, upgrade"
+		if tr != nil {
+			name = "allowed, websocket only"
+		}
+		t.Run(name, func(t *testing.T) { testEIO3Allowed(t, tr) })
+	}
 	t.Run("refused", func(t *testing.T) {
 		eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
 			c := startClient(t)
@@ -525,9 +498,143 @@ func TestEIO3Client(t *testing.T) {
 	})
 }
 
+func testEIO3Allowed(t *testing.T, transports []string) {
+	eachServer(t, serverConfig{AllowEIO3: true}, func(t *testing.T, srv *target) {
+		c := startClient(t)
+		conn := c.connectV2(t, "a", srv.url, "/", transports)
+		srv.waitConnection(t, conn.ID)
+		if transports == nil {
+			c.log.wait(t, "upgrade", is("upgrade"))
+		}
+		if st := c.state("a"); st.Transport != "websocket" {
+			t.Errorf("transport = %q, want websocket", st.Transport)
+		}
+
+		sameJSON(t, "echo ack", c.call("a", "echo", "v2", 3), []any{"v2", 3})
+		c.emit("a", "echo", "no ack")
+		sameJSON(t, "echo", c.waitEvent("a", "echo").Args, []any{"no ack"})
+
+		c.call("a", "bin")
+		sameJSON(t, "bin", c.waitEvent("a", "bin").Args, []any{binary{[]byte{1, 2, 3}}, map[string]any{"nested": binary{[]byte("hi")}}})
+		args := []any{binary{[]byte{4, 5}}, "s"}
+		sameJSON(t, "binary echo ack", c.call("a", "echo", args...), args)
+
+		req := c.emitAck("a", 0, "ask", map[string]any{"event": "question", "args": []any{"q"}})
+		q := c.waitEvent("a", "question")
+		c.send(map[string]any{"cmd": "ack", "ack": q.Ack, "args": []any{"a"}})
+		e := c.log.wait(t, "ask result", func(e event) bool { return e.Type == "ack" && e.Req == req })
+		sameJSON(t, "server got ack", e.Args, []any{map[string]any{"error": nil, "args": []any{"a"}}})
+
+		// A second namespace on the same connection, and a rejected one.
+		chat := c.connectV2(t, "chat", srv.url, "/chat", transports)
+		if chat.ID != "/chat#"+conn.ID {
+			t.Errorf("2.x /chat socket id = %q, want %q", chat.ID, "/chat#"+conn.ID)
+		}
+		srv.waitConnection(t, chat.ID)
+		sameJSON(t, "/chat echo", c.call("chat", "echo", "in chat"), []any{"in chat"})
+		c.connect("admin", srv.url, connectOpts{V2: true, NSP: "/admin", Manager: "v2", Transports: transports})
+		e = c.wait("error", "admin")
+		sameJSON(t, "2.x namespace error", e.Data, map[string]any{"code": 4001, "reason": "bad token"})
+		c.connect("nope", srv.url, connectOpts{V2: true, NSP: "/nope", Manager: "v2", Transports: transports})
+		e = c.wait("error", "nope")
+		sameJSON(t, "2.x invalid namespace", e.Data, map[string]any{"message": "Invalid namespace"})
+
+		c.do("disconnect", "a")
+		if d := srv.waitDisconnect(t, conn.ID); d.Reason != "client namespace disconnect" {
+			t.Errorf("server disconnect reason = %q, want client namespace disconnect", d.Reason)
+		}
+		sameJSON(t, "/chat echo after / left", c.call("chat", "echo", 2), []any{2})
+	})
+}
+
 // connectV2 connects a socket.io-client 2.x socket on the shared manager "v2".
-func (c *client) connectV2(t *testing.T, name, url, nsp string, query map[string]any) event {
+func (c *client) connectV2(t *testing.T, name, url, nsp string, transports []string) event {
 	t.Helper()
-	c.connect(name, url, connectOpts{V2: true, NSP: nsp, Manager: "v2", Query: query})
+	c.connect(name, url, connectOpts{V2: true, NSP: nsp, Manager: "v2", Transports: transports})
 	return c.wait("connect", name)
+}
+
+func TestHandshakeValues(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  serverConfig
+		want [3]int // pingInterval, pingTimeout, maxPayload
+	}{
+		{"defaults", serverConfig{}, [3]int{25000, 20000, 1000000}},
+		{"configured", serverConfig{PingInterval: 1500 * time.Millisecond, PingTimeout: 1200 * time.Millisecond, MaxHTTPBufferSize: 5000}, [3]int{1500, 1200, 5000}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eachServer(t, tc.cfg, func(t *testing.T, srv *target) {
+				c := startClient(t)
+				conn := connected(t, c, "a", srv.url, connectOpts{Transports: polling})
+				st := c.state("a")
+				if got := [3]int{st.PingInterval, st.PingTimeout, st.MaxPayload}; got != tc.want {
+					t.Errorf("handshake pingInterval, pingTimeout, maxPayload = %v, want %v", got, tc.want)
+				}
+				if len(st.SID) != 20 {
+					t.Errorf("Engine.IO sid %q has %d chars, want 20", st.SID, len(st.SID))
+				}
+				if st.SID == conn.ID {
+					t.Errorf("socket id equals the Engine.IO sid %q; v4 socket ids are their own", st.SID)
+				}
+			})
+		})
+	}
+}
+
+func TestBurstKeepsOrder(t *testing.T) {
+	const n = 100
+	for _, tr := range [][]string{polling, websocket} {
+		t.Run(tr[0], func(t *testing.T) {
+			eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
+				c := startClient(t)
+				connected(t, c, "a", srv.url, connectOpts{Transports: tr})
+				for i := range n {
+					if i%10 == 0 {
+						c.emit("a", "echo", i, binary{[]byte{byte(i)}})
+					} else {
+						c.emit("a", "echo", i)
+					}
+				}
+				for i := range n {
+					e := c.waitEvent("a", "echo")
+					var args []json.RawMessage
+					_ = json.Unmarshal(e.Args, &args)
+					if len(args) == 0 {
+						t.Fatalf("echo %d: %s", i, e.Args)
+					}
+					sameJSON(t, "echo number", args[0], i)
+					if i%10 == 0 {
+						sameJSON(t, "echo binary", args[1], binary{[]byte{byte(i)}})
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestServerShutdown(t *testing.T) {
+	eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
+		c := startClient(t)
+		ws := connected(t, c, "ws", srv.url, connectOpts{Transports: websocket})
+		poll := connected(t, c, "poll", srv.url, connectOpts{Transports: polling})
+		c.emit("ws", "shutdown")
+		for _, s := range []struct {
+			name, id string
+			want     []string
+		}{
+			{"ws", ws.ID, []string{"transport close"}},
+			// Over polling the reference races its close packet against
+			// closing the HTTP server: either reason may come.
+			{"poll", poll.ID, []string{"transport close", "transport error"}},
+		} {
+			if d := c.wait("disconnect", s.name); !slices.Contains(s.want, d.Reason) {
+				t.Errorf("%s: client disconnect reason = %q, want one of %q", s.name, d.Reason, s.want)
+			}
+			if d := srv.waitDisconnect(t, s.id); d.Reason != "server shutting down" {
+				t.Errorf("%s: server disconnect reason = %q, want server shutting down", s.name, d.Reason)
+			}
+		}
+	})
 }
