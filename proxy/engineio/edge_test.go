@@ -316,6 +316,7 @@ func TestErrors_AnsweredAsTheReference(t *testing.T) {
 		{name: "other method on sid", method: "PUT", query: "EIO=4&transport=polling&sid=" + sid, status: 500, body: ""},
 		{name: "upgrade with unknown sid", method: "GET", query: "EIO=4&transport=websocket&sid=nope", header: upgradeHeaders, status: 400, body: "Session ID unknown", ctype: "text/html"},
 		{name: "upgrade with unknown transport", method: "GET", query: "EIO=4&transport=flash", header: upgradeHeaders, status: 400, body: "Transport unknown", ctype: "text/html"},
+		{name: "upgrade without a key", method: "GET", query: "EIO=4&transport=websocket", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}, status: 400, body: "Bad Request\n"},
 		{name: "upgrade forbidden", method: "GET", query: "EIO=4&transport=websocket", header: mergeHeader(upgradeHeaders, "X-Deny", "1"), status: 400, body: "Forbidden", ctype: "text/html"},
 	}
 	for _, tc := range tests {

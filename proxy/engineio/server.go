@@ -131,7 +131,10 @@ func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
 		// Origins are CORS's business; browsers do not apply CORS to
 		// WebSocket, and the reference server accepts any Origin here.
 		CheckOrigin: func(*http.Request) bool { return true },
-		Error:       func(http.ResponseWriter, *http.Request, int, error) {},
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, http.StatusText(status), status)
+		},
 	}
 	return s
 }

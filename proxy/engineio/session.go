@@ -139,6 +139,9 @@ func (s *Session) start() bool {
 	}
 	s.dispatchMu.Lock()
 	s.h = s.srv.accept(s)
+	if s.h == nil {
+		s.h = discardHandler{}
+	}
 	s.dispatchMu.Unlock()
 	s.mu.Lock()
 	if s.state == stateOpen {
@@ -434,3 +437,9 @@ func (s *Session) dispatch(packets []Packet) (CloseReason, error) {
 	}
 	return "", nil
 }
+
+// discardHandler stands in for a nil Handler from accept.
+type discardHandler struct{}
+
+func (discardHandler) OnMessage([]byte, bool)     {}
+func (discardHandler) OnClose(CloseReason, error) {}
