@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -219,6 +220,48 @@ func (a *app) handle(s *socketio.Socket, e socketio.Event, args json.RawMessage)
 		if err != nil {
 			a.t.Errorf("emit %q with ack: %v", q.Event, err)
 		}
+	case "ask-all":
+		var q struct {
+			Event   string          `json:"event"`
+			Args    json.RawMessage `json:"args"`
+			Timeout int             `json:"timeout"`
+		}
+		_ = json.Unmarshal(arg(0), &q)
+		raw, att := mustArgsJSON(a.t, orEmpty(q.Args))
+		op := s.Namespace().Timeout(time.Duration(q.Timeout) * time.Millisecond)
+		// EmitWithAck blocks until every ack or the timeout: off the reader.
+		a.wg.Go(func() {
+			res, err := op.EmitWithAck(a.t.Context(), q.Event, raw, att)
+			responses := []string{}
+			for _, r := range res.Responses {
+				// The reference passes one value per client: its first ack argument.
+				var first []json.RawMessage
+				if len(r.Args) > 0 {
+					first = r.Args[:1]
+				}
+				got, cerr := argsToJSON(first, r.Attachments)
+				if cerr != nil {
+					a.t.Errorf("ack of %q: %v", q.Event, cerr)
+					return
+				}
+				var one []json.RawMessage
+				_ = json.Unmarshal(got, &one)
+				if len(one) == 0 {
+					one = []json.RawMessage{json.RawMessage("null")}
+				}
+				responses = append(responses, string(one[0]))
+			}
+			slices.Sort(responses)
+			list := make([]json.RawMessage, len(responses))
+			for i, r := range responses {
+				list[i] = json.RawMessage(r)
+			}
+			var msg any
+			if err != nil {
+				msg = err.Error()
+			}
+			reply(map[string]any{"error": msg, "responses": list})
+		})
 	case "disconnect-me":
 		var closeConn bool
 		_ = json.Unmarshal(arg(0), &closeConn)

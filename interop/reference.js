@@ -22,6 +22,8 @@
 //   broadcast   [{room, except, event, args, volatile}], then acks
 //   ask         [{event, args, timeout}]: emits event with an ack (and a
 //               timeout if given), then acks {error, args} with the outcome
+//   ask-all     [{event, args, timeout}]: emits to the whole namespace with
+//               acks and a timeout, then acks {error, responses} (sorted)
 //   disconnect-me [close]: socket.disconnect(close)
 //   close-conn  closes the underlying connection
 //   shutdown    shuts the whole server down
@@ -122,6 +124,18 @@ function setup(nsp) {
             } else {
               reply({ error: null, args: res });
             }
+          });
+          break;
+        }
+        case "ask-all": {
+          // Every socket of the namespace, with a timeout; acks
+          // {error, responses} with the responses sorted by their JSON.
+          const a = args[0] || {};
+          socket.nsp.timeout(a.timeout).emit(a.event, ...(a.args || []), (err, responses) => {
+            const sorted = (responses || []).map(encode).sort((x, y) =>
+              JSON.stringify(x) < JSON.stringify(y) ? -1 : 1,
+            );
+            reply({ error: err ? err.message : null, responses: sorted });
           });
           break;
         }

@@ -544,6 +544,10 @@ func testEIO3Allowed(t *testing.T, transports []string) {
 			t.Errorf("server disconnect reason = %q, want client namespace disconnect", d.Reason)
 		}
 		sameJSON(t, "/chat echo after / left", c.call("chat", "echo", 2), []any{2})
+		c.emit("chat", "disconnect-me", false)
+		if d := c.wait("disconnect", "chat"); d.Reason != "io server disconnect" {
+			t.Errorf("2.x client disconnect reason = %q, want io server disconnect", d.Reason)
+		}
 	})
 }
 
@@ -585,8 +589,12 @@ func TestHandshakeValues(t *testing.T) {
 
 func TestBurstKeepsOrder(t *testing.T) {
 	const n = 100
-	for _, tr := range [][]string{polling, websocket} {
-		t.Run(tr[0], func(t *testing.T) {
+	for _, tr := range [][]string{polling, websocket, nil} {
+		name := "upgrade during the burst"
+		if tr != nil {
+			name = tr[0]
+		}
+		t.Run(name, func(t *testing.T) {
 			eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
 				c := startClient(t)
 				connected(t, c, "a", srv.url, connectOpts{Transports: tr})
@@ -635,6 +643,96 @@ func TestServerShutdown(t *testing.T) {
 			if d := srv.waitDisconnect(t, s.id); d.Reason != "server shutting down" {
 				t.Errorf("%s: server disconnect reason = %q, want server shutting down", s.name, d.Reason)
 			}
+		}
+	})
+}
+
+func TestBroadcastWithAcks(t *testing.T) {
+	tests := []struct {
+		name      string
+		timeout   time.Duration
+		answer    []string // sockets that answer
+		wantError bool
+	}{
+		{"every client answers", waitTimeout, []string{"a", "b", "c"}, false},
+		{"one client never answers", 2 * time.Second, []string{"a", "b"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
+				c := startClient(t)
+				for _, name := range []string{"a", "b", "c"} {
+					connected(t, c, name, srv.url, connectOpts{Transports: websocket})
+				}
+				req := c.emitAck("a", 0, "ask-all", map[string]any{"event": "poll", "args": []any{"q"}, "timeout": tc.timeout.Milliseconds()})
+				want := []any{}
+				for _, name := range []string{"a", "b", "c"} {
+					q := c.waitEvent(name, "poll")
+					sameJSON(t, "poll", q.Args, []any{"q"})
+					if q.Ack == 0 {
+						t.Fatalf("poll on %s carries no ack: %v", name, q)
+					}
+					if slices.Contains(tc.answer, name) {
+						c.send(map[string]any{"cmd": "ack", "ack": q.Ack, "args": []any{"from-" + name}})
+						want = append(want, "from-"+name)
+					}
+				}
+				e := c.log.wait(t, "ask-all result", func(e event) bool { return e.Type == "ack" && e.Req == req })
+				var res []struct {
+					Error     *string         `json:"error"`
+					Responses json.RawMessage `json:"responses"`
+				}
+				if err := json.Unmarshal(e.Args, &res); err != nil || len(res) != 1 {
+					t.Fatalf("ask-all result %s", e.Args)
+				}
+				if (res[0].Error != nil) != tc.wantError {
+					t.Errorf("ask-all error = %v, want error %v", res[0].Error, tc.wantError)
+				}
+				sameJSON(t, "responses", res[0].Responses, want)
+			})
+		})
+	}
+}
+
+func TestLargePayloads(t *testing.T) {
+	blob := make([]byte, 300_000)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	text := strings.Repeat("é", 100_000) // 200,000 bytes of UTF-8
+	for _, tr := range [][]string{polling, websocket} {
+		t.Run(tr[0], func(t *testing.T) {
+			eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
+				c := startClient(t)
+				connected(t, c, "a", srv.url, connectOpts{Transports: tr})
+				args := []any{binary{blob}, text}
+				sameJSON(t, "large echo ack", c.call("a", "echo", args...), args)
+				c.emit("a", "echo", text)
+				sameJSON(t, "large echo", c.waitEvent("a", "echo").Args, []any{text})
+			})
+		})
+	}
+}
+
+func TestNoRecoveryWithoutWindow(t *testing.T) {
+	eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
+		c := startClient(t)
+		first := connected(t, c, "a", srv.url, connectOpts{Transports: websocket})
+		srv.waitConnection(t, first.ID)
+		c.emit("a", "echo", "x")
+		sameJSON(t, "echo", c.waitEvent("a", "echo").Args, []any{"x"}) // no offset appended
+		c.do("close_engine", "a")
+		c.wait("disconnect", "a")
+		if d := srv.waitDisconnect(t, first.ID); d.Reason != "transport close" {
+			t.Errorf("server disconnect reason = %q, want transport close", d.Reason)
+		}
+		c.do("reconnect", "a")
+		again := c.wait("connect", "a")
+		if again.Recovered || again.ID == first.ID {
+			t.Fatalf("reconnect without recovery: %v, want a new, unrecovered socket (old id %s)", again, first.ID)
+		}
+		if e := srv.waitConnection(t, again.ID); e.Recovered {
+			t.Errorf("server connection %v, want not recovered", e)
 		}
 	})
 }
