@@ -1,0 +1,700 @@
+package translate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
+)
+
+// On-connect modes of a Route.
+const (
+	// OnConnectWebhook asks the backend with a connect delivery.
+	OnConnectWebhook = "webhook"
+	// OnConnectAccept accepts at once, without a delivery.
+	OnConnectAccept = "accept"
+)
+
+// Defaults of Config and Route.
+const (
+	// DefaultMaxInFlight bounds the connect and event deliveries in
+	// flight at once, over every socket and route.
+	DefaultMaxInFlight = 1024
+	// DefaultMaxQueue bounds the events of one socket waiting behind the
+	// one in flight.
+	DefaultMaxQueue = 128
+	// DefaultMaxPendingDisconnects bounds the disconnect deliveries
+	// under way (with their retries) at once.
+	DefaultMaxPendingDisconnects = 10000
+	// DefaultTimeout is Route.Timeout's zero value.
+	DefaultTimeout = 5 * time.Second
+	// DefaultErrorEvent is Route.ErrorEvent's zero value.
+	DefaultErrorEvent = "error"
+)
+
+// Config configures a Translator.
+type Config struct {
+	// Routes are tried in order for each namespace; the first whose Name
+	// equals it or whose Pattern matches it wins.
+	Routes []Route
+	// MaxInFlight bounds the connect and event deliveries in flight,
+	// in total. At the bound a new event fails at once with ErrOverloaded
+	// (the client's ack error or error event, status 503) and a connect
+	// is rejected with "backend unavailable". Zero means
+	// DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxQueue bounds the events one socket may have waiting while its
+	// previous event is in flight. At the bound a new event fails at once
+	// with ErrQueueFull (status 429). Zero means DefaultMaxQueue.
+	MaxQueue int
+	// MaxPendingDisconnects bounds the disconnect deliveries under way.
+	// Over it a disconnect delivery is not sent and an error is logged.
+	// Zero means DefaultMaxPendingDisconnects.
+	MaxPendingDisconnects int
+	// Logger receives the translator's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Route is what one [[namespace]] block asks for.
+type Route struct {
+	// Name is the exact namespace ("/chat"). Exactly one of Name and
+	// Pattern is set.
+	Name string
+	// Pattern matches namespace names, as socket.io's io.of(/regexp/).
+	Pattern *regexp.Regexp
+	// Backend receives the connect, event and disconnect deliveries. Nil
+	// means the route sends none (its sockets are served by other parts,
+	// such as bridges).
+	Backend Backend
+	// Events lists the events forwarded: "*" matches any, a trailing "*"
+	// a prefix ("file.*"), anything else exactly. Nil means every event.
+	// Others fail with ErrNotForwarded.
+	Events []string
+	// ErrorEvent is emitted to a socket whose event, sent without ack,
+	// failed: {"message","event","requestId"}. Empty means "error".
+	ErrorEvent string
+	// Timeout bounds the silence inside a streamed answer (the Backend
+	// bounds the wait for the answer itself). Zero means DefaultTimeout.
+	Timeout time.Duration
+	// OnConnect is OnConnectWebhook or OnConnectAccept. Empty means
+	// OnConnectWebhook when Backend is set, else OnConnectAccept.
+	OnConnect string
+}
+
+// route is a Route ready to serve.
+type route struct {
+	Route
+	all      bool
+	exact    map[string]struct{}
+	prefixes []string
+}
+
+func (r *route) forwards(event string) bool {
+	if r.all {
+		return true
+	}
+	if _, ok := r.exact[event]; ok {
+		return true
+	}
+	for _, p := range r.prefixes {
+		if strings.HasPrefix(event, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *route) matches(name string) bool {
+	if r.Pattern != nil {
+		return r.Pattern.MatchString(name)
+	}
+	return r.Name == name
+}
+
+// Translator turns the sockets of the routed namespaces into backend
+// deliveries, and the backends' answers into emits, acks, joins, leaves
+// and disconnects. See the package documentation for the lifecycle and
+// bounds. Its methods are safe for concurrent use.
+type Translator struct {
+	srv    *socketio.Server
+	routes []*route
+	exec   *Executor
+	log    *slog.Logger
+
+	maxInFlight int64
+	maxQueue    int
+	maxDisc     int64
+
+	inflight atomic.Int64
+	disc     atomic.Int64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	lifeMu sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+
+	// connects holds the answers of connect deliveries between the
+	// middleware and the connection handler (emits follow the CONNECT
+	// acknowledgement).
+	connects sync.Map // *socketio.Socket -> *connectAnswer
+}
+
+type connectAnswer struct {
+	emit []Instruction
+}
+
+// New registers the routes' connect middleware and connection handlers on
+// srv's namespaces and returns the Translator. Namespaces are created for
+// named routes (srv.Of) and pattern routes (srv.OfPattern).
+func New(cfg Config, srv *socketio.Server) (*Translator, error) {
+	t := &Translator{
+		srv:         srv,
+		log:         cfg.Logger,
+		maxInFlight: int64(cfg.MaxInFlight),
+		maxQueue:    cfg.MaxQueue,
+		maxDisc:     int64(cfg.MaxPendingDisconnects),
+	}
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	if t.maxInFlight <= 0 {
+		t.maxInFlight = DefaultMaxInFlight
+	}
+	if t.maxQueue <= 0 {
+		t.maxQueue = DefaultMaxQueue
+	}
+	if t.maxDisc <= 0 {
+		t.maxDisc = DefaultMaxPendingDisconnects
+	}
+	var errs []error
+	for i, rc := range cfg.Routes {
+		r, err := newRoute(rc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("translate: route[%d]: %w", i, err))
+			continue
+		}
+		t.routes = append(t.routes, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.exec = &Executor{srv: srv, known: func(name string) bool { return t.routeFor(name) != nil }}
+	seen := make(map[*socketio.Namespace]bool)
+	for _, r := range t.routes {
+		var nsp *socketio.Namespace
+		if r.Pattern != nil {
+			nsp = srv.OfPattern(r.Pattern)
+		} else {
+			nsp = srv.Of(r.Name)
+		}
+		if seen[nsp] {
+			continue
+		}
+		seen[nsp] = true
+		nsp.Use(t.middleware)
+		nsp.OnConnection(t.onConnection)
+	}
+	return t, nil
+}
+
+func newRoute(rc Route) (*route, error) {
+	if (rc.Name == "") == (rc.Pattern == nil) {
+		return nil, errors.New("set exactly one of Name and Pattern")
+	}
+	if rc.Name != "" && !strings.HasPrefix(rc.Name, "/") {
+		return nil, fmt.Errorf("name %q does not start with /", rc.Name)
+	}
+	switch rc.OnConnect {
+	case "":
+		rc.OnConnect = OnConnectAccept
+		if rc.Backend != nil {
+			rc.OnConnect = OnConnectWebhook
+		}
+	case OnConnectAccept:
+	case OnConnectWebhook:
+		if rc.Backend == nil {
+			return nil, errors.New(`on_connect "webhook" needs a backend`)
+		}
+	default:
+		return nil, fmt.Errorf("on_connect %q: want %q or %q", rc.OnConnect, OnConnectWebhook, OnConnectAccept)
+	}
+	if rc.ErrorEvent == "" {
+		rc.ErrorEvent = DefaultErrorEvent
+	}
+	if rc.Timeout <= 0 {
+		rc.Timeout = DefaultTimeout
+	}
+	r := &route{Route: rc, all: rc.Events == nil}
+	for _, e := range rc.Events {
+		switch {
+		case e == "*":
+			r.all = true
+		case strings.HasSuffix(e, "*"):
+			r.prefixes = append(r.prefixes, strings.TrimSuffix(e, "*"))
+		default:
+			if r.exact == nil {
+				r.exact = make(map[string]struct{})
+			}
+			r.exact[e] = struct{}{}
+		}
+	}
+	return r, nil
+}
+
+// Executor returns the executor every instruction goes through; it also
+// accepts the namespaces the pattern routes would create.
+func (t *Translator) Executor() *Executor { return t.exec }
+
+// InFlight returns the number of connect and event deliveries in flight.
+func (t *Translator) InFlight() int { return int(t.inflight.Load()) }
+
+// Shutdown stops accepting deliveries and waits for those under way
+// (event queues, streamed answers, disconnect deliveries and their
+// retries) until ctx ends; then it cancels them and waits for their
+// goroutines. Call it after the socketio.Server's Shutdown, so that every
+// socket's disconnect delivery is under way.
+func (t *Translator) Shutdown(ctx context.Context) error {
+	t.lifeMu.Lock()
+	t.closed = true
+	t.lifeMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.cancel()
+		return nil
+	case <-ctx.Done():
+		t.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// spawn runs fn on a goroutine the translator waits for, unless it is
+// shutting down.
+func (t *Translator) spawn(fn func()) bool {
+	t.lifeMu.RLock()
+	defer t.lifeMu.RUnlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+func (t *Translator) acquire() bool {
+	if t.inflight.Add(1) > t.maxInFlight {
+		t.inflight.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (t *Translator) release() { t.inflight.Add(-1) }
+
+func (t *Translator) routeFor(name string) *route {
+	for _, r := range t.routes {
+		if r.matches(name) {
+			return r
+		}
+	}
+	return nil
+}
+
+// socketInfo describes s for an envelope.
+func socketInfo(s *socketio.Socket, handshake json.RawMessage) SocketInfo {
+	rooms := s.Rooms()
+	slices.Sort(rooms)
+	if rooms == nil {
+		rooms = []string{}
+	}
+	return SocketInfo{ID: s.ID(), Rooms: rooms, Data: EncodeData(s.Data()), Handshake: handshake}
+}
+
+// EncodeData encodes socket.data for an envelope: raw JSON as is,
+// anything else with encoding/json; nil (and what cannot be encoded)
+// becomes nil, which envelopes write as {}.
+func EncodeData(v any) json.RawMessage {
+	switch d := v.(type) {
+	case nil:
+		return nil
+	case json.RawMessage:
+		return d
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+}
+
+// middleware asks the backend whether a socket may connect.
+func (t *Translator) middleware(ctx context.Context, s *socketio.Socket) error {
+	nsName := s.Namespace().Name()
+	r := t.routeFor(nsName)
+	if r == nil || r.OnConnect != OnConnectWebhook {
+		return nil
+	}
+	env := Envelope{
+		Type:      TypeConnect,
+		ID:        NewDeliveryID(),
+		Time:      time.Now(),
+		Namespace: nsName,
+		Socket:    socketInfo(s, EncodeHandshake(s.Handshake())),
+		Recovered: s.Recovered(),
+	}
+	log := s.Logger()
+	if !t.acquire() {
+		log.Warn("translate: connect refused: too many deliveries in flight", "delivery_id", env.ID, "bound", t.maxInFlight)
+		return unavailable(ErrOverloaded)
+	}
+	reply, err := r.Backend.Deliver(ctx, &env)
+	t.release()
+	if err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+			msg := se.Message
+			if msg == "" {
+				msg = "connection rejected"
+			}
+			log.Info("translate: backend rejected the connection", "delivery_id", env.ID, "status", se.Status)
+			return &socketio.ConnectError{Message: msg, Data: se.Data, Err: err}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("translate: connect delivery failed", "delivery_id", env.ID, "status", Status(err), "err", err)
+		return unavailable(err)
+	}
+	if reply.Stream != nil {
+		reply.Stream.Close()
+		err := fmt.Errorf("%w: a connect answer cannot be a stream", ErrInvalidAnswer)
+		log.Warn("translate: connect delivery failed", "delivery_id", env.ID, "status", Status(err), "err", err)
+		return unavailable(err)
+	}
+	if len(reply.Rooms) > 0 {
+		s.Join(reply.Rooms...)
+	}
+	if reply.Data != nil {
+		s.SetData(reply.Data)
+	}
+	if len(reply.Emit) > 0 || s.Recovered() {
+		t.connects.Store(s, &connectAnswer{emit: reply.Emit})
+		// If the socket never connects (its connection closes first),
+		// the answer goes with the connection.
+		context.AfterFunc(ctx, func() { t.connects.Delete(s) })
+	}
+	return nil
+}
+
+// unavailable is the connect_error for a backend that could not decide.
+func unavailable(err error) error {
+	return &socketio.ConnectError{
+		Message: "backend unavailable",
+		Data:    json.RawMessage(`{"status":` + fmt.Sprint(Status(err)) + `}`),
+		Err:     err,
+	}
+}
+
+// onConnection sets up a connected socket: its event handler, its
+// disconnect delivery, and the connect answer's emits.
+func (t *Translator) onConnection(s *socketio.Socket) {
+	nsName := s.Namespace().Name()
+	r := t.routeFor(nsName)
+	if r == nil {
+		return
+	}
+	st := &socketState{t: t, r: r, s: s, ns: nsName, left: make(chan struct{})}
+	if r.Backend != nil {
+		st.handshake = EncodeHandshake(s.Handshake())
+		s.OnAny(st.onEvent)
+	}
+	s.OnDisconnecting(st.onDisconnecting)
+	var delivered bool
+	if v, ok := t.connects.LoadAndDelete(s); ok {
+		delivered = true
+		st.applyEmits(v.(*connectAnswer).emit, "")
+	}
+	if s.Recovered() && r.OnConnect == OnConnectWebhook && !delivered {
+		st.enqueue(job{kind: TypeConnect})
+	}
+}
+
+// job is one delivery waiting in a socket's queue.
+type job struct {
+	kind  string // TypeEvent or TypeConnect (a recovered socket's)
+	event string
+	args  []json.RawMessage
+	atts  [][]byte
+	ack   socketio.AckFunc
+}
+
+// socketState is a routed socket's delivery queue: one delivery in flight
+// at a time, the others waiting in order. A goroutine runs only while the
+// queue is not empty.
+type socketState struct {
+	t         *Translator
+	r         *route
+	s         *socketio.Socket
+	ns        string
+	handshake json.RawMessage
+	left      chan struct{} // closed when the socket starts leaving
+
+	mu      sync.Mutex
+	running bool
+	queue   []job
+}
+
+func (st *socketState) onEvent(e socketio.Event) {
+	if !st.r.forwards(e.Name) {
+		st.fail(job{event: e.Name, ack: e.Ack}, NewDeliveryID(), fmt.Errorf("%w: %q", ErrNotForwarded, e.Name))
+		return
+	}
+	st.enqueue(job{kind: TypeEvent, event: e.Name, args: e.Args, atts: e.Attachments, ack: e.Ack})
+}
+
+func (st *socketState) enqueue(j job) {
+	st.mu.Lock()
+	if st.running {
+		if len(st.queue) >= st.t.maxQueue {
+			st.mu.Unlock()
+			st.fail(j, NewDeliveryID(), fmt.Errorf("%w (bound %d)", ErrQueueFull, st.t.maxQueue))
+			return
+		}
+		st.queue = append(st.queue, j)
+		st.mu.Unlock()
+		return
+	}
+	if !st.t.acquire() {
+		st.mu.Unlock()
+		st.fail(j, NewDeliveryID(), fmt.Errorf("%w (bound %d)", ErrOverloaded, st.t.maxInFlight))
+		return
+	}
+	st.running = true
+	st.mu.Unlock()
+	if !st.t.spawn(func() { st.run(j) }) {
+		st.mu.Lock()
+		st.running = false
+		st.mu.Unlock()
+		st.t.release()
+		st.fail(j, NewDeliveryID(), ErrClosed)
+	}
+}
+
+// run delivers j and then every job queued behind it, holding one
+// in-flight slot throughout.
+func (st *socketState) run(j job) {
+	for {
+		st.process(j)
+		st.mu.Lock()
+		if len(st.queue) == 0 {
+			st.running = false
+			st.queue = nil
+			st.mu.Unlock()
+			st.t.release()
+			return
+		}
+		j = st.queue[0]
+		st.queue[0] = job{}
+		st.queue = st.queue[1:]
+		st.mu.Unlock()
+	}
+}
+
+func (st *socketState) process(j job) {
+	t := st.t
+	env := Envelope{
+		Type:      j.kind,
+		ID:        NewDeliveryID(),
+		Time:      time.Now(),
+		Namespace: st.ns,
+		Socket:    socketInfo(st.s, st.handshake),
+	}
+	if j.kind == TypeConnect {
+		env.Recovered = true
+	} else {
+		env.Event, env.Ack, env.Args = j.event, j.ack != nil, j.args
+		if len(j.atts) > 0 {
+			env.Args = make([]json.RawMessage, len(j.args))
+			for i, a := range j.args {
+				b, err := AttachmentsToBinary(a, j.atts)
+				if err != nil {
+					b = a
+				}
+				env.Args[i] = b
+			}
+		}
+	}
+	reply, err := st.r.Backend.Deliver(t.ctx, &env)
+	if err != nil {
+		if j.kind == TypeConnect {
+			st.connectFailed(env.ID, err)
+			return
+		}
+		st.fail(j, env.ID, err)
+		return
+	}
+	if reply.Stream != nil {
+		if j.kind == TypeConnect {
+			reply.Stream.Close()
+			st.connectFailed(env.ID, fmt.Errorf("%w: a connect answer cannot be a stream", ErrInvalidAnswer))
+			return
+		}
+		st.relay(j, env.ID, reply.Stream)
+		return
+	}
+	if j.kind == TypeConnect {
+		if len(reply.Rooms) > 0 {
+			st.s.Join(reply.Rooms...)
+		}
+		if reply.Data != nil {
+			st.s.SetData(reply.Data)
+		}
+		st.applyEmits(reply.Emit, env.ID)
+		return
+	}
+	st.apply(j, env.ID, reply)
+}
+
+// connectFailed handles a failed connect delivery of a recovered socket,
+// which is already connected: a 4xx disconnects it, anything else is
+// logged.
+func (st *socketState) connectFailed(id string, err error) {
+	var se *StatusError
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+		st.s.Logger().Info("translate: backend rejected the recovered connection", "delivery_id", id, "status", se.Status)
+		st.s.Disconnect(false)
+		return
+	}
+	st.s.Logger().Warn("translate: connect delivery failed", "delivery_id", id, "status", Status(err), "err", err)
+}
+
+// apply applies an event's answer: ack, emit, join, leave, disconnect.
+func (st *socketState) apply(j job, id string, reply *Reply) {
+	if j.ack != nil {
+		args, atts, err := BinaryToAttachments(reply.Ack)
+		if err != nil {
+			st.fail(j, id, fmt.Errorf("%w: ack: %v", ErrInvalidAnswer, err))
+			j.ack = nil
+		} else {
+			_ = j.ack(args, atts)
+		}
+	}
+	st.applyEmits(reply.Emit, id)
+	if len(reply.Join) > 0 {
+		st.s.Join(reply.Join...)
+	}
+	for _, room := range reply.Leave {
+		st.s.Leave(room)
+	}
+	if reply.Disconnect {
+		st.s.Disconnect(false)
+	}
+}
+
+// applyEmits runs a delivery answer's emits through the executor. An
+// emit that cannot be applied is logged: the client already has its
+// answer, and the fault is the backend's.
+func (st *socketState) applyEmits(emits []Instruction, id string) {
+	for i := range emits {
+		if _, err := st.t.exec.Execute(st.t.ctx, &emits[i], ExecOptions{Namespace: st.ns}); err != nil {
+			st.s.Logger().Warn("translate: emit from backend answer not applied", "delivery_id", id, "event", emits[i].Event, "err", err)
+		}
+	}
+}
+
+// fail reports a failed delivery to the client and the log: the ack, if
+// the client asked for one, gets {"error":{"status","message"}};
+// otherwise the socket gets the route's error event with
+// {"message","event","requestId"}.
+func (st *socketState) fail(j job, id string, err error) {
+	status, msg := Status(err), clientMessage(err)
+	log := st.s.Logger()
+	if log.Enabled(context.Background(), slog.LevelWarn) {
+		log.Warn("translate: delivery failed", "event", j.event, "delivery_id", id, "status", status, "err", err)
+	}
+	if j.kind == TypeConnect {
+		return
+	}
+	if j.ack != nil {
+		b := make([]byte, 0, 64+len(msg))
+		b = append(b, `{"error":{"status":`...)
+		b = fmt.Appendf(b, "%d", status)
+		b = append(b, `,"message":`...)
+		b = appendString(b, msg)
+		b = append(b, "}}"...)
+		_ = j.ack([]json.RawMessage{b}, nil)
+		return
+	}
+	b := make([]byte, 0, 96+len(msg)+len(j.event))
+	b = append(b, `{"message":`...)
+	b = appendString(b, msg)
+	b = append(b, `,"event":`...)
+	b = appendString(b, j.event)
+	b = append(b, `,"requestId":`...)
+	b = appendString(b, id)
+	b = append(b, '}')
+	if err := st.s.Emit(st.r.ErrorEvent, []json.RawMessage{b}, nil); err != nil && !errors.Is(err, socketio.ErrSocketClosed) {
+		log.Warn("translate: error event not sent", "event", st.r.ErrorEvent, "delivery_id", id, "err", err)
+	}
+}
+
+// onDisconnecting sends the disconnect delivery at once, with the rooms
+// the socket is leaving.
+func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
+	close(st.left)
+	if st.r.Backend == nil {
+		return
+	}
+	t := st.t
+	env := &Envelope{
+		Type:      TypeDisconnect,
+		ID:        NewDeliveryID(),
+		Time:      time.Now(),
+		Namespace: st.ns,
+		Socket:    socketInfo(st.s, st.handshake),
+		Reason:    string(reason),
+	}
+	log := st.s.Logger()
+	if t.disc.Add(1) > t.maxDisc {
+		t.disc.Add(-1)
+		log.Error("translate: disconnect delivery not sent: too many under way", "delivery_id", env.ID, "reason", reason, "bound", t.maxDisc)
+		return
+	}
+	ok := t.spawn(func() {
+		defer t.disc.Add(-1)
+		reply, err := st.r.Backend.Deliver(t.ctx, env)
+		if err != nil {
+			log.Error("translate: disconnect delivery failed", "delivery_id", env.ID, "reason", reason, "status", Status(err), "err", err)
+			return
+		}
+		if reply.Stream != nil {
+			reply.Stream.Close()
+		}
+		st.applyEmits(reply.Emit, env.ID)
+	})
+	if !ok {
+		t.disc.Add(-1)
+		log.Error("translate: disconnect delivery not sent: shutting down", "delivery_id", env.ID, "reason", reason)
+	}
+}
