@@ -150,6 +150,9 @@ func (l *eventLog) wait(t testing.TB, what string, match func(event) bool) event
 		if done {
 			t.Fatalf("%s: waiting for %s: the process exited; events (* = consumed):\n%s", l.name, what, l.dump())
 		}
+		if l.seen(is("fatal")) {
+			t.Fatalf("%s: waiting for %s: the script failed; events (* = consumed):\n%s", l.name, what, l.dump())
+		}
 		select {
 		case <-changed:
 		case <-deadline.C:
