@@ -72,12 +72,18 @@ func TestTransports(t *testing.T) {
 }
 
 func TestNamespacesMultiplexed(t *testing.T) {
+	for _, tr := range [][]string{polling, websocket} {
+		t.Run(tr[0], func(t *testing.T) { testNamespacesMultiplexed(t, tr) })
+	}
+}
+
+func testNamespacesMultiplexed(t *testing.T, transports []string) {
 	eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {
 		c := startClient(t)
 		names := map[string]string{"root": "/", "chat": "/chat", "dyn": "/dyn-42"}
 		ids := map[string]string{}
 		for name, nsp := range names {
-			c.connect(name, srv.url, connectOpts{NSP: nsp, Manager: "m", Transports: websocket})
+			c.connect(name, srv.url, connectOpts{NSP: nsp, Manager: "m", Transports: transports})
 		}
 		for name, nsp := range names {
 			id := c.wait("connect", name).ID
@@ -367,6 +373,8 @@ func TestRecovery(t *testing.T) {
 				}
 				if !tc.automatic {
 					c.call("b", "broadcast", map[string]any{"room": "room", "event": "missed", "args": []any{2}})
+					c.call("b", "broadcast", map[string]any{"room": "room", "event": "missed", "args": []any{3, binary{[]byte{3}}}})
+					c.call("b", "broadcast", map[string]any{"room": "room", "event": "missed", "args": []any{4}})
 					c.call("b", "broadcast", map[string]any{"room": "room", "event": "missed-volatile", "volatile": true})
 					c.do("reconnect", "a")
 				}
@@ -378,7 +386,10 @@ func TestRecovery(t *testing.T) {
 					t.Errorf("server connection %v, want recovered", e)
 				}
 				if !tc.automatic {
+					// Replayed in order, binary included.
 					sameJSON(t, "missed", firstArgs(t, c.waitEvent("a", "missed").Args, 1), []any{2})
+					sameJSON(t, "missed", firstArgs(t, c.waitEvent("a", "missed").Args, 2), []any{3, binary{[]byte{3}}})
+					sameJSON(t, "missed", firstArgs(t, c.waitEvent("a", "missed").Args, 1), []any{4})
 				}
 				// Rooms survive: a is still in "room".
 				c.call("b", "broadcast", map[string]any{"room": "room", "event": "after", "args": []any{3}})
