@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const goodConfig = `
+[server]
+listen = "127.0.0.1:0"
+path = "/rt/"
+ping_interval = "3s"
+ping_timeout = "2s"
+max_http_buffer_size = 5000
+
+[[namespace]]
+name = "/"
+on_connect = "accept"
+`
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheck(t *testing.T) {
+	t.Setenv("IOBRIDGE_TEST_SECRET", "do-not-print-me")
+	t.Setenv("IOBRIDGE_API_TOKEN", "")
+	os.Unsetenv("IOBRIDGE_API_TOKEN")
+	good := writeFile(t, "good.toml", goodConfig)
+	bad := writeFile(t, "bad.toml", `
+[server]
+listen = "${IOBRIDGE_TEST_SECRET}"
+ping_interval = "5"
+[[namespace]]
+name = "chat"
+[api]
+token = "${IOBRIDGE_TEST_UNSET}"
+`)
+	warn := writeFile(t, "warn.toml", "[[namespace]]\nname = \"/\"\nwebhook = \"http://127.0.0.1:4000/\"\n")
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr []string // each line must appear, in this order
+	}{
+		{"good", []string{"-check", "-config", good}, 0, "ok\n", nil},
+		{"warning only", []string{"-check", "-config", warn}, 0, "ok\n", []string{"warning: namespace[0].secret: not set"}},
+		{"bad", []string{"-check", "-config", bad}, 1, "", []string{
+			"api.token: environment variable IOBRIDGE_TEST_UNSET is not set; set it before starting iobridge",
+			`server.ping_interval: "5" is not a duration, write "5s"`,
+			`server.listen: "${IOBRIDGE_TEST_SECRET}" (from the environment) is not a host:port address`,
+			`namespace[0].name: "chat" must start with "/", as "/chat"`,
+		}},
+		{"absent file", []string{"-check", "-config", filepath.Join(t.TempDir(), "none.toml")}, 1, "", []string{"no such file"}},
+		{"example needs token", []string{"-check", "-config", "config.example.toml"}, 1, "", []string{"api.token: environment variable IOBRIDGE_API_TOKEN is not set"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, tc.args...)
+			if code != tc.wantCode || stdout != tc.wantStdout {
+				t.Errorf("iobridge %v = exit %d, stdout %q; want exit %d, stdout %q\nstderr:\n%s", tc.args, code, stdout, tc.wantCode, tc.wantStdout, stderr)
+			}
+			rest := stderr
+			for _, want := range tc.wantStderr {
+				i := strings.Index(rest, want)
+				if i < 0 {
+					t.Errorf("iobridge %v stderr lacks %q (in order):\n%s", tc.args, want, stderr)
+					break
+				}
+				rest = rest[i+len(want):]
+			}
+			if strings.Contains(stderr, "do-not-print-me") {
+				t.Errorf("iobridge %v echoed an environment value:\n%s", tc.args, stderr)
+			}
+		})
+	}
+}
+
+func TestCheckBadLinesArePlain(t *testing.T) {
+	bad := writeFile(t, "bad.toml", "[server]\nping_interval = 5\nlisten = \"x\"\n")
+	code, _, stderr := runCmd(t, "-check", "-config", bad)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || len(lines) != 2 {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and two problem lines", code, stderr)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "server.") {
+			t.Errorf("problem line %q does not start with its key path", l)
+		}
+	}
+}
+
+func TestDefaultConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, _, stderr := runCmd(t, "-check")
+	if code != 1 || !strings.Contains(stderr, "no config.toml") {
+		t.Errorf("-check without config.toml = exit %d, stderr %q; want exit 1 saying there is no config.toml", code, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(goodConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCmd(t, "-check"); code != 0 || stdout != "ok\n" {
+		t.Errorf("-check with config.toml = exit %d, stdout %q, stderr %q; want ok", code, stdout, stderr)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string // in stdout+stderr
+	}{
+		{"version", []string{"-version"}, 0, "iobridge "},
+		{"help", []string{"-h"}, 0, "iobridge demo"},
+		{"bad log format", []string{"-log-format", "xml"}, 2, "want text or json"},
+		{"bad log level", []string{"-log-level", "loud"}, 2, "want debug, info, warn or error"},
+		{"extra argument", []string{"serve"}, 2, `unexpected argument "serve"`},
+		{"demo with config", []string{"demo", "-config", "x.toml"}, 2, "drop -config"},
+		{"unknown flag", []string{"-nope"}, 2, "flag provided but not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("iobridge %v = exit %d, output %q; want exit %d with %q", tc.args, code, stdout+stderr, tc.wantCode, tc.want)
+			}
+		})
+	}
+}
+
+func TestDemoConfig(t *testing.T) {
+	t.Setenv("IOBRIDGE_API_TOKEN", "")
+	os.Unsetenv("IOBRIDGE_API_TOKEN")
+	var logs bytes.Buffer
+	cfg, _, err := loadConfig(options{demo: true}, newLogger(&logs, "text", 0))
+	if err != nil {
+		t.Fatalf("demo config: %v", err)
+	}
+	if cfg.API == nil || cfg.API.Token != demoToken {
+		t.Errorf("demo api = %+v, want the demo token", cfg.API)
+	}
+	if !strings.Contains(logs.String(), "IOBRIDGE_API_TOKEN is not set") {
+		t.Errorf("demo did not log that it set the token; logs:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), demoToken) {
+		t.Errorf("demo logged the token itself:\n%s", logs.String())
+	}
+	if bad := unsupported(cfg); len(bad) > 0 {
+		t.Errorf("the demo configuration needs what this build lacks: %v", bad)
+	}
+
+	t.Setenv("IOBRIDGE_API_TOKEN", "mine")
+	cfg, _, err = loadConfig(options{demo: true}, newLogger(io.Discard, "text", 0))
+	if err != nil || cfg.API.Token != "mine" {
+		t.Errorf("demo with IOBRIDGE_API_TOKEN set: token %q, err %v; want the variable's value", cfg.API.Token, err)
+	}
+}
+
+// logWatch is a stderr that hands each JSON log record to the test.
+type logWatch struct {
+	mu      sync.Mutex
+	all     bytes.Buffer
+	records chan map[string]any
+}
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.all.Write(p)
+	w.mu.Unlock()
+	var rec map[string]any
+	if json.Unmarshal(p, &rec) == nil {
+		select {
+		case w.records <- rec:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+func (w *logWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
+}
+
+// waitRecord waits for the log record whose msg is msg.
+func (w *logWatch) waitRecord(t *testing.T, msg string, exited <-chan int) map[string]any {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case rec := <-w.records:
+			if rec["msg"] == msg {
+				return rec
+			}
+		case code := <-exited:
+			t.Fatalf("iobridge exited with %d before logging %q:\n%s", code, msg, w.String())
+		case <-deadline:
+			t.Fatalf("no %q log record within 10s:\n%s", msg, w.String())
+		}
+	}
+}
+
+func TestServeAnswersHandshake(t *testing.T) {
+	cfgFile := writeFile(t, "serve.toml", goodConfig)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := &logWatch{records: make(chan map[string]any, 64)}
+	exited := make(chan int, 1)
+	go func() { exited <- run(ctx, []string{"-config", cfgFile, "-log-format", "json"}, io.Discard, logs) }()
+
+	rec := logs.waitRecord(t, "listening", exited)
+	url, _ := rec["url"].(string)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || rec["path"] != "/rt/" {
+		t.Fatalf("listening record = %v, want a 127.0.0.1 url and path /rt/", rec)
+	}
+
+	resp, err := http.Get(url + "rt/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte("0{")) {
+		t.Fatalf("handshake = %d %q, want 200 and an OPEN packet", resp.StatusCode, body)
+	}
+	var open struct {
+		SID          string `json:"sid"`
+		PingInterval int    `json:"pingInterval"`
+		PingTimeout  int    `json:"pingTimeout"`
+		MaxPayload   int    `json:"maxPayload"`
+	}
+	if err := json.Unmarshal(body[1:], &open); err != nil {
+		t.Fatalf("OPEN packet %q: %v", body, err)
+	}
+	if len(open.SID) != 20 || open.PingInterval != 3000 || open.PingTimeout != 2000 || open.MaxPayload != 5000 {
+		t.Errorf("OPEN = %+v, want a 20-char sid and the configured 3000/2000/5000", open)
+	}
+
+	resp, err = http.Get(url + "socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("handshake on the default path = %d, want 404 (the configured path is /rt/)", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("iobridge exited %d after shutdown, want 0:\n%s", code, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("iobridge did not stop within 15s of the signal:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no stopped record:\n%s", logs.String())
+	}
+}
+
+func TestServeRefusesUnsupported(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	for _, f := range []string{cert, key} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFile := writeFile(t, "tls.toml", goodConfig+"[tls]\nmode = \"manual\"\ncert_file = \""+cert+"\"\nkey_file = \""+key+"\"\n")
+	code, _, stderr := runCmd(t, "-config", cfgFile)
+	if code != 1 || !strings.Contains(stderr, "tls.mode") {
+		t.Errorf("serving with TLS configured = exit %d, stderr %q; want exit 1 naming tls.mode", code, stderr)
+	}
+}
+
+func TestServeListenError(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	cfgFile := writeFile(t, "busy.toml", strings.Replace(goodConfig, "127.0.0.1:0", addr, 1))
+	code, _, stderr := runCmd(t, "-config", cfgFile)
+	if code != 1 || !strings.Contains(stderr, "listen on "+addr) {
+		t.Errorf("serving on a port in use = exit %d, stderr %q; want exit 1 naming the address", code, stderr)
+	}
+}
