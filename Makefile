@@ -1,0 +1,41 @@
+# iobridge — `make test` runs the whole suite on a fresh machine;
+# `make run` starts the demo.
+
+GO ?= go
+# TEST_TIMEOUT bounds each package's test binary.
+TEST_TIMEOUT ?= 20m
+INTEROP := interop
+LOCKFILE := $(INTEROP)/package-lock.json
+# Stamp holding the hash of the lockfile node_modules was installed from.
+LOCKSTAMP := $(INTEROP)/node_modules/.iobridge-lock.sha256
+
+.PHONY: test vet gotest interop-deps run build
+
+test: interop-deps vet gotest
+
+vet:
+	$(GO) vet ./...
+
+gotest:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# npm ci in interop/ when it has a lockfile, unless node_modules was already
+# installed from this very lockfile.
+interop-deps:
+	@if [ -f $(LOCKFILE) ]; then \
+		want=$$(sha256sum $(LOCKFILE) | cut -d' ' -f1); \
+		have=$$(cat $(LOCKSTAMP) 2>/dev/null || true); \
+		if [ "$$want" = "$$have" ] && [ -d $(INTEROP)/node_modules ]; then \
+			echo "interop: node_modules is up to date with package-lock.json"; \
+		else \
+			command -v npm >/dev/null || { echo "interop: npm is needed to install the pinned Socket.IO clients" >&2; exit 1; }; \
+			echo "interop: npm ci"; \
+			(cd $(INTEROP) && npm ci --no-audit --no-fund) && echo "$$want" > $(LOCKSTAMP); \
+		fi; \
+	fi
+
+run:
+	$(GO) run . demo
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o iobridge .
