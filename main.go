@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -33,7 +34,9 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/config"
+	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
+	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -274,25 +277,45 @@ func engineConfig(s config.Server, logger *slog.Logger) engineio.Config {
 	}
 }
 
-// realtime is the Socket.IO side: an http.Handler for server.path and its
-// shutdown.
-type realtime struct {
-	handler  http.Handler
-	shutdown func(context.Context) error
-}
-
-func newRealtime(cfg *config.Config, logger *slog.Logger) *realtime {
-	eng := engineio.NewServer(engineConfig(cfg.Server, logger), func(*engineio.Session) engineio.Handler {
-		return discard{}
+// newRealtime builds the Socket.IO server from [server] and the
+// [[namespace]] blocks: named namespaces with Of, patterns with OfPattern,
+// in file order. Namespaces with on_connect = "accept" need no middleware:
+// the server accepts a CONNECT to them at once.
+func newRealtime(cfg *config.Config, logger *slog.Logger) (*socketio.Server, error) {
+	srv := socketio.NewServer(socketio.Config{
+		Engine:         engineConfig(cfg.Server, logger),
+		Adapter:        adapter.Factory(adapter.Options{}),
+		ConnectTimeout: cfg.Server.ConnectTimeout.Std(),
+		Recovery:       cfg.Server.Recovery.Std(),
+		Logger:         logger,
 	})
-	return &realtime{handler: eng, shutdown: eng.Shutdown}
+	for i, n := range cfg.Namespaces {
+		var nsp *socketio.Namespace
+		if n.Pattern != "" {
+			re, err := regexp.Compile(n.Pattern)
+			if err != nil { // config has validated it; this is a guard
+				return nil, fmt.Errorf("namespace[%d].pattern: %w", i, err)
+			}
+			nsp = srv.OfPattern(re)
+		} else {
+			nsp = srv.Of(n.Name)
+		}
+		nsp.OnConnection(logConnection)
+	}
+	return srv, nil
 }
 
-// discard is the session handler until the Socket.IO layer is wired in.
-type discard struct{}
-
-func (discard) OnMessage([]byte, bool)              {}
-func (discard) OnClose(engineio.CloseReason, error) {}
+// logConnection logs a socket's connection and disconnection at Debug.
+func logConnection(s *socketio.Socket) {
+	l := s.Logger()
+	if !l.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	l.Debug("socket connected", "recovered", s.Recovered())
+	s.OnDisconnect(func(reason socketio.DisconnectReason) {
+		l.Debug("socket disconnected", "reason", string(reason))
+	})
+}
 
 // serve runs the sidecar until ctx is done, then shuts down gracefully.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
@@ -302,9 +325,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	for _, what := range notYet(cfg) {
 		logger.Warn("configured but not served by this build yet", "what", what)
 	}
-	rt := newRealtime(cfg, logger)
+	rt, err := newRealtime(cfg, logger)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Server.Path, rt.handler)
+	mux.Handle(cfg.Server.Path, rt)
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -321,16 +347,17 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 
 	select {
 	case err := <-errc:
-		rt.shutdown(context.Background())
+		rt.Shutdown(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// Sessions first: WebSocket connections are hijacked, so
-	// http.Server.Shutdown does not wait for them.
-	rtErr := rt.shutdown(sctx)
+	// Sockets first (they are told the server is shutting down), then
+	// HTTP: WebSocket connections are hijacked, so http.Server.Shutdown
+	// does not wait for them.
+	rtErr := rt.Shutdown(sctx)
 	srvErr := srv.Shutdown(sctx)
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

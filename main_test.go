@@ -26,6 +26,10 @@ max_http_buffer_size = 5000
 [[namespace]]
 name = "/"
 on_connect = "accept"
+
+[[namespace]]
+pattern = "^/tenant-[a-z]+$"
+on_connect = "accept"
 `
 
 func writeFile(t *testing.T, name, text string) string {
@@ -262,6 +266,19 @@ func TestServeAnswersHandshake(t *testing.T) {
 		t.Errorf("OPEN = %+v, want a 20-char sid and the configured 3000/2000/5000", open)
 	}
 
+	// Socket.IO on top: the main namespace and a pattern namespace
+	// connect; a namespace the configuration does not name is refused.
+	got := connectNamespaces(t, url+"rt/?EIO=4&transport=polling&sid="+open.SID, "/tenant-abc", "/nope", "/")
+	for ns, want := range map[string]string{
+		"/tenant-abc": `40/tenant-abc,{"sid":"`,
+		"/nope":       `44/nope,{"message":"Invalid namespace"}`,
+		"/":           `40{"sid":"`,
+	} {
+		if !strings.HasPrefix(got[ns], want) {
+			t.Errorf("CONNECT %s answered %q, want %q…", ns, got[ns], want)
+		}
+	}
+
 	resp, err = http.Get(url + "socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		t.Fatal(err)
@@ -312,4 +329,59 @@ func TestServeListenError(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "listen on "+addr) {
 		t.Errorf("serving on a port in use = exit %d, stderr %q; want exit 1 naming the address", code, stderr)
 	}
+}
+
+// connectNamespaces sends a CONNECT for each namespace over the polling
+// session at url and returns the server's answer per namespace, answering
+// pings meanwhile.
+func connectNamespaces(t *testing.T, url string, namespaces ...string) map[string]string {
+	t.Helper()
+	post := func(body string) {
+		t.Helper()
+		resp, err := http.Post(url, "text/plain;charset=UTF-8", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %q = %d", body, resp.StatusCode)
+		}
+	}
+	var packets []string
+	for _, ns := range namespaces {
+		if ns == "/" {
+			packets = append(packets, "40")
+		} else {
+			packets = append(packets, "40"+ns+",")
+		}
+	}
+	post(strings.Join(packets, "\x1e"))
+	got := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < len(namespaces) && time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("poll = %d %q", resp.StatusCode, body)
+		}
+		for _, p := range strings.Split(string(body), "\x1e") {
+			switch {
+			case p == "2":
+				post("3")
+			case strings.HasPrefix(p, "40/"), strings.HasPrefix(p, "44/"):
+				ns, _, _ := strings.Cut(p[2:], ",")
+				got[ns] = p
+			case strings.HasPrefix(p, "40{"), strings.HasPrefix(p, "44{"):
+				got["/"] = p
+			}
+		}
+	}
+	if len(got) < len(namespaces) {
+		t.Fatalf("answers within 10s: %v, want one for each of %v", got, namespaces)
+	}
+	return got
 }
