@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -34,6 +35,8 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/config"
+	"github.com/iobridge/iobridge/examples/backend"
+	"github.com/iobridge/iobridge/examples/demo"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
@@ -168,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		logger.Warn("config: "+w.Message, "key", w.Path)
 	}
-	if err := serve(ctx, cfg, logger); err != nil {
+	if err := serve(ctx, cfg, logger, o.demo); err != nil {
 		logger.Error("stopped", "err", err)
 		return 1
 	}
@@ -318,7 +321,8 @@ func logConnection(s *socketio.Socket) {
 }
 
 // serve runs the sidecar until ctx is done, then shuts down gracefully.
-func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+// With demoMode it also serves the demo page and runs the example backend.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMode bool) error {
 	if bad := unsupported(cfg); len(bad) > 0 {
 		return fmt.Errorf("the configuration needs what this build lacks:\n  %s", strings.Join(bad, "\n  "))
 	}
@@ -331,9 +335,18 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Server.Path, rt)
+	stopDemo := func() {}
+	if demoMode {
+		if stopDemo, err = startDemo(cfg, mux, logger); err != nil {
+			rt.Shutdown(context.Background())
+			return err
+		}
+	}
+	defer stopDemo() // after the sidecar: its disconnect deliveries reach the backend
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
+		rt.Shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	srv := &http.Server{
@@ -344,6 +357,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", "url", listenURL(ln.Addr()), "path", cfg.Server.Path, "version", version)
+	if demoMode {
+		logger.Info("demo: open the page in a browser", "url", listenURL(ln.Addr()))
+	}
 
 	select {
 	case err := <-errc:
@@ -367,6 +383,50 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// demoNamespace is the namespace the demo page connects to; its [[namespace]]
+// block names the example backend (webhook) and the secret they share.
+const demoNamespace = "/chat"
+
+// startDemo mounts the demo page on mux and starts the example backend on
+// the address of demoNamespace's webhook. stop ends the backend and waits
+// for it.
+func startDemo(cfg *config.Config, mux *http.ServeMux, logger *slog.Logger) (stop func(), err error) {
+	if err := demo.Mount(mux, demo.Config{Path: cfg.Server.Path, Namespace: demoNamespace}); err != nil {
+		return nil, fmt.Errorf("demo page: %w", err)
+	}
+	var ns *config.Namespace
+	for i := range cfg.Namespaces {
+		if cfg.Namespaces[i].Name == demoNamespace {
+			ns = &cfg.Namespaces[i]
+		}
+	}
+	if ns == nil || ns.Webhook == "" {
+		return nil, fmt.Errorf("demo: the configuration has no [[namespace]] %q with a webhook for the example backend", demoNamespace)
+	}
+	u, err := url.Parse(ns.Webhook)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("demo: example backend: listen on %s: %w", u.Host, err)
+	}
+	bcfg := backend.Config{Secret: ns.Secret, Logger: logger.With("component", "backend")}
+	if cfg.API != nil {
+		bcfg.API = "http://" + cfg.API.Listen
+		bcfg.Token = cfg.API.Token
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- backend.Serve(ctx, ln, bcfg) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			logger.Error("demo: example backend", "err", err)
+		}
+	}, nil
 }
 
 // listenURL is the base URL for a listener's address; an unspecified host

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/iobridge/iobridge/config"
 )
 
 const goodConfig = `
@@ -185,23 +188,25 @@ func TestDemoConfig(t *testing.T) {
 	}
 }
 
-// logWatch is a stderr that hands each JSON log record to the test.
+// logWatch is a stderr that keeps each JSON log record for the test.
 type logWatch struct {
 	mu      sync.Mutex
 	all     bytes.Buffer
-	records chan map[string]any
+	records []map[string]any
+	changed chan struct{} // closed and replaced at each record
 }
+
+func newLogWatch() *logWatch { return &logWatch{changed: make(chan struct{})} }
 
 func (w *logWatch) Write(p []byte) (int, error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.all.Write(p)
-	w.mu.Unlock()
 	var rec map[string]any
 	if json.Unmarshal(p, &rec) == nil {
-		select {
-		case w.records <- rec:
-		default:
-		}
+		w.records = append(w.records, rec)
+		close(w.changed)
+		w.changed = make(chan struct{})
 	}
 	return len(p), nil
 }
@@ -212,16 +217,22 @@ func (w *logWatch) String() string {
 	return w.all.String()
 }
 
-// waitRecord waits for the log record whose msg is msg.
+// waitRecord waits for a log record whose msg is msg.
 func (w *logWatch) waitRecord(t *testing.T, msg string, exited <-chan int) map[string]any {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		select {
-		case rec := <-w.records:
+		w.mu.Lock()
+		for _, rec := range w.records {
 			if rec["msg"] == msg {
+				w.mu.Unlock()
 				return rec
 			}
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		select {
+		case <-changed:
 		case code := <-exited:
 			t.Fatalf("iobridge exited with %d before logging %q:\n%s", code, msg, w.String())
 		case <-deadline:
@@ -234,7 +245,7 @@ func TestServeAnswersHandshake(t *testing.T) {
 	cfgFile := writeFile(t, "serve.toml", goodConfig)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	logs := &logWatch{records: make(chan map[string]any, 64)}
+	logs := newLogWatch()
 	exited := make(chan int, 1)
 	go func() { exited <- run(ctx, []string{"-config", cfgFile, "-log-format", "json"}, io.Discard, logs) }()
 
@@ -384,4 +395,63 @@ func connectNamespaces(t *testing.T, url string, namespaces ...string) map[strin
 		t.Fatalf("answers within 10s: %v, want one for each of %v", got, namespaces)
 	}
 	return got
+}
+
+func TestServeDemo(t *testing.T) {
+	cfg, _, err := config.Parse([]byte(goodConfig+`
+[[namespace]]
+name = "/chat"
+on_connect = "accept"
+webhook = "http://127.0.0.1:0/hooks"
+secret = "whsec_ZGVtby1vbmx5LWlvYnJpZGdlLXNpZ25pbmcta2V5LTAwMQ=="
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := newLogWatch()
+	exited := make(chan int, 1)
+	go func() {
+		code := 0
+		if err := serve(ctx, cfg, newLogger(logs, "json", slog.LevelInfo), true); err != nil {
+			t.Errorf("serve: %v", err)
+			code = 1
+		}
+		exited <- code
+	}()
+	backendRec := logs.waitRecord(t, "backend: listening", exited)
+	rec := logs.waitRecord(t, "listening", exited)
+	base, _ := rec["url"].(string)
+
+	for _, tc := range []struct{ path, want string }{
+		{"", `data-namespace="/chat"`},
+		{"rt/socket.io.min.js", "io"},
+	} {
+		resp, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.want) {
+			t.Errorf("GET /%s = %d (%d bytes), want 200 containing %q", tc.path, resp.StatusCode, len(body), tc.want)
+		}
+	}
+	addr, _ := backendRec["addr"].(string)
+	resp, err := http.Post("http://"+addr+"/hooks", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatalf("example backend at %q: %v", addr, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		t.Errorf("unsigned POST to the example backend = %d, want it refused", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("demo did not stop within 15s:\n%s", logs.String())
+	}
 }
