@@ -40,6 +40,8 @@ import (
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/translate"
+	"github.com/iobridge/iobridge/translate/api"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -244,9 +246,6 @@ func unsupported(cfg *config.Config) []string {
 // serve yet but can start without.
 func notYet(cfg *config.Config) []string {
 	var out []string
-	if cfg.API != nil {
-		out = append(out, "api: the control API")
-	}
 	if cfg.Telemetry.OTLPEndpoint != "" {
 		out = append(out, "telemetry: OTLP export")
 	}
@@ -280,44 +279,89 @@ func engineConfig(s config.Server, logger *slog.Logger) engineio.Config {
 	}
 }
 
-// newRealtime builds the Socket.IO server from [server] and the
-// [[namespace]] blocks: named namespaces with Of, patterns with OfPattern,
-// in file order. Namespaces with on_connect = "accept" need no middleware:
-// the server accepts a CONNECT to them at once.
-func newRealtime(cfg *config.Config, logger *slog.Logger) (*socketio.Server, error) {
-	srv := socketio.NewServer(socketio.Config{
+// sidecar is everything serve runs: the Socket.IO server, the translator
+// between its namespaces and the backends, and the control API.
+type sidecar struct {
+	sio   *socketio.Server
+	tr    *translate.Translator
+	api   *api.API // nil without [api]
+	apiLn net.Listener
+}
+
+// newSidecar builds the Socket.IO server from [server], a translate route
+// per [[namespace]] block (translate creates the namespaces: by name with
+// Of, by pattern with OfPattern, in file order), and the control API from
+// [api]. It opens the API's listener; the caller serves it.
+func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
+	sio := socketio.NewServer(socketio.Config{
 		Engine:         engineConfig(cfg.Server, logger),
 		Adapter:        adapter.Factory(adapter.Options{}),
 		ConnectTimeout: cfg.Server.ConnectTimeout.Std(),
 		Recovery:       cfg.Server.Recovery.Std(),
 		Logger:         logger,
 	})
+	sc := &sidecar{sio: sio}
+	routes := make([]translate.Route, 0, len(cfg.Namespaces))
 	for i, n := range cfg.Namespaces {
-		var nsp *socketio.Namespace
+		r := translate.Route{
+			Name:       n.Name,
+			Events:     n.Events,
+			ErrorEvent: n.ErrorEvent,
+			Timeout:    n.Timeout.Std(),
+			OnConnect:  n.OnConnect,
+		}
 		if n.Pattern != "" {
 			re, err := regexp.Compile(n.Pattern)
 			if err != nil { // config has validated it; this is a guard
+				sc.shutdown(context.Background())
 				return nil, fmt.Errorf("namespace[%d].pattern: %w", i, err)
 			}
-			nsp = srv.OfPattern(re)
-		} else {
-			nsp = srv.Of(n.Name)
+			r.Pattern = re
 		}
-		nsp.OnConnection(logConnection)
+		routes = append(routes, r)
 	}
-	return srv, nil
+	tr, err := translate.New(translate.Config{Routes: routes, Logger: logger}, sio)
+	if err != nil {
+		sc.shutdown(context.Background())
+		return nil, fmt.Errorf("translate: %w", err)
+	}
+	sc.tr = tr
+	if cfg.API != nil {
+		a, err := api.New(api.Config{
+			Token:    cfg.API.Token,
+			Server:   sio,
+			Executor: tr.Executor(),
+			Logger:   logger.With("component", "api"),
+		})
+		if err != nil {
+			sc.shutdown(context.Background())
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		ln, err := net.Listen("tcp", cfg.API.Listen)
+		if err != nil {
+			sc.shutdown(context.Background())
+			return nil, fmt.Errorf("api: listen on %s: %w", cfg.API.Listen, err)
+		}
+		sc.api, sc.apiLn = a, ln
+	}
+	return sc, nil
 }
 
-// logConnection logs a socket's connection and disconnection at Debug.
-func logConnection(s *socketio.Socket) {
-	l := s.Logger()
-	if !l.Enabled(context.Background(), slog.LevelDebug) {
-		return
+// shutdown stops the parts in order: the API first (backends stop
+// emitting), then the sockets (each gets its disconnect delivery under
+// way), then the translator (waits for those deliveries).
+func (sc *sidecar) shutdown(ctx context.Context) error {
+	var errs []error
+	if sc.api != nil {
+		errs = append(errs, sc.api.Shutdown(ctx))
+	} else if sc.apiLn != nil {
+		sc.apiLn.Close()
 	}
-	l.Debug("socket connected", "recovered", s.Recovered())
-	s.OnDisconnect(func(reason socketio.DisconnectReason) {
-		l.Debug("socket disconnected", "reason", string(reason))
-	})
+	errs = append(errs, sc.sio.Shutdown(ctx))
+	if sc.tr != nil {
+		errs = append(errs, sc.tr.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // serve runs the sidecar until ctx is done, then shuts down gracefully.
@@ -329,16 +373,16 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	for _, what := range notYet(cfg) {
 		logger.Warn("configured but not served by this build yet", "what", what)
 	}
-	rt, err := newRealtime(cfg, logger)
+	sc, err := newSidecar(cfg, logger)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Server.Path, rt)
+	mux.Handle(cfg.Server.Path, sc.sio)
 	stopDemo := func() {}
 	if demoMode {
 		if stopDemo, err = startDemo(cfg, mux, logger); err != nil {
-			rt.Shutdown(context.Background())
+			sc.shutdown(context.Background())
 			return err
 		}
 	}
@@ -346,7 +390,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		rt.Shutdown(context.Background())
+		sc.shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	srv := &http.Server{
@@ -354,31 +398,40 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", "url", listenURL(ln.Addr()), "path", cfg.Server.Path, "version", version)
+	if sc.api != nil {
+		go func() {
+			if err := sc.api.Serve(sc.apiLn); err != nil {
+				errc <- fmt.Errorf("api: %w", err)
+			}
+		}()
+		logger.Info("control API listening", "url", listenURL(sc.apiLn.Addr()))
+	}
 	if demoMode {
 		logger.Info("demo: open the page in a browser", "url", listenURL(ln.Addr()))
 	}
 
 	select {
 	case err := <-errc:
-		rt.Shutdown(context.Background())
+		sc.shutdown(context.Background())
+		srv.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// Sockets first (they are told the server is shutting down), then
-	// HTTP: WebSocket connections are hijacked, so http.Server.Shutdown
-	// does not wait for them.
-	rtErr := rt.Shutdown(sctx)
+	// The sidecar's sockets first (they are told the server is shutting
+	// down), then HTTP: WebSocket connections are hijacked, so
+	// http.Server.Shutdown does not wait for them.
+	scErr := sc.shutdown(sctx)
 	srvErr := srv.Shutdown(sctx)
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if err := errors.Join(rtErr, srvErr); err != nil {
+	if err := errors.Join(scErr, srvErr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")

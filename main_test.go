@@ -33,6 +33,10 @@ on_connect = "accept"
 [[namespace]]
 pattern = "^/tenant-[a-z]+$"
 on_connect = "accept"
+
+[api]
+listen = "127.0.0.1:0"
+token = "test-token"
 `
 
 func writeFile(t *testing.T, name, text string) string {
@@ -287,6 +291,33 @@ func TestServeAnswersHandshake(t *testing.T) {
 	} {
 		if !strings.HasPrefix(got[ns], want) {
 			t.Errorf("CONNECT %s answered %q, want %q…", ns, got[ns], want)
+		}
+	}
+
+	// The control API on its own listener: health without a token,
+	// /v1/ with it, and it sees the socket connected above.
+	apiURL, _ := logs.waitRecord(t, "control API listening", exited)["url"].(string)
+	for _, tc := range []struct {
+		path, token string
+		want        int
+		body        string
+	}{
+		{"healthz", "", http.StatusOK, "ok"},
+		{"v1/sockets?namespace=/", "", http.StatusUnauthorized, "unauthorized"},
+		{"v1/sockets?namespace=/", "test-token", http.StatusOK, `"id"`},
+	} {
+		req, _ := http.NewRequest("GET", apiURL+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || !strings.Contains(string(body), tc.body) {
+			t.Errorf("API GET /%s (token %q) = %d %s, want %d with %q", tc.path, tc.token, resp.StatusCode, body, tc.want, tc.body)
 		}
 	}
 

@@ -146,7 +146,7 @@ func (l *loader) validate(c *Config) {
 		a := c.API
 		l.listen("api.listen", a.Listen)
 		l.check(a.Token != "", "api.token", `required: the bearer token backends send (token = "${IOBRIDGE_API_TOKEN}")`)
-		if a.Listen == c.Server.Listen {
+		if a.Listen == c.Server.Listen && !strings.HasSuffix(a.Listen, ":0") { // port 0: each picks a free port
 			l.check(false, "api.listen", "%s is also server.listen; give the API its own address", l.show("api.listen", a.Listen))
 		}
 	}
