@@ -273,6 +273,7 @@ func engineConfig(s config.Server, logger *slog.Logger) engineio.Config {
 		PingInterval:      s.PingInterval.Std(),
 		PingTimeout:       s.PingTimeout.Std(),
 		MaxHTTPBufferSize: s.MaxHTTPBufferSize,
+		MaxQueueBytes:     s.MaxQueueBytes,
 		CORSOrigins:       s.CORSOrigins,
 		AllowEIO3:         s.AllowEIO3,
 		Logger:            logger,

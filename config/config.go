@@ -55,6 +55,11 @@ type Server struct {
 	// answered 413, a larger WebSocket message closes the connection.
 	// At least 1. Default 1000000.
 	MaxHTTPBufferSize int64 `toml:"max_http_buffer_size"`
+	// MaxQueueBytes bounds each connection's outbound queue, in bytes.
+	// A volatile emit that does not fit is dropped; any other packet that
+	// does not fit closes the connection with reason "slow consumer".
+	// At least 1. Default 1048576 (1 MiB).
+	MaxQueueBytes int `toml:"max_queue_bytes"`
 	// CORSOrigins are the origins allowed by CORS: exact origins
 	// ("https://app.example.com") or "*" (any origin, reflected, with
 	// credentials). Default none: no CORS headers, as the reference server.

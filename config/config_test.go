@@ -133,6 +133,7 @@ listen = "127.0.0.1:9000"
 	{"sizes", `
 [server]
 max_http_buffer_size = -1
+max_queue_bytes = 0
 [[namespace]]
 name = "/"
 on_connect = "accept"
@@ -385,6 +386,7 @@ func TestDefaults(t *testing.T) {
 			PingInterval:      Duration(25 * time.Second),
 			PingTimeout:       Duration(20 * time.Second),
 			MaxHTTPBufferSize: 1_000_000,
+			MaxQueueBytes:     1 << 20,
 			ConnectTimeout:    Duration(45 * time.Second),
 		},
 		API: &API{Listen: "127.0.0.1:8081", Token: "t"},

@@ -18,6 +18,7 @@ const (
 	DefaultPingInterval      = Duration(25 * time.Second)
 	DefaultPingTimeout       = Duration(20 * time.Second)
 	DefaultMaxHTTPBufferSize = 1_000_000
+	DefaultMaxQueueBytes     = 1 << 20
 	DefaultConnectTimeout    = Duration(45 * time.Second)
 	DefaultAPIListen         = "127.0.0.1:8081"
 	DefaultErrorEvent        = "error"
@@ -49,6 +50,9 @@ func (l *loader) defaults(c *Config) {
 	}
 	if def("server.max_http_buffer_size") {
 		s.MaxHTTPBufferSize = DefaultMaxHTTPBufferSize
+	}
+	if def("server.max_queue_bytes") {
+		s.MaxQueueBytes = DefaultMaxQueueBytes
 	}
 	if def("server.connect_timeout") {
 		s.ConnectTimeout = DefaultConnectTimeout
@@ -187,6 +191,7 @@ func (l *loader) validateServer(s *Server) {
 	l.check(s.PingTimeout > 0, "server.ping_timeout", `must be positive, as "20s"`)
 	l.check(s.ConnectTimeout > 0, "server.connect_timeout", `must be positive, as "45s"`)
 	l.check(s.MaxHTTPBufferSize >= 1, "server.max_http_buffer_size", "must be at least 1 (bytes), not %d", s.MaxHTTPBufferSize)
+	l.check(s.MaxQueueBytes >= 1, "server.max_queue_bytes", "must be at least 1 (bytes), not %d", s.MaxQueueBytes)
 	for i, o := range s.CORSOrigins {
 		l.origin(indexPath("server.cors_origins", i), o, true)
 	}
