@@ -671,3 +671,28 @@ func (l *lockedWriter) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// clientFrame builds a masked client text frame (zero mask) for raw writes.
+func clientFrame(payload string) []byte {
+	return append([]byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...)
+}
+
+func TestWebSocket_MessagesArrivingTogetherAreAllRead(t *testing.T) {
+	e := newEnv(t, quietConfig())
+	c := e.mustDial("EIO=4&transport=websocket")
+	readText(t, c)
+	burst := append(append(clientFrame("4one"), clientFrame("4two")...), clientFrame("4three")...)
+	if _, err := c.NetConn().Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"4one", "4two", "4three"} {
+		if got := readText(t, c); got != want {
+			t.Fatalf("echo = %q, want %q", got, want)
+		}
+	}
+	// And after going idle, the next message still wakes the reader.
+	writeText(t, c, "4later")
+	if got := readText(t, c); got != "4later" {
+		t.Fatalf("echo = %q, want 4later", got)
+	}
+}

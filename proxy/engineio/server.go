@@ -125,7 +125,9 @@ func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
 		sessions: make(map[string]*Session),
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  wsReadBufferSize,
+		// Zero: gorilla adopts the reader hijackWriter supplies, of
+		// wsReadBufferSize bytes.
+		ReadBufferSize:  0,
 		WriteBufferSize: wsWriteBufferSize,
 		WriteBufferPool: wsWritePool,
 		// Origins are CORS's business; browsers do not apply CORS to
