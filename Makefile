@@ -9,9 +9,9 @@ LOCKFILE := $(INTEROP)/package-lock.json
 # Stamp holding the hash of the lockfile node_modules was installed from.
 LOCKSTAMP := $(INTEROP)/node_modules/.iobridge-lock.sha256
 
-.PHONY: test vet gotest interop-deps run build
+.PHONY: test vet gotest interop-deps browser-deps run build
 
-test: interop-deps vet gotest
+test: interop-deps browser-deps vet gotest
 
 vet:
 	$(GO) vet ./...
@@ -31,6 +31,19 @@ interop-deps:
 			command -v npm >/dev/null || { echo "interop: npm is needed to install the pinned Socket.IO clients" >&2; exit 1; }; \
 			echo "interop: npm ci"; \
 			(cd $(INTEROP) && npm ci --no-audit --no-fund) && echo "$$want" > $(LOCKSTAMP); \
+		fi; \
+	fi
+
+# The interop suite drives the system Chromium through playwright-core (the
+# demo page test); a fresh machine gets Debian's chromium package.
+browser-deps:
+	@if grep -q '"playwright-core"' $(INTEROP)/package.json 2>/dev/null && ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "interop: installing Chromium for the demo page test"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "interop: the demo page test needs Chromium: install the chromium package" >&2; exit 1; \
 		fi; \
 	fi
 
