@@ -197,6 +197,7 @@ func TestSendVolatile_DroppedUnlessWritable(t *testing.T) {
 	c := e.mustDial("EIO=4&transport=websocket")
 	op, _ := parseOpen(t, readText(t, c))
 	ws := e.session(op.SID)
+	e.waitIdle(op.SID)
 	if !ws.SendVolatile(p) {
 		t.Error("SendVolatile on an idle WebSocket = false, want queued")
 	}
@@ -405,8 +406,10 @@ func TestShutdown_ClosesEverySession(t *testing.T) {
 	e.waitParked(sid)
 	c := e.mustDial("EIO=4&transport=websocket")
 	op, _ := parseOpen(t, readText(t, c))
-	if n := e.srv.Count(); n != 2 {
-		t.Errorf("Count() = %d, want 2", n)
+	lingering := e.openPolling()
+	e.session(lingering).Close(ReasonForcedClose) // waits for a GET that never comes
+	if n := e.srv.Count(); n != 3 {
+		t.Errorf("Count() = %d, want 3", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()

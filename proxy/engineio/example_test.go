@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,7 +23,7 @@ func (e echo) OnMessage(data []byte, binary bool) {
 func (echo) OnClose(engineio.CloseReason, error) {}
 
 func ExampleNewServer() {
-	srv := engineio.NewServer(engineio.Config{}, func(s *engineio.Session) engineio.Handler {
+	srv := engineio.NewServer(engineio.Config{Logger: slog.New(slog.DiscardHandler)}, func(s *engineio.Session) engineio.Handler {
 		return echo{s}
 	})
 	ts := httptest.NewServer(srv)

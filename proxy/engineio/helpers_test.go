@@ -68,6 +68,7 @@ type testEnv struct {
 	// whose upgrade completes.
 	parked   chan string
 	upgraded chan string
+	idle     chan string
 }
 
 func suiteConfig() Config {
@@ -89,6 +90,7 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 		news:     make(chan *testHandler, 64),
 		parked:   make(chan string, 64),
 		upgraded: make(chan string, 64),
+		idle:     make(chan string, 64),
 	}
 	e.srv = NewServer(cfg, func(s *Session) Handler {
 		h := &testHandler{s: s, echo: true, msgs: make(chan []byte, 64), closed: make(chan closeEvent, 1)}
@@ -100,6 +102,12 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 	})
 	e.srv.hooks.parked = func(s *Session) { e.parked <- s.ID() }
 	e.srv.hooks.upgraded = func(s *Session) { e.upgraded <- s.ID() }
+	e.srv.hooks.idle = func(s *Session) {
+		select {
+		case e.idle <- s.ID():
+		default:
+		}
+	}
 	e.ts = httptest.NewServer(e.srv)
 	e.url = e.ts.URL + "/engine.io/"
 	e.ws = "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/engine.io/"
@@ -303,6 +311,13 @@ func (e *testEnv) waitClose(sid string) closeEvent {
 func (e *testEnv) waitParked(sid string) {
 	e.t.Helper()
 	for recv(e.t, e.parked, "a parked GET of "+sid) != sid {
+	}
+}
+
+// waitIdle waits until the WebSocket writer of sid has nothing to do.
+func (e *testEnv) waitIdle(sid string) {
+	e.t.Helper()
+	for recv(e.t, e.idle, "the idle writer of "+sid) != sid {
 	}
 }
 

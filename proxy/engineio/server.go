@@ -88,6 +88,7 @@ type Server struct {
 	hooks struct {
 		parked   func(*Session) // a GET parked waiting for packets
 		upgraded func(*Session) // an upgrade completed
+		idle     func(*Session) // a WebSocket writer finished with an empty queue
 	}
 }
 
@@ -165,6 +166,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, sess := range list {
 		sess.closeWith(ReasonServerShutdown, nil, closeDiscard)
+		sess.endLinger()
 	}
 	return s.track.wait(ctx)
 }

@@ -372,6 +372,20 @@ func (s *Session) closeWith(reason CloseReason, err error, mode closeMode) bool 
 	return true
 }
 
+// endLinger drops a session that waits for its last GET.
+func (s *Session) endLinger() {
+	s.mu.Lock()
+	lingering := s.state == stateLinger
+	if lingering {
+		s.state = stateClosed
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+	if lingering {
+		s.srv.remove(s)
+	}
+}
+
 // fireClose calls OnClose after any OnMessage in progress has returned.
 func (s *Session) fireClose(reason CloseReason, err error) {
 	defer s.srv.track.done()

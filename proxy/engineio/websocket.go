@@ -40,10 +40,14 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, prot
 	if len(sess.queue) > 0 || (sess.state != stateOpen && !sess.closeSent) {
 		s.track.add()
 		go sess.writeFn()
+		sess.mu.Unlock()
 	} else {
 		sess.writing = false
+		sess.mu.Unlock()
+		if hook := s.hooks.idle; hook != nil {
+			hook(sess)
+		}
 	}
-	sess.mu.Unlock()
 	// The reader runs in its own goroutine so this handler returns and
 	// net/http's per-request state can be collected.
 	s.track.add()
@@ -359,6 +363,8 @@ func (s *Session) writeLoop() {
 			if sendClose {
 				_ = conn.WriteControl(websocket.CloseMessage, nil, time.Now().Add(closeGrace))
 				_ = conn.SetReadDeadline(time.Now().Add(closeGrace))
+			} else if hook := s.srv.hooks.idle; hook != nil {
+				hook(s)
 			}
 			return
 		}
