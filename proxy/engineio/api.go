@@ -111,7 +111,7 @@ type Handler interface {
 	OnClose(reason CloseReason, err error)
 }
 
-// The session API (implemented in session.go):
+// The session API (implemented in server.go and session.go):
 //
 //	func NewServer(cfg Config, accept func(s *Session) Handler) *Server
 //	func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request)
