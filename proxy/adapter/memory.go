@@ -269,6 +269,16 @@ func (a *Memory) store(p *socketio.Packet, opts *socketio.BroadcastOptions) *soc
 	return &cp
 }
 
+// LastStored returns the last packet kept for recovery, nil if none.
+func (a *Memory) LastStored() *socketio.Packet {
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	if len(a.packets) == 0 {
+		return nil
+	}
+	return a.packets[len(a.packets)-1].packet
+}
+
 // appendOffset turns [..] into [..,"offset"].
 func appendOffset(data []byte, offset string) []byte {
 	end := len(data)
