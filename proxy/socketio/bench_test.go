@@ -22,9 +22,9 @@ type benchConn struct {
 	q   []engineio.Packet
 }
 
-func (c *benchConn) ID() string             { return c.id }
-func (c *benchConn) Protocol() int          { return 4 }
-func (c *benchConn) Request() *http.Request { return c.req }
+func (c *benchConn) ID() string                 { return c.id }
+func (c *benchConn) Protocol() int              { return 4 }
+func (c *benchConn) Request() *http.Request     { return c.req }
 func (c *benchConn) Close(engineio.CloseReason) {}
 func (c *benchConn) Send(p []engineio.Packet) error {
 	c.mu.Lock()

@@ -539,3 +539,45 @@ func TestSuiteMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestEIO3OverWebSocket: a socket.io 2.x style session over a real
+// WebSocket (EIO=3): the main namespace is connected implicitly, CONNECT
+// acks carry no payload, a namespace query is the auth.
+func TestEIO3OverWebSocket(t *testing.T) {
+	srv := newServer(t, socketio.Config{Engine: engineio.Config{AllowEIO3: true}})
+	auth := make(chan string, 1)
+	for _, name := range []string{"/", "/custom"} {
+		srv.Of(name).OnConnection(func(s *socketio.Socket) {
+			if name == "/custom" {
+				auth <- string(s.Handshake().Auth)
+			}
+			s.On("message", func(e socketio.Event) { _ = s.Emit("message-back", e.Args, nil) })
+			s.On("message-with-ack", func(e socketio.Event) { _ = e.Ack(e.Args, nil) })
+		})
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	s := &suite{t: t, http: hs.URL, ws: "ws" + strings.TrimPrefix(hs.URL, "http")}
+	w := s.mustDial("EIO=3&transport=websocket")
+	if m := w.next(); !strings.HasPrefix(m, "0{") {
+		t.Fatalf("open %q", m)
+	}
+	if m := w.next(); m != "40" {
+		t.Fatalf("implicit CONNECT ack %q", m)
+	}
+	w.send(`42["message","x"]`)
+	if m := w.next(); m != `42["message-back","x"]` {
+		t.Fatalf("got %q", m)
+	}
+	w.send("40/custom?token=1,")
+	if m := w.next(); m != "40/custom," {
+		t.Fatalf("custom CONNECT ack %q", m)
+	}
+	if a := <-auth; a != `{"token":"1"}` {
+		t.Fatalf("auth %s", a)
+	}
+	w.send(`42/custom,1["message-with-ack",2]`)
+	if m := w.next(); m != `43/custom,1[2]` {
+		t.Fatalf("ack %q", m)
+	}
+}

@@ -1,0 +1,37 @@
+// Package socketio is a Socket.IO v5 server (socket.io 4.8 on the wire, and
+// socket.io 2.x clients over EIO=3) built on package engineio.
+//
+// # Lifecycle
+//
+// NewServer creates the main namespace "/". Namespaces are static (Of) or
+// created on demand from a pattern (OfPattern). Each Engine.IO connection
+// becomes a client; a CONNECT packet for a namespace runs its Middleware
+// (which may reject with a ConnectError, set data and join rooms), then the
+// socket joins the room named by its id, the CONNECT acknowledgement
+// ({"sid"}, plus "pid" when recovery is on) is written and the OnConnection
+// handlers run. Events reach the socket's OnAny and On handlers, in order,
+// on the connection's reader. A socket leaves with a DisconnectReason:
+// OnDisconnecting handlers see its rooms, OnDisconnect handlers run after.
+// Shutdown disconnects everything with ReasonServerShuttingDown.
+//
+// # Packets and arguments
+//
+// Arguments stay json.RawMessage from decode to handler and from emit to the
+// wire: only the event name is decoded. Binary arguments travel as
+// placeholders ({"_placeholder":true,"num":n}) in the JSON plus an
+// attachments slice, both ways.
+//
+// # Broadcast
+//
+// Rooms and broadcasts go through the namespace's Adapter
+// (proxy/adapter provides the in-memory one). A broadcast is encoded once
+// and the same []engineio.Packet is queued for every recipient, so its cost
+// in allocations does not grow with the number of recipients.
+//
+// # Bad input
+//
+// A packet the codec refuses (errors wrapping ErrParse) closes the
+// connection with ReasonParseError and no handler sees it; a packet out of
+// place (an EVENT for a namespace not joined, a second CONNECT) closes it
+// with ReasonForcedServerClose. Both are logged at Warn with the sid.
+package socketio
