@@ -65,9 +65,11 @@ type Adapter interface {
 	// its offset appended as last argument and is stored (SessionStore).
 	// p must not be modified; copy it to change it.
 	Broadcast(p *Packet, opts *BroadcastOptions) error
-	// BroadcastWithAck is Broadcast for a packet expecting acks: it sets
-	// p.ID (from Namespace.NextAckID) on a copy, registers an ack waiter on
-	// every local recipient (Socket.ExpectAck) and reports through acks.
+	// BroadcastWithAck is Broadcast for a packet expecting acks: p.ID is
+	// already set (from Namespace.NextAckID, one id for every recipient);
+	// it registers an ack waiter on every local recipient
+	// (Socket.ExpectAck) before writing to it and reports through acks.
+	// Such packets are never stored for recovery.
 	BroadcastWithAck(p *Packet, opts *BroadcastOptions, acks *BroadcastAck) error
 	// Sockets returns the ids of the local sockets in any of rooms (every
 	// socket when rooms is empty).
