@@ -64,15 +64,21 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		abortRequest(w, codeUnknownSID)
 		return
-	case s.state == stateLinger:
+	case s.state == stateLinger && len(s.queue) > 0:
+		// Session.Close is pending: the rest of the queue first, the
+		// close packet on the next GET, as the reference answers.
 		batch := s.takeQueueLocked()
+		s.queued = 0
+		s.mu.Unlock()
+		s.writePoll(w, r, batch)
+		s.release(batch)
+		return
+	case s.state == stateLinger:
 		s.state = stateClosed
-		if s.timer != nil {
-			s.timer.Stop()
-		}
+		s.timer.Stop()
 		s.mu.Unlock()
 		s.srv.remove(s)
-		s.writePoll(w, r, append(batch, Packet{Type: PacketClose}))
+		s.writePoll(w, r, []Packet{{Type: PacketClose}})
 		return
 	case s.poll != nil:
 		s.mu.Unlock()
@@ -112,27 +118,22 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}
 	var batch []Packet
+	tail := wt.tail
 	if wt.withQueue {
 		s.mu.Lock()
 		batch = s.takeQueueLocked()
 		s.queued = 0
-		if s.state == stateLinger {
-			s.state = stateClosed
-			if s.timer != nil {
-				s.timer.Stop()
-			}
-		}
 		s.mu.Unlock()
 	}
 	answer := batch
-	if wt.tail != 0 {
-		answer = append(answer, Packet{Type: PacketType(wt.tail - '0')})
+	if tail != 0 {
+		answer = append(answer, Packet{Type: PacketType(tail - '0')})
 	}
 	s.writePoll(w, r, answer)
 	if batch != nil {
 		s.release(batch)
 	}
-	if wt.tail == '1' {
+	if tail == '1' {
 		s.srv.remove(s)
 	}
 }
@@ -220,9 +221,12 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			// The reference answers 413 and keeps the session: the client
+			// takes the failed request as a transport error and closes.
 			s.log.Warn("polling body over the limit", "bound", s.srv.cfg.MaxHTTPBufferSize)
 			w.Header().Set("Content-Length", "0")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
 		}
 		s.closeWith(ReasonTransportError, err, closeDiscard)
 		return

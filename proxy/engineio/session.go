@@ -20,8 +20,8 @@ const (
 const (
 	stateOpen = iota
 	// stateLinger: closed to the API (Send fails, OnClose has run) but a
-	// polling session still waits for the client's next GET to hand it the
-	// rest of its queue and the close packet.
+	// polling session still waits for the client's next GETs: one for the
+	// rest of its queue, then one for the close packet.
 	stateLinger
 	stateClosed
 )
@@ -326,14 +326,19 @@ func (s *Session) closeWith(reason CloseReason, err error, mode closeMode) bool 
 		}
 	} else {
 		switch {
-		case s.poll != nil:
+		case s.poll != nil && (mode != closeFlush || len(s.queue) == 0):
 			tail := byte('1')
 			if reason == ReasonTransportClose {
 				// The client's own close packet: end its GET with a noop.
 				tail = '6'
 			}
-			s.signalPollLocked(tail, mode == closeFlush)
+			s.signalPollLocked(tail, false)
 		case mode == closeFlush:
+			// Stay reachable until the client has polled what is queued
+			// and then the close packet (the reference's shouldClose).
+			if s.poll != nil {
+				s.signalPollLocked(0, true)
+			}
 			s.state = stateLinger
 			linger = true
 		}
