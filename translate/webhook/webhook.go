@@ -1,0 +1,499 @@
+// Package webhook is the HTTP backend of translate: each delivery is a
+// signed Standard Webhooks POST of the translate.Envelope, and the answer
+// becomes a translate.Reply.
+//
+// Requests carry webhook-id (the envelope id, the same on every retry),
+// webhook-timestamp (unix seconds of the attempt) and webhook-signature
+// ("v1,<base64 HMAC-SHA256 of id.timestamp.body>") when a secret is set,
+// plus whatever Config.Propagate adds (traceparent). Redirects are not
+// followed: a 3xx answer is a failure with its status. Disconnect
+// deliveries are retried with exponential backoff, honoring Retry-After.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iobridge/iobridge/translate"
+)
+
+// Defaults of Config.
+const (
+	// DefaultTimeout bounds one attempt until the answer's headers (and
+	// the body of a JSON answer).
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxInFlight bounds one Client's requests in flight.
+	DefaultMaxInFlight = 1024
+	// DefaultMaxAnswerBytes bounds a JSON answer's body.
+	DefaultMaxAnswerBytes = 4 << 20
+	// DefaultAttempts is the number of attempts of a disconnect delivery.
+	DefaultAttempts = 5
+	// DefaultBackoff is the wait before the first retry; it doubles on
+	// each retry.
+	DefaultBackoff = 500 * time.Millisecond
+	// DefaultMaxBackoff caps each wait between attempts, Retry-After
+	// included.
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// Config configures a Client.
+type Config struct {
+	// URL is the http(s) endpoint that receives every delivery. Required.
+	URL string
+	// Secret is the Standard Webhooks signing secret ("whsec_" + base64).
+	// Empty sends deliveries unsigned. Never logged.
+	Secret string
+	// Timeout bounds one attempt: until the answer's headers, and for a
+	// JSON answer until its whole body. A text/event-stream answer is not
+	// bounded by it once its headers arrived (the translator bounds its
+	// silences). Zero means DefaultTimeout.
+	Timeout time.Duration
+	// MaxInFlight bounds this Client's requests in flight. At the bound
+	// Deliver fails at once with translate.ErrOverloaded (a disconnect
+	// delivery waits and retries instead). Zero means DefaultMaxInFlight.
+	MaxInFlight int
+	// MaxAnswerBytes bounds a JSON answer's body; a longer one is an
+	// invalid answer. Zero means DefaultMaxAnswerBytes.
+	MaxAnswerBytes int64
+	// Attempts is the number of attempts of a disconnect delivery (the
+	// backend must learn that a socket left). Connect and event
+	// deliveries are attempted once: the client is waiting. Zero means
+	// DefaultAttempts; 1 disables retries.
+	Attempts int
+	// Backoff is the wait before the first retry, doubled on each retry
+	// (with jitter). Zero means DefaultBackoff.
+	Backoff time.Duration
+	// MaxBackoff caps each wait, including a Retry-After. Zero means
+	// DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// Transport sends the requests. Nil means the shared Transport (see
+	// SharedTransport), whose idle connections every Client reuses.
+	Transport http.RoundTripper
+	// Propagate, when set, adds trace context headers (traceparent,
+	// tracestate) from ctx to each request.
+	Propagate func(ctx context.Context, h http.Header)
+	// UserAgent is the User-Agent header. Empty means "iobridge".
+	UserAgent string
+	// Logger receives retry logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Client delivers envelopes to one webhook URL. It implements
+// translate.Backend and is safe for concurrent use.
+type Client struct {
+	url       *url.URL
+	urlString string
+	signer    *Signer
+	timeout   time.Duration
+	max       int64
+	maxAnswer int64
+	attempts  int
+	backoff   time.Duration
+	maxWait   time.Duration
+	rt        http.RoundTripper
+	propagate func(context.Context, http.Header)
+	userAgent []string
+	log       *slog.Logger
+
+	inflight atomic.Int64
+}
+
+var _ translate.Backend = (*Client)(nil)
+
+// New returns a Client for cfg.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("webhook: URL %q: want an http or https URL", cfg.URL)
+	}
+	c := &Client{
+		url:       u,
+		urlString: u.Redacted(),
+		timeout:   cfg.Timeout,
+		max:       int64(cfg.MaxInFlight),
+		maxAnswer: cfg.MaxAnswerBytes,
+		attempts:  cfg.Attempts,
+		backoff:   cfg.Backoff,
+		maxWait:   cfg.MaxBackoff,
+		rt:        cfg.Transport,
+		propagate: cfg.Propagate,
+		userAgent: []string{cfg.UserAgent},
+		log:       cfg.Logger,
+	}
+	if cfg.Secret != "" {
+		if c.signer, err = NewSigner(cfg.Secret); err != nil {
+			return nil, err
+		}
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.max <= 0 {
+		c.max = DefaultMaxInFlight
+	}
+	if c.maxAnswer <= 0 {
+		c.maxAnswer = DefaultMaxAnswerBytes
+	}
+	if c.attempts <= 0 {
+		c.attempts = DefaultAttempts
+	}
+	if c.backoff <= 0 {
+		c.backoff = DefaultBackoff
+	}
+	if c.maxWait <= 0 {
+		c.maxWait = DefaultMaxBackoff
+	}
+	if c.rt == nil {
+		c.rt = SharedTransport()
+	}
+	if cfg.UserAgent == "" {
+		c.userAgent = []string{"iobridge"}
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	return c, nil
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *http.Transport
+)
+
+// SharedTransport is the Transport Clients use by default: keep-alive
+// connections, up to 512 idle per backend host (enough for hundreds of
+// sockets with a delivery in flight each, so none redials), no
+// compression (answers are small and local), and dial and TLS timeouts.
+func SharedTransport() *http.Transport {
+	sharedOnce.Do(func() {
+		shared = &http.Transport{
+			Proxy: http.ProxyFromEnvironment,
+			DialContext: (&net.Dialer{
+				Timeout:   5 * time.Second,
+				KeepAlive: 30 * time.Second,
+			}).DialContext,
+			MaxIdleConns:          4096,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true,
+			ForceAttemptHTTP2:     true,
+		}
+	})
+	return shared
+}
+
+// URL returns the webhook URL, its password redacted.
+func (c *Client) URL() string { return c.urlString }
+
+// errDeadline is the cancel cause of an attempt that ran out of time.
+var errDeadline = errors.New("webhook: attempt deadline")
+
+// Deliver POSTs env and returns the answer (see translate.Backend). A
+// disconnect delivery is retried, with the same webhook-id, on timeouts,
+// unreachable backends, 408, 429 and 5xx answers.
+func (c *Client) Deliver(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
+	bp := bufPool.Get().(*[]byte)
+	*bp = env.AppendJSON((*bp)[:0])
+	pb := &pooledBody{buf: bp}
+	pb.refs.Store(1)
+	defer pb.release()
+
+	attempts := 1
+	if env.Type == translate.TypeDisconnect {
+		attempts = c.attempts
+	}
+	for i := 1; ; i++ {
+		reply, retryAfter, err := c.attempt(ctx, env.ID, pb)
+		if err == nil {
+			return reply, nil
+		}
+		if i >= attempts || !retryable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("deliver %s %s to %s: %w", env.Type, env.ID, c.urlString, err)
+		}
+		wait := c.backoffFor(i)
+		if retryAfter > 0 {
+			wait = retryAfter
+		}
+		wait = min(wait, c.maxWait)
+		c.log.Warn("webhook: delivery failed, retrying", "delivery_id", env.ID, "backend", c.urlString,
+			"attempt", i, "wait", wait.String(), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("deliver %s %s to %s: %w (retry abandoned: %v)", env.Type, env.ID, c.urlString, err, ctx.Err())
+		}
+	}
+}
+
+// backoffFor is the wait after attempt i (1-based): Backoff doubled each
+// time, with up to 25% jitter.
+func (c *Client) backoffFor(i int) time.Duration {
+	d := c.backoff << (i - 1)
+	if d <= 0 || d > c.maxWait {
+		d = c.maxWait
+	}
+	jitter := time.Duration(time.Now().UnixNano() % int64(d/4+1))
+	return d - d/8 + jitter/2
+}
+
+func retryable(err error) bool {
+	var se *translate.StatusError
+	if errors.As(err, &se) {
+		return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout
+	}
+	return errors.Is(err, translate.ErrTimeout) || errors.Is(err, translate.ErrUnreachable) || errors.Is(err, translate.ErrOverloaded)
+}
+
+// attempt sends the body once.
+func (c *Client) attempt(ctx context.Context, id string, pb *pooledBody) (*translate.Reply, time.Duration, error) {
+	if c.inflight.Add(1) > c.max {
+		c.inflight.Add(-1)
+		return nil, 0, fmt.Errorf("%w (webhook bound %d)", translate.ErrOverloaded, c.max)
+	}
+	releaseSlot := true
+	defer func() {
+		if releaseSlot {
+			c.inflight.Add(-1)
+		}
+	}()
+	body := *pb.buf
+	actx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(c.timeout, func() { cancel(errDeadline) })
+	cancelAll := func() {
+		timer.Stop()
+		cancel(nil)
+	}
+	req := &http.Request{
+		Method:        http.MethodPost,
+		URL:           c.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header, 8),
+		Body:          pb.reader(),
+		ContentLength: int64(len(body)),
+		Host:          c.url.Host,
+	}
+	req = req.WithContext(actx)
+	h := req.Header
+	h["Content-Type"] = contentTypeJSON
+	h["User-Agent"] = c.userAgent
+	h["Webhook-Id"] = []string{id}
+	ts := time.Now().Unix()
+	var tsBuf [20]byte
+	h["Webhook-Timestamp"] = []string{string(strconv.AppendInt(tsBuf[:0], ts, 10))}
+	if c.signer != nil {
+		var sig [64]byte
+		h["Webhook-Signature"] = []string{string(c.signer.AppendSignature(sig[:0], id, ts, body))}
+	}
+	if c.propagate != nil {
+		c.propagate(ctx, h)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil {
+		cause := context.Cause(actx)
+		cancelAll()
+		return nil, 0, c.classify(ctx, cause, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && isEventStream(resp.Header.Get("Content-Type")) {
+		timer.Stop()
+		releaseSlot = false
+		return &translate.Reply{Stream: &streamBody{body: resp.Body, done: func() {
+			cancel(nil)
+			c.inflight.Add(-1)
+		}}}, 0, nil
+	}
+	b, rerr := readLimited(resp.Body, c.maxAnswer)
+	cause := context.Cause(actx)
+	resp.Body.Close()
+	cancelAll()
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return nil, retryAfter(resp.Header.Get("Retry-After")), statusError(resp.StatusCode, b)
+	}
+	if rerr != nil {
+		if errors.Is(rerr, errTooLarge) {
+			return nil, 0, fmt.Errorf("%w: answer over %d bytes", translate.ErrInvalidAnswer, c.maxAnswer)
+		}
+		return nil, 0, c.classify(ctx, cause, rerr)
+	}
+	reply, err := translate.DecodeReply(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return reply, 0, nil
+}
+
+var contentTypeJSON = []string{"application/json"}
+
+// classify maps a transport error to the translate sentinels.
+func (c *Client) classify(ctx context.Context, cause, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its message repeats the URL
+	}
+	switch {
+	case errors.Is(cause, errDeadline):
+		return fmt.Errorf("%w after %v", translate.ErrTimeout, c.timeout)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		return fmt.Errorf("%w: %v", translate.ErrUnreachable, err)
+	}
+}
+
+func isEventStream(ct string) bool {
+	if !strings.HasPrefix(ct, "text/event-stream") {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/event-stream"
+}
+
+var errTooLarge = errors.New("webhook: answer too large")
+
+func readLimited(r io.Reader, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	if err != nil {
+		return buf.Bytes(), err
+	}
+	if n > max {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// statusError builds the error for a non-2xx answer: message and data from
+// a JSON body ({"message","data"}, or {"error":"…"} / {"error":{"message"}}),
+// or a short plain-text body as the message.
+func statusError(status int, body []byte) *translate.StatusError {
+	se := &translate.StatusError{Status: status}
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 {
+		return se
+	}
+	if b[0] == '{' {
+		var w struct {
+			Message any             `json:"message"`
+			Error   any             `json:"error"`
+			Data    json.RawMessage `json:"data"`
+		}
+		if json.Unmarshal(b, &w) == nil {
+			switch m := w.Message.(type) {
+			case string:
+				se.Message = m
+			}
+			if se.Message == "" {
+				switch e := w.Error.(type) {
+				case string:
+					se.Message = e
+				case map[string]any:
+					if m, ok := e["message"].(string); ok {
+						se.Message = m
+					}
+				}
+			}
+			if len(w.Data) > 0 && string(w.Data) != "null" {
+				se.Data = w.Data
+			}
+			return se
+		}
+	}
+	if len(b) <= 200 && !bytes.ContainsAny(b, "\r\n<") {
+		se.Message = string(b)
+	}
+	return se
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// streamBody is a text/event-stream answer: closing it ends the request
+// and frees its in-flight slot.
+type streamBody struct {
+	body io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (s *streamBody) Read(p []byte) (int, error) { return s.body.Read(p) }
+
+func (s *streamBody) Close() error {
+	err := s.body.Close()
+	s.once.Do(s.done)
+	return err
+}
+
+// bufPool holds envelope buffers; huge ones are not kept.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledBuffer = 64 << 10
+
+// pooledBody shares one encoded envelope between the attempts of a
+// delivery. The transport may still read a request body after RoundTrip
+// returns, until it closes it, so the buffer goes back to the pool only
+// when the delivery and every attempt's body are done with it.
+type pooledBody struct {
+	buf  *[]byte
+	refs atomic.Int32
+}
+
+func (p *pooledBody) release() {
+	if p.refs.Add(-1) == 0 && cap(*p.buf) <= maxPooledBuffer {
+		bufPool.Put(p.buf)
+	}
+}
+
+func (p *pooledBody) reader() io.ReadCloser {
+	p.refs.Add(1)
+	r := &bodyReader{p: p}
+	r.Reset(*p.buf)
+	return r
+}
+
+type bodyReader struct {
+	bytes.Reader
+	p      *pooledBody
+	closed atomic.Bool
+}
+
+func (r *bodyReader) Close() error {
+	if r.closed.CompareAndSwap(false, true) {
+		r.p.release()
+	}
+	return nil
+}
