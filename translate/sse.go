@@ -46,7 +46,7 @@ func NewSSEReader(r io.Reader, maxLine int) *SSEReader {
 		maxLine = DefaultSSEMaxLine
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	sc.Buffer(make([]byte, 0, min(4096, maxLine)), maxLine)
 	sc.Split(scanSSELines)
 	return &SSEReader{sc: sc, first: true}
 }

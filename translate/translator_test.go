@@ -229,7 +229,7 @@ func TestFailures(t *testing.T) {
 			}
 			sc := startSidecar(t, translate.Config{Routes: []translate.Route{{
 				Name: "/", OnConnect: "accept", ErrorEvent: "oops",
-				Backend: newClient(t, url, webhook.Config{Timeout: 300 * time.Millisecond}),
+				Backend: newClient(t, url, webhook.Config{Timeout: 300 * time.Millisecond, Attempts: 1}),
 			}}})
 			c := dial(t, sc.url, "/", "")
 			got := c.waitAck(c.emitAck("work", `1`))

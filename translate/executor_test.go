@@ -1,0 +1,126 @@
+package translate_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iobridge/iobridge/translate"
+)
+
+// TestExecute covers the instruction executor: to, except, volatile,
+// binary args, unknown namespaces and emits with acks.
+func TestExecute(t *testing.T) {
+	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{Name: "/", OnConnect: "accept"}}})
+	x := sc.tr.Executor()
+	a := dial(t, sc.url, "/", "")
+	b := dial(t, sc.url, "/", "")
+	c := dial(t, sc.url, "/", "")
+	ctx := context.Background()
+	if n, err := x.Join(ctx, "/", []string{a.sid, b.sid}, []string{"team"}); err != nil || n != 2 {
+		t.Fatalf("Join = %d, %v; want 2", n, err)
+	}
+
+	exec := func(js string) translate.Result {
+		t.Helper()
+		var in translate.Instruction
+		if err := json.Unmarshal([]byte(js), &in); err != nil {
+			t.Fatalf("instruction %s: %v", js, err)
+		}
+		res, err := x.Execute(ctx, &in, translate.ExecOptions{Count: true, WaitAcks: true})
+		if err != nil {
+			t.Fatalf("Execute(%s): %v", js, err)
+		}
+		return res
+	}
+
+	if r := exec(`{"event":"all","args":[1]}`); r.Recipients != 3 {
+		t.Fatalf("recipients = %d, want 3", r.Recipients)
+	}
+	for _, cl := range []*wsClient{a, b, c} {
+		args, _ := cl.waitEvent("all")
+		sameJSON(t, "all", args, `[1]`)
+	}
+	if r := exec(`{"namespace":"/","to":["team"],"except":["` + a.sid + `"],"event":"team","args":[{"x":{"_binary":"AAEC"}}]}`); r.Recipients != 1 {
+		t.Fatalf("recipients = %d, want 1", r.Recipients)
+	}
+	args, p := b.waitEvent("team")
+	sameJSON(t, "binary arg", args, `[{"x":{"_placeholder":true,"num":0}}]`)
+	if len(p.attachments) != 1 || string(p.attachments[0]) != "\x00\x01\x02" {
+		t.Fatalf("attachments = %q", p.attachments)
+	}
+	if r := exec(`{"to":"` + c.sid + `","event":"solo","volatile":true}`); r.Recipients != 1 {
+		t.Fatalf("recipients = %d, want 1", r.Recipients)
+	}
+	c.waitEvent("solo")
+	// a and c got nothing else: the next event each sees is this one.
+	exec(`{"event":"mark"}`)
+	for _, cl := range []*wsClient{a, c} {
+		p := cl.next()
+		if p.typ != '2' || p.data != `["mark"]` {
+			t.Fatalf("next packet = %+v, want the mark event", p)
+		}
+	}
+
+	for _, bad := range []string{`{"event":""}`, `{"event":"connect"}`, `{"event":"e","args":[{"_binary":"@@"}]}`} {
+		var in translate.Instruction
+		_ = json.Unmarshal([]byte(bad), &in)
+		if _, err := x.Execute(ctx, &in, translate.ExecOptions{}); !errors.Is(err, translate.ErrInvalidInstruction) {
+			t.Fatalf("Execute(%s) = %v, want ErrInvalidInstruction", bad, err)
+		}
+	}
+	in := translate.Instruction{Namespace: "/nowhere", Event: "e"}
+	if _, err := x.Execute(ctx, &in, translate.ExecOptions{}); !errors.Is(err, translate.ErrUnknownNamespace) {
+		t.Fatalf("Execute to /nowhere = %v, want ErrUnknownNamespace", err)
+	}
+}
+
+// TestExecuteAcks: an emit with ack waits for each client; one slow
+// client times out and is listed, the others' answers are returned.
+func TestExecuteAcks(t *testing.T) {
+	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{Name: "/", OnConnect: "accept"}}})
+	x := sc.tr.Executor()
+	fast := dial(t, sc.url, "/", "")
+	slow := dial(t, sc.url, "/", "")
+	var in translate.Instruction
+	if err := json.Unmarshal([]byte(`{"event":"q","args":["?"],"ack":{"timeout":"500ms"}}`), &in); err != nil {
+		t.Fatal(err)
+	}
+	type out struct {
+		res translate.Result
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := x.Execute(context.Background(), &in, translate.ExecOptions{Count: true, WaitAcks: true})
+		done <- out{res, err}
+	}()
+	_, p := fast.waitEvent("q")
+	if !p.hasID {
+		t.Fatal("event with ack has no ack id")
+	}
+	fast.send("43" + itoa(p.id) + `["yes",{"n":1}]`)
+	_ = slow // never answers
+	var o out
+	select {
+	case o = <-done:
+	case <-time.After(waitTimeout):
+		t.Fatal("Execute with ack never returned")
+	}
+	if o.err != nil || o.res.Recipients != 2 {
+		t.Fatalf("Execute = %+v, %v", o.res, o.err)
+	}
+	if len(o.res.Acks) != 1 || o.res.Acks[0].Socket != fast.sid || !slices.Equal(o.res.Timeouts, []string{slow.sid}) {
+		t.Fatalf("acks = %+v timeouts = %v; want the fast client's answer and the slow one timed out", o.res.Acks, o.res.Timeouts)
+	}
+	b, _ := json.Marshal(o.res.Acks[0].Args)
+	sameJSON(t, "ack args", string(b), `["yes",{"n":1}]`)
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
