@@ -42,6 +42,7 @@ import (
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
+	"github.com/iobridge/iobridge/translate/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -232,9 +233,6 @@ func unsupported(cfg *config.Config) []string {
 		out = append(out, fmt.Sprintf("adapter.type = %q: this build has the in-memory adapter only", cfg.Adapter.Type))
 	}
 	for i, n := range cfg.Namespaces {
-		if n.OnConnect == config.OnConnectWebhook {
-			out = append(out, fmt.Sprintf(`namespace[%d].on_connect = "webhook": this build cannot ask the backend yet; use "accept"`, i))
-		}
 		if len(n.Plugins) > 0 {
 			out = append(out, fmt.Sprintf("namespace[%d].plugin: this build does not run plugins yet", i))
 		}
@@ -253,9 +251,6 @@ func notYet(cfg *config.Config) []string {
 		out = append(out, "stream: backend streams")
 	}
 	for i, n := range cfg.Namespaces {
-		if n.Webhook != "" {
-			out = append(out, fmt.Sprintf("namespace[%d].webhook: event deliveries", i))
-		}
 		if n.Stream != "" {
 			out = append(out, fmt.Sprintf("namespace[%d].stream: backend stream", i))
 		}
@@ -318,6 +313,19 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 				return nil, fmt.Errorf("namespace[%d].pattern: %w", i, err)
 			}
 			r.Pattern = re
+		}
+		if n.Webhook != "" {
+			wh, err := webhook.New(webhook.Config{
+				URL:     n.Webhook,
+				Secret:  n.Secret,
+				Timeout: n.Timeout.Std(),
+				Logger:  logger,
+			})
+			if err != nil { // config has validated the URL and secret; this is a guard
+				sc.shutdown(context.Background())
+				return nil, fmt.Errorf("namespace[%d].webhook: %w", i, err)
+			}
+			r.Backend = wh
 		}
 		routes = append(routes, r)
 	}
