@@ -1,0 +1,101 @@
+// demo-browser.js drives the demo page of `iobridge demo` in headless
+// Chromium (the system's /usr/bin/chromium, through playwright-core; no
+// browser is downloaded) for the Go test in demo_test.go.
+//
+// Usage: node demo-browser.js <page url> <screenshot.png>
+//
+// It writes JSON lines on stdout: {"type":"step","name":…} as each check
+// passes, then {"type":"done",…} with what it measured, or
+// {"type":"fatal","message":…} (and exits 1) when a check fails.
+"use strict";
+
+const { chromium } = require("playwright-core");
+
+const [url, screenshot] = process.argv.slice(2);
+const TIMEOUT = 30000; // ms for each check: the suite may run on 2 busy cores
+
+function out(ev) {
+  process.stdout.write(JSON.stringify(ev) + "\n");
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+  const console_ = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(TIMEOUT);
+    page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
+
+    await page.goto(url + "?name=Ada");
+    out({ type: "step", name: "loaded", title: await page.title() });
+
+    // Connected: the backend's connect webhook accepted the socket.
+    await page.waitForSelector("#status.on");
+    const status = await page.textContent("#status");
+    out({ type: "step", name: "connected", status });
+
+    // The chat joined #lobby (an ack), and a message comes back through
+    // the room broadcast.
+    await page.waitForSelector("#messages li.system >> text=you are in #lobby");
+    await page.fill("#message", "hello from the browser test");
+    await page.click("#message-form button");
+    await page.waitForSelector("#messages li:not(.system) >> text=hello from the browser test");
+    out({ type: "step", name: "chat" });
+
+    // Tokens are recorded with their arrival time, to tell a stream from
+    // one late burst.
+    await page.evaluate(() => {
+      window.__tokens = [];
+      new MutationObserver((muts) => {
+        for (const m of muts) for (const n of m.addedNodes) {
+          if (n.classList && n.classList.contains("token")) window.__tokens.push(performance.now());
+        }
+      }).observe(document.querySelector("#answer"), { childList: true });
+    });
+
+    // File copy: progress pushed by the backend through /v1/emit.
+    await page.click("#copy-btn");
+    const progress = await page.waitForFunction(() => {
+      const s = document.querySelector("#jobs li .state");
+      return s && /^\d+%$/.test(s.textContent) ? s.textContent : null;
+    });
+    const firstProgress = await progress.jsonValue();
+    out({ type: "step", name: "progress", state: firstProgress });
+    await page.waitForSelector("#jobs li.complete");
+    const complete = await page.textContent("#jobs li.complete .state");
+    out({ type: "step", name: "complete", state: complete });
+
+    // Assistant: the SSE answer, token by token, then the ack.
+    await page.click("#ask-btn");
+    await page.waitForFunction(() => /^done/.test(document.querySelector("#answer-status").textContent));
+    const answer = await page.textContent("#answer");
+    const answerStatus = await page.textContent("#answer-status");
+    const times = await page.evaluate(() => window.__tokens);
+    out({ type: "step", name: "answer" });
+
+    await page.screenshot({ path: screenshot, fullPage: true });
+    out({
+      type: "done",
+      status,
+      firstProgress,
+      complete,
+      answer,
+      answerStatus,
+      tokens: times.length,
+      spreadMs: times.length ? times[times.length - 1] - times[0] : 0,
+      console: console_,
+    });
+  } catch (err) {
+    out({ type: "fatal", message: String(err && err.stack ? err.stack : err), console: console_ });
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
+
+main();
