@@ -293,7 +293,9 @@ func TestWebhookAnswers(t *testing.T) {
 	if c.log.seen(func(e event) bool { return e.Type == "event" && e.Event == "shouted" && e.Socket == "a" }) {
 		t.Fatal("the sender got its own shout (except)")
 	}
-	if c.log.seen(func(e event) bool { return e.Type == "event" && e.Event == "shouted" && strings.Contains(string(e.Args), "again") }) {
+	if c.log.seen(func(e event) bool {
+		return e.Type == "event" && e.Event == "shouted" && strings.Contains(string(e.Args), "again")
+	}) {
 		t.Fatal("b got a shout to a room it left")
 	}
 	sameJSON(t, "bye", c.call("b", "bye"), []any{"bye"})
