@@ -208,18 +208,13 @@ var errDeadline = errors.New("webhook: attempt deadline")
 // disconnect delivery is retried, with the same webhook-id, on timeouts,
 // unreachable backends, 408, 429 and 5xx answers.
 func (c *Client) Deliver(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
-	bp := bufPool.Get().(*[]byte)
-	*bp = env.AppendJSON((*bp)[:0])
-	pb := &pooledBody{buf: bp}
-	pb.refs.Store(1)
-	defer pb.release()
-
+	body := encode(env)
 	attempts := 1
 	if env.Type == translate.TypeDisconnect {
 		attempts = c.attempts
 	}
 	for i := 1; ; i++ {
-		reply, retryAfter, err := c.attempt(ctx, env.ID, pb)
+		reply, retryAfter, err := c.attempt(ctx, env.ID, body)
 		if err == nil {
 			return reply, nil
 		}
@@ -263,7 +258,7 @@ func retryable(err error) bool {
 }
 
 // attempt sends the body once.
-func (c *Client) attempt(ctx context.Context, id string, pb *pooledBody) (*translate.Reply, time.Duration, error) {
+func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translate.Reply, time.Duration, error) {
 	if c.inflight.Add(1) > c.max {
 		c.inflight.Add(-1)
 		return nil, 0, fmt.Errorf("%w (webhook bound %d)", translate.ErrOverloaded, c.max)
@@ -274,7 +269,6 @@ func (c *Client) attempt(ctx context.Context, id string, pb *pooledBody) (*trans
 			c.inflight.Add(-1)
 		}
 	}()
-	body := *pb.buf
 	actx, cancel := context.WithCancelCause(ctx)
 	timer := time.AfterFunc(c.timeout, func() { cancel(errDeadline) })
 	cancelAll := func() {
@@ -288,7 +282,7 @@ func (c *Client) attempt(ctx context.Context, id string, pb *pooledBody) (*trans
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        make(http.Header, 8),
-		Body:          pb.reader(),
+		Body:          io.NopCloser(bytes.NewReader(body)),
 		ContentLength: int64(len(body)),
 		Host:          c.url.Host,
 	}
@@ -458,42 +452,26 @@ func (s *streamBody) Close() error {
 	return err
 }
 
-// bufPool holds envelope buffers; huge ones are not kept.
+// bufPool holds scratch buffers for encoding envelopes, so that encoding
+// does not grow a fresh slice append by append.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 const maxPooledBuffer = 64 << 10
 
-// pooledBody shares one encoded envelope between the attempts of a
-// delivery. The transport may still read a request body after RoundTrip
-// returns, until it closes it, so the buffer goes back to the pool only
-// when the delivery and every attempt's body are done with it.
-type pooledBody struct {
-	buf  *[]byte
-	refs atomic.Int32
-}
-
-func (p *pooledBody) release() {
-	if p.refs.Add(-1) == 0 && cap(*p.buf) <= maxPooledBuffer {
-		bufPool.Put(p.buf)
+// encode returns env's JSON in a slice of its own. The request body is a
+// *bytes.Reader over it: net/http then writes headers and body with one
+// write (for other body types it flushes the headers first, one more
+// packet per delivery). The transport may read a body until it closes it,
+// even after RoundTrip returns, and a bytes.Reader tells us nothing about
+// that; so the body is not returned to a pool, only the scratch is.
+func encode(env *translate.Envelope) []byte {
+	bp := bufPool.Get().(*[]byte)
+	scratch := env.AppendJSON((*bp)[:0])
+	body := make([]byte, len(scratch))
+	copy(body, scratch)
+	if cap(scratch) <= maxPooledBuffer {
+		*bp = scratch
+		bufPool.Put(bp)
 	}
-}
-
-func (p *pooledBody) reader() io.ReadCloser {
-	p.refs.Add(1)
-	r := &bodyReader{p: p}
-	r.Reset(*p.buf)
-	return r
-}
-
-type bodyReader struct {
-	bytes.Reader
-	p      *pooledBody
-	closed atomic.Bool
-}
-
-func (r *bodyReader) Close() error {
-	if r.closed.CompareAndSwap(false, true) {
-		r.p.release()
-	}
-	return nil
+	return body
 }
