@@ -181,6 +181,10 @@ func TestDecodeReply(t *testing.T) {
 	}{
 		{name: "empty", body: "", check: func(r *translate.Reply) bool { return !r.HasAck && r.Emit == nil }},
 		{name: "ack none", body: `{"ack":[]}`, check: func(r *translate.Reply) bool { return r.HasAck && len(r.Ack) == 0 }},
+		{name: "ack only, spaced", body: " { \"ack\" : [ 1 , {\"a\":[2]} ] } ", check: func(r *translate.Reply) bool {
+			return r.HasAck && len(r.Ack) == 2 && string(r.Ack[1]) == `{"a":[2]}`
+		}},
+		{name: "ack only, invalid element", body: `{"ack":[nope]}`, invalid: true},
 		{name: "ack null is no ack", body: `{"ack":null}`, check: func(r *translate.Reply) bool { return !r.HasAck }},
 		{name: "everything", body: `{"ack":[1, {"a" : 2}],"emit":[{"event":"e","to":"r"}],"join":["j"],"leave":["l"],"disconnect":true}`,
 			check: func(r *translate.Reply) bool {
@@ -291,4 +295,17 @@ func BenchmarkEnvelopeAppend(b *testing.B) {
 		buf = e.AppendJSON(buf[:0])
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkDecodeReply(b *testing.B) {
+	for _, body := range []string{`{"ack":["` + strings.Repeat("x", 64) + `"]}`, `{"ack":[1],"join":["r"]}`} {
+		b.Run(body[:12], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := translate.DecodeReply([]byte(body)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

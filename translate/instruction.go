@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
 // Backend is where a route's deliveries go: the webhook client
@@ -80,6 +82,9 @@ func DecodeReply(body []byte) (*Reply, error) {
 	if body[0] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidAnswer)
 	}
+	if r, ok := ackOnly(body); ok {
+		return r, nil
+	}
 	var w replyJSON
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidAnswer, err)
@@ -104,6 +109,41 @@ func DecodeReply(body []byte) (*Reply, error) {
 		}
 	}
 	return r, nil
+}
+
+// ackOnly decodes the commonest answer, {"ack":[…]}, without reflection.
+// It reports false for anything else, which DecodeReply then decodes in
+// full.
+func ackOnly(body []byte) (*Reply, bool) {
+	w := rewriter{src: body, pos: 1, match: func(*rewriter, *object) error { return nil }}
+	w.ws()
+	if !bytes.HasPrefix(body[w.pos:], []byte(`"ack"`)) {
+		return nil, false
+	}
+	w.pos += len(`"ack"`)
+	w.ws()
+	if w.pos >= len(body) || body[w.pos] != ':' {
+		return nil, false
+	}
+	w.pos++
+	w.ws()
+	start := w.pos
+	if start >= len(body) || body[start] != '[' || w.value() != nil {
+		return nil, false
+	}
+	arr := body[start:w.pos]
+	w.ws()
+	if w.pos != len(body)-1 || body[w.pos] != '}' || !json.Valid(arr) {
+		return nil, false
+	}
+	args, err := socketio.SplitArray(arr)
+	if err != nil {
+		return nil, false
+	}
+	if args == nil {
+		args = []json.RawMessage{}
+	}
+	return &Reply{Ack: args, HasAck: true}, true
 }
 
 // splitArray splits a JSON array into raw elements (copies of no bytes:
