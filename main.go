@@ -382,15 +382,30 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	for _, what := range notYet(cfg) {
 		logger.Warn("configured but not served by this build yet", "what", what)
 	}
+	var demoLn net.Listener
+	var demoNS *config.Namespace
+	if demoMode {
+		var err error
+		if demoLn, demoNS, err = listenDemoBackend(cfg); err != nil {
+			return err
+		}
+	}
 	sc, err := newSidecar(cfg, logger)
 	if err != nil {
+		if demoLn != nil {
+			demoLn.Close()
+		}
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Server.Path, sc.sio)
 	stopDemo := func() {}
 	if demoMode {
-		if stopDemo, err = startDemo(cfg, mux, logger); err != nil {
+		var apiAddr net.Addr
+		if sc.apiLn != nil {
+			apiAddr = sc.apiLn.Addr()
+		}
+		if stopDemo, err = startDemo(cfg, mux, demoLn, demoNS, apiAddr, logger); err != nil {
 			sc.shutdown(context.Background())
 			return err
 		}
@@ -451,13 +466,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 // block names the example backend (webhook) and the secret they share.
 const demoNamespace = "/chat"
 
-// startDemo mounts the demo page on mux and starts the example backend on
-// the address of demoNamespace's webhook. stop ends the backend and waits
-// for it.
-func startDemo(cfg *config.Config, mux *http.ServeMux, logger *slog.Logger) (stop func(), err error) {
-	if err := demo.Mount(mux, demo.Config{Path: cfg.Server.Path, Namespace: demoNamespace}); err != nil {
-		return nil, fmt.Errorf("demo page: %w", err)
-	}
+// listenDemoBackend opens the example backend's listener on the address of
+// demoNamespace's webhook. With port 0 it picks a free port and points the
+// webhook there, so it must run before the sidecar's webhook clients are
+// made.
+func listenDemoBackend(cfg *config.Config) (net.Listener, *config.Namespace, error) {
 	var ns *config.Namespace
 	for i := range cfg.Namespaces {
 		if cfg.Namespaces[i].Name == demoNamespace {
@@ -465,19 +478,32 @@ func startDemo(cfg *config.Config, mux *http.ServeMux, logger *slog.Logger) (sto
 		}
 	}
 	if ns == nil || ns.Webhook == "" {
-		return nil, fmt.Errorf("demo: the configuration has no [[namespace]] %q with a webhook for the example backend", demoNamespace)
+		return nil, nil, fmt.Errorf("demo: the configuration has no [[namespace]] %q with a webhook for the example backend", demoNamespace)
 	}
 	u, err := url.Parse(ns.Webhook)
 	if err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+		return nil, nil, fmt.Errorf("demo: %w", err)
 	}
 	ln, err := net.Listen("tcp", u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("demo: example backend: listen on %s: %w", u.Host, err)
+		return nil, nil, fmt.Errorf("demo: example backend: listen on %s: %w", u.Host, err)
+	}
+	u.Host = ln.Addr().String()
+	ns.Webhook = u.String()
+	return ln, ns, nil
+}
+
+// startDemo mounts the demo page on mux and serves the example backend on
+// ln, calling the control API at apiAddr (none: no API). stop ends the
+// backend and waits for it.
+func startDemo(cfg *config.Config, mux *http.ServeMux, ln net.Listener, ns *config.Namespace, apiAddr net.Addr, logger *slog.Logger) (stop func(), err error) {
+	if err := demo.Mount(mux, demo.Config{Path: cfg.Server.Path, Namespace: demoNamespace}); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("demo page: %w", err)
 	}
 	bcfg := backend.Config{Secret: ns.Secret, Logger: logger.With("component", "backend")}
-	if cfg.API != nil {
-		bcfg.API = "http://" + cfg.API.Listen
+	if apiAddr != nil && cfg.API != nil {
+		bcfg.API = strings.TrimSuffix(listenURL(apiAddr), "/")
 		bcfg.Token = cfg.API.Token
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -283,7 +283,7 @@ func TestServeAnswersHandshake(t *testing.T) {
 
 	// Socket.IO on top: the main namespace and a pattern namespace
 	// connect; a namespace the configuration does not name is refused.
-	got := connectNamespaces(t, url+"rt/?EIO=4&transport=polling&sid="+open.SID, "/tenant-abc", "/nope", "/")
+	got := connectNamespaces(t, url+"rt/?EIO=4&transport=polling&sid="+open.SID, "", "/tenant-abc", "/nope", "/")
 	for ns, want := range map[string]string{
 		"/tenant-abc": `40/tenant-abc,{"sid":"`,
 		"/nope":       `44/nope,{"message":"Invalid namespace"}`,
@@ -376,7 +376,7 @@ func TestServeListenError(t *testing.T) {
 // connectNamespaces sends a CONNECT for each namespace over the polling
 // session at url and returns the server's answer per namespace, answering
 // pings meanwhile.
-func connectNamespaces(t *testing.T, url string, namespaces ...string) map[string]string {
+func connectNamespaces(t *testing.T, url, auth string, namespaces ...string) map[string]string {
 	t.Helper()
 	post := func(body string) {
 		t.Helper()
@@ -392,9 +392,9 @@ func connectNamespaces(t *testing.T, url string, namespaces ...string) map[strin
 	var packets []string
 	for _, ns := range namespaces {
 		if ns == "/" {
-			packets = append(packets, "40")
+			packets = append(packets, "40"+auth)
 		} else {
-			packets = append(packets, "40"+ns+",")
+			packets = append(packets, "40"+ns+","+auth)
 		}
 	}
 	post(strings.Join(packets, "\x1e"))
@@ -432,7 +432,7 @@ func TestServeDemo(t *testing.T) {
 	cfg, _, err := config.Parse([]byte(goodConfig+`
 [[namespace]]
 name = "/chat"
-on_connect = "accept"
+on_connect = "webhook"
 webhook = "http://127.0.0.1:0/hooks"
 secret = "whsec_ZGVtby1vbmx5LWlvYnJpZGdlLXNpZ25pbmcta2V5LTAwMQ=="
 `), nil)
@@ -469,6 +469,13 @@ secret = "whsec_ZGVtby1vbmx5LWlvYnJpZGdlLXNpZ25pbmcta2V5LTAwMQ=="
 			t.Errorf("GET /%s = %d (%d bytes), want 200 containing %q", tc.path, resp.StatusCode, len(body), tc.want)
 		}
 	}
+	// The example backend decides the connect: it accepts a name.
+	sid := pollHandshake(t, base+"rt/?EIO=4&transport=polling")
+	got := connectNamespaces(t, base+"rt/?EIO=4&transport=polling&sid="+sid, `{"name":"tester"}`, "/chat")
+	if !strings.HasPrefix(got["/chat"], `40/chat,{"sid":"`) {
+		t.Errorf("CONNECT /chat through the example backend answered %q, want an acknowledgement", got["/chat"])
+	}
+
 	addr, _ := backendRec["addr"].(string)
 	resp, err := http.Post("http://"+addr+"/hooks", "application/json", strings.NewReader(`{}`))
 	if err != nil {
@@ -485,4 +492,22 @@ secret = "whsec_ZGVtby1vbmx5LWlvYnJpZGdlLXNpZ25pbmcta2V5LTAwMQ=="
 	case <-time.After(15 * time.Second):
 		t.Fatalf("demo did not stop within 15s:\n%s", logs.String())
 	}
+}
+
+// pollHandshake opens an Engine.IO polling session and returns its sid.
+func pollHandshake(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if resp.StatusCode != http.StatusOK || len(body) < 2 || json.Unmarshal(body[1:], &open) != nil || open.SID == "" {
+		t.Fatalf("handshake = %d %q, want an OPEN packet", resp.StatusCode, body)
+	}
+	return open.SID
 }
