@@ -82,7 +82,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.poll != nil:
 		s.mu.Unlock()
-		s.log.Warn("overlapping poll requests", "remote_addr", r.RemoteAddr)
+		s.logAttrs(slog.LevelWarn, "overlapping poll requests", slog.String("remote_addr", r.RemoteAddr))
 		s.closeWith(ReasonTransportError, errPollOverlap, closeDiscard)
 		abortRequest(w, codeBadRequest)
 		return
@@ -169,8 +169,8 @@ func (s *Session) writePoll(w http.ResponseWriter, r *http.Request, packets []Pa
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(buf)
-	if err == nil && s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("payload sent", "packets", len(packets), "bytes", len(buf))
+	if err == nil && s.logEnabled(slog.LevelDebug) {
+		s.logAttrs(slog.LevelDebug, "payload sent", slog.Int("packets", len(packets)), slog.Int("bytes", len(buf)))
 	}
 	if cap(buf) <= maxPooledFrame {
 		*bp = buf[:0]
@@ -198,13 +198,13 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.posting:
 		s.mu.Unlock()
-		s.log.Warn("overlapping data requests", "remote_addr", r.RemoteAddr)
+		s.logAttrs(slog.LevelWarn, "overlapping data requests", slog.String("remote_addr", r.RemoteAddr))
 		s.closeWith(ReasonTransportError, errPostOverlap, closeDiscard)
 		abortRequest(w, codeBadRequest)
 		return
 	case binary && s.proto == 4:
 		s.mu.Unlock()
-		s.log.Warn("binary polling body in protocol v4", "remote_addr", r.RemoteAddr)
+		s.logAttrs(slog.LevelWarn, "binary polling body in protocol v4", slog.String("remote_addr", r.RemoteAddr))
 		s.closeWith(ReasonTransportError, errInvalidContent, closeDiscard)
 		abortRequest(w, codeBadRequest)
 		return
@@ -223,7 +223,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &tooBig) {
 			// The reference answers 413 and keeps the session: the client
 			// takes the failed request as a transport error and closes.
-			s.log.Warn("polling body over the limit", "bound", s.srv.cfg.MaxHTTPBufferSize)
+			s.logAttrs(slog.LevelWarn, "polling body over the limit", slog.Int64("bound", s.srv.cfg.MaxHTTPBufferSize))
 			w.Header().Set("Content-Length", "0")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			return
@@ -243,7 +243,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	reason, cerr := s.dispatch(packets)
 	if reason == "" && err != nil {
-		s.log.Warn("undecodable payload", "bytes", len(body), "err", err)
+		s.logAttrs(slog.LevelWarn, "undecodable payload", slog.Int("bytes", len(body)), slog.Any("err", err))
 		reason, cerr = ReasonParseError, err
 	}
 	if reason != "" {

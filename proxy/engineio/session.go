@@ -1,10 +1,11 @@
 package engineio
 
 import (
-	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -57,8 +58,7 @@ var (
 type Session struct {
 	srv   *Server
 	id    string
-	req   *http.Request
-	log   *slog.Logger
+	hs    handshake
 	h     Handler
 	proto uint8
 	// pollB64 (v3): the polling client asked for binary as base64.
@@ -95,10 +95,64 @@ func (s *Session) ID() string { return s.id }
 // Protocol returns the Engine.IO protocol revision, 3 or 4.
 func (s *Session) Protocol() int { return int(s.proto) }
 
-// Request returns the handshake request: headers, URL, RemoteAddr and TLS
-// state. Its body has been consumed and its context is detached from the
-// connection.
-func (s *Session) Request() *http.Request { return s.req }
+// Request returns the handshake request: method, headers, URL, Host,
+// RemoteAddr, RequestURI and TLS state, with an empty body and a context
+// detached from the connection. Each call returns a new Request, but the
+// Header map is the one of the handshake, shared by every call: neither
+// may be modified. The session keeps only these parts of the request, not
+// the request itself: a retained request and its context would cost every
+// idle session several hundred bytes.
+func (s *Session) Request() *http.Request {
+	h := &s.hs
+	u, err := url.ParseRequestURI(h.requestURI)
+	if err != nil {
+		u = &url.URL{}
+	}
+	return &http.Request{
+		Method:     http.MethodGet,
+		URL:        u,
+		Proto:      h.proto,
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h.header,
+		Body:       http.NoBody,
+		Host:       h.host,
+		RemoteAddr: h.remoteAddr,
+		RequestURI: h.requestURI,
+		TLS:        h.tls,
+	}
+}
+
+// handshake is what a session keeps of its handshake request.
+type handshake struct {
+	header     http.Header
+	proto      string
+	host       string
+	remoteAddr string
+	requestURI string
+	tls        *tls.ConnectionState
+}
+
+func newHandshake(r *http.Request) handshake {
+	h := handshake{
+		header:     r.Header,
+		proto:      r.Proto,
+		host:       r.Host,
+		remoteAddr: r.RemoteAddr,
+		requestURI: r.RequestURI,
+		tls:        r.TLS,
+	}
+	if h.header == nil {
+		h.header = http.Header{}
+	}
+	if h.requestURI == "" && r.URL != nil {
+		h.requestURI = r.URL.RequestURI()
+	}
+	if h.proto == "" {
+		h.proto = "HTTP/1.1"
+	}
+	return h
+}
 
 // Transport returns "polling" or "websocket"; it changes once, when an
 // upgrade completes.
@@ -124,10 +178,7 @@ func newSession(srv *Server, r *http.Request, protocol int, ws, b64 bool) *Sessi
 		s.pollB64 = b64
 	}
 	s.writeFn = s.writeLoop
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
-	s.req = req
-	s.log = srv.log.With("sid", s.id)
+	s.hs = newHandshake(r)
 	return s
 }
 
@@ -153,8 +204,8 @@ func (s *Session) start() bool {
 		s.timer = time.AfterFunc(d, s.onTimer)
 	}
 	s.mu.Unlock()
-	if s.log.Enabled(context.Background(), slog.LevelInfo) {
-		s.log.Info("session opened", "transport", s.Transport(), "protocol", int(s.proto), "remote_addr", s.req.RemoteAddr)
+	if s.logEnabled(slog.LevelDebug) {
+		s.logAttrs(slog.LevelDebug, "session opened", slog.String("transport", s.Transport()), slog.Int("protocol", int(s.proto)), slog.String("remote_addr", s.hs.remoteAddr))
 	}
 	return true
 }
@@ -214,7 +265,7 @@ func (s *Session) Send(packets []Packet) error {
 		queued := s.queued
 		s.mu.Unlock()
 		if s.closeWith(ReasonSlowConsumer, ErrQueueFull, closeHard) {
-			s.log.Warn("slow consumer", "reason", ReasonSlowConsumer, "bytes", queued, "bound", s.srv.cfg.MaxQueueBytes)
+			s.logAttrs(slog.LevelWarn, "slow consumer", slog.String("reason", string(ReasonSlowConsumer)), slog.Int("bytes", queued), slog.Int("bound", s.srv.cfg.MaxQueueBytes))
 		}
 		return ErrQueueFull
 	}
@@ -364,12 +415,11 @@ func (s *Session) closeWith(reason CloseReason, err error, mode closeMode) bool 
 	if mode == closeDiscard && conn != nil {
 		_ = conn.SetReadDeadline(time.Now().Add(closeGrace + writeTimeout))
 	}
-	lvl := slog.LevelInfo
-	if s.log.Enabled(context.Background(), lvl) {
+	if s.logEnabled(slog.LevelDebug) {
 		if err != nil {
-			s.log.Info("session closed", "reason", reason, "err", err)
+			s.logAttrs(slog.LevelDebug, "session closed", slog.String("reason", string(reason)), slog.Any("err", err))
 		} else {
-			s.log.Info("session closed", "reason", reason)
+			s.logAttrs(slog.LevelDebug, "session closed", slog.String("reason", string(reason)))
 		}
 	}
 	s.srv.track.add()
@@ -414,7 +464,7 @@ func closeConn(c *websocket.Conn) {
 func (s *Session) dispatch(packets []Packet) (CloseReason, error) {
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
-	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	debug := s.logEnabled(slog.LevelDebug)
 	for _, p := range packets {
 		s.mu.Lock()
 		open := s.state == stateOpen
@@ -423,7 +473,7 @@ func (s *Session) dispatch(packets []Packet) (CloseReason, error) {
 			return "", nil
 		}
 		if debug {
-			s.log.Debug("packet received", "type", int(p.Type), "bytes", len(p.Data), "binary", p.Binary)
+			s.logAttrs(slog.LevelDebug, "packet received", slog.Int("type", int(p.Type)), slog.Int("bytes", len(p.Data)), slog.Bool("binary", p.Binary))
 		}
 		switch p.Type {
 		case PacketMessage:

@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -66,15 +65,17 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Con
 	if err != nil {
 		return nil, idleReader{}, err
 	}
-	return conn, idleReader{br: hw.br, raw: hw.raw}, nil
+	return conn, idleReader{br: hw.br, raw: hw.raw, src: hw.src, lent: hw.lent}, nil
 }
 
 // hijackWriter hands gorilla a bufio.Reader of our own over the hijacked
 // connection.
 type hijackWriter struct {
 	http.ResponseWriter
-	br  *bufio.Reader
-	raw syscall.RawConn
+	br   *bufio.Reader
+	lent *bufio.Reader
+	src  net.Conn
+	raw  syscall.RawConn
 }
 
 func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -83,7 +84,8 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// gorilla refuses a client that sent data before the handshake.
 		return c, brw, err
 	}
-	h.br = bufio.NewReaderSize(c, wsReadBufferSize)
+	h.br, h.src = new(bufio.Reader), c
+	h.lent = lendBuffer(h.br, c)
 	if sc, ok := c.(syscall.Conn); ok {
 		h.raw, _ = sc.SyscallConn()
 	}
@@ -96,9 +98,50 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // stack to 2 KiB. With tens of thousands of idle connections that is a
 // sixth of the memory per connection. (TLS connections have no raw file
 // descriptor to wait on; they block in ReadMessage.)
+//
+// While parked, the connection also holds no read buffer: br, the
+// bufio.Reader gorilla reads from, gives its buffer back to readerPool and
+// takes one again when data arrives. Keeping the buffer would cost every
+// idle connection wsReadBufferSize bytes; a smaller buffer instead would
+// make gorilla read frames in more pieces.
 type idleReader struct {
 	br  *bufio.Reader
 	raw syscall.RawConn
+	src net.Conn // what br reads from
+	// lent holds br's empty state while br has a pooled buffer; nil while
+	// br has none.
+	lent *bufio.Reader
+}
+
+// readerPool holds bufio.Readers whose buffers are lent to connections
+// while they read (see idleReader).
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, wsReadBufferSize) }}
+
+// lendBuffer gives br, which must be empty, a pooled buffer reading from
+// src. It returns the pooled Reader, now holding br's former state, for
+// returnBuffer.
+func lendBuffer(br *bufio.Reader, src net.Conn) *bufio.Reader {
+	p := readerPool.Get().(*bufio.Reader)
+	p.Reset(src)
+	*br, *p = *p, *br
+	return p
+}
+
+// returnBuffer takes back the buffer lent to br (discarding anything
+// buffered) and puts it in the pool.
+func returnBuffer(br, lent *bufio.Reader) {
+	*br, *lent = *lent, *br
+	lent.Reset(nil)
+	readerPool.Put(lent)
+}
+
+// release returns the read buffer, if any, to the pool. Only the reader
+// may call it, and only when it reads no more or nothing is buffered.
+func (r *idleReader) release() {
+	if r.lent != nil && r.br != nil {
+		returnBuffer(r.br, r.lent)
+		r.lent = nil
+	}
 }
 
 // idle reports whether nothing is buffered, so the reader may park. A
@@ -110,11 +153,13 @@ func (r idleReader) idle() bool {
 
 // wait returns when the connection has data (or an error, or its read
 // deadline passed); ReadMessage then reports what happened.
-func (r idleReader) wait() {
+func (r *idleReader) wait() {
 	if r.raw == nil || r.br == nil || r.br.Buffered() > 0 {
 		return
 	}
+	r.release()
 	_ = r.raw.Read(socketReadable)
+	r.lent = lendBuffer(r.br, r.src)
 }
 
 // refuseWebSocket completes an upgrade that asked for a transport that does
@@ -141,13 +186,13 @@ func (s *Server) serveUpgrade(sess *Session, w http.ResponseWriter, r *http.Requ
 	sess.mu.Lock()
 	if sess.state != stateOpen || sess.ws || sess.probe != nil {
 		sess.mu.Unlock()
-		sess.log.Debug("upgrade refused: closed, upgrading or upgraded")
+		sess.logAttrs(slog.LevelDebug, "upgrade refused: closed, upgrading or upgraded")
 		closeConn(conn)
 		return
 	}
 	sess.probe = conn
 	sess.mu.Unlock()
-	sess.log.Debug("upgrade probe connected")
+	sess.logAttrs(slog.LevelDebug, "upgrade probe connected")
 	s.track.add()
 	rdr := &reader{s: sess, conn: conn, rd: rd, probe: true, b64: b64}
 	conn.SetReadLimit(s.cfg.MaxHTTPBufferSize)
@@ -179,6 +224,7 @@ func (r *reader) run() {
 		return
 	}
 	_ = r.conn.Close()
+	r.rd.release()
 	r.s.srv.track.done()
 }
 
@@ -224,7 +270,7 @@ func (r *reader) readSome() bool {
 				return false
 			}
 		case err != nil:
-			s.log.Warn("undecodable packet", "bytes", len(data), "err", err)
+			s.logAttrs(slog.LevelWarn, "undecodable packet", slog.Int("bytes", len(data)), slog.Any("err", err))
 			s.closeWith(ReasonParseError, err, closeDiscard)
 		default:
 			one := [1]Packet{p}
@@ -233,7 +279,7 @@ func (r *reader) readSome() bool {
 					s.closeWith(reason, err, closeDead)
 					return false
 				}
-				s.log.Warn("protocol violation", "err", err)
+				s.logAttrs(slog.LevelWarn, "protocol violation", slog.Any("err", err))
 				s.closeWith(reason, err, closeDiscard)
 			}
 		}
@@ -295,7 +341,7 @@ func (s *Session) abandonProbe(conn *websocket.Conn, err error) {
 	}
 	s.mu.Unlock()
 	if mine {
-		s.log.Debug("upgrade abandoned", "err", err)
+		s.logAttrs(slog.LevelDebug, "upgrade abandoned", slog.Any("err", err))
 	}
 	closeConn(conn)
 }
@@ -318,9 +364,7 @@ func (s *Session) completeUpgrade(conn *websocket.Conn, b64 bool) bool {
 	if len(s.queue) > 0 {
 		s.kickLocked()
 	}
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("upgraded", "transport", transportNameWebSocket)
-	}
+	s.logAttrs(slog.LevelDebug, "upgraded", slog.String("transport", transportNameWebSocket))
 	return true
 }
 
@@ -394,7 +438,7 @@ func (s *Session) writeLoop() {
 // writeFrames writes one frame per packet and returns the data bytes
 // written.
 func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (int, error) {
-	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
+	debug := s.logEnabled(slog.LevelDebug)
 	n := 0
 	for i := range batch {
 		p := &batch[i]
@@ -419,7 +463,7 @@ func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (i
 		}
 		n += len(p.Data)
 		if debug {
-			s.log.Debug("packet sent", "type", int(p.Type), "bytes", len(p.Data), "binary", p.Binary)
+			s.logAttrs(slog.LevelDebug, "packet sent", slog.Int("type", int(p.Type)), slog.Int("bytes", len(p.Data)), slog.Bool("binary", p.Binary))
 		}
 	}
 	return n, nil
