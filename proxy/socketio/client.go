@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,19 +15,24 @@ import (
 
 // client is one Engine.IO connection: it decodes packets and routes them
 // to the connection's sockets, one per namespace (client.ts).
+//
+// An idle connection is the common case, tens of thousands per process, so
+// a client keeps little: its sockets in a slice (a connection rarely joins
+// more than a couple of namespaces), and a context only once something
+// asks for one.
 type client struct {
 	srv   *Server
 	conn  Conn
 	proto int
-	log   *slog.Logger
 	dec   Decoder // reader goroutine only
 
-	ctx    context.Context // canceled when the connection closes
-	cancel context.CancelFunc
-
-	mu          sync.Mutex
-	nsps        map[string]*Socket
-	pending     map[string]struct{}
+	mu sync.Mutex
+	// ctx is canceled when the connection closes; made by the first
+	// context call.
+	ctx         context.Context
+	cancel      context.CancelFunc
+	socks       []*Socket // one per namespace joined
+	pending     []string  // namespaces whose CONNECT is under way
 	closed      bool
 	closeReason DisconnectReason
 	timer       *time.Timer
@@ -35,17 +41,49 @@ type client struct {
 var _ engineio.Handler = (*client)(nil)
 
 func newClient(s *Server, c Conn) *client {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &client{
-		srv:     s,
-		conn:    c,
-		proto:   c.Protocol(),
-		log:     s.log.With("sid", c.ID()),
-		dec:     Decoder{MaxAttachments: s.cfg.MaxAttachments},
-		ctx:     ctx,
-		cancel:  cancel,
-		nsps:    make(map[string]*Socket),
-		pending: make(map[string]struct{}),
+		srv:   s,
+		conn:  c,
+		proto: c.Protocol(),
+		dec:   Decoder{MaxAttachments: s.cfg.MaxAttachments},
+	}
+}
+
+// context returns a context canceled when the connection closes (already
+// canceled if it has).
+func (c *client) context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+		if c.closed {
+			c.cancel()
+		}
+	}
+	return c.ctx
+}
+
+// socketLocked returns the socket of namespace name, nil if none.
+func (c *client) socketLocked(name string) *Socket {
+	for _, s := range c.socks {
+		if s.nsp.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// unpendLocked forgets a CONNECT under way; the slice is dropped once
+// empty.
+func (c *client) unpendLocked(name string) {
+	for i, p := range c.pending {
+		if p == name {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			break
+		}
+	}
+	if len(c.pending) == 0 {
+		c.pending = nil
 	}
 }
 
@@ -65,10 +103,10 @@ func (c *client) start() {
 
 func (c *client) onConnectTimeout() {
 	c.mu.Lock()
-	n := len(c.nsps)
+	n := len(c.socks)
 	c.mu.Unlock()
 	if n == 0 {
-		c.log.Info("socketio: no namespace joined in time, closing", "reason", ReasonForcedServerClose)
+		c.logAttrs(slog.LevelDebug, "socketio: no namespace joined in time, closing", slog.String("reason", string(ReasonForcedServerClose)))
 		c.closeWith(ReasonForcedServerClose, engineio.ReasonForcedClose)
 	}
 }
@@ -86,7 +124,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	}
 	p, err := c.dec.Add(data, binary)
 	if err != nil {
-		c.log.Warn("socketio: invalid packet, closing", "err", err, "bytes", len(data), "reason", ReasonParseError)
+		c.logAttrs(slog.LevelWarn, "socketio: invalid packet, closing", slog.Any("err", err), slog.Int("bytes", len(data)), slog.String("reason", string(ReasonParseError)))
 		c.closeWith(ReasonParseError, engineio.ReasonParseError)
 		return
 	}
@@ -108,20 +146,20 @@ func (c *client) ondecoded(p *Packet) {
 		auth = json.RawMessage("{}")
 	}
 	c.mu.Lock()
-	s := c.nsps[name]
-	_, pending := c.pending[name]
+	s := c.socketLocked(name)
+	pending := slices.Contains(c.pending, name)
 	c.mu.Unlock()
 	switch {
 	case s == nil && p.Type == PacketConnect:
 		if pending {
-			c.log.Warn("socketio: CONNECT while connecting, ignored", "namespace", name)
+			c.logAttrs(slog.LevelWarn, "socketio: CONNECT while connecting, ignored", slog.String("namespace", name))
 			return
 		}
 		c.connect(name, auth)
 	case s != nil && p.Type != PacketConnect && p.Type != PacketConnectError:
 		s.onpacket(p)
 	default:
-		c.log.Warn("socketio: packet out of place, closing", "namespace", name, "type", p.Type.String(), "reason", ReasonForcedServerClose)
+		c.logAttrs(slog.LevelWarn, "socketio: packet out of place, closing", slog.String("namespace", name), slog.String("type", p.Type.String()), slog.String("reason", string(ReasonForcedServerClose)))
 		c.closeWith(ReasonForcedServerClose, engineio.ReasonForcedClose)
 	}
 }
@@ -151,7 +189,7 @@ func queryAuth(q string) json.RawMessage {
 func (c *client) connect(name string, auth json.RawMessage) {
 	n := c.srv.lookup(name)
 	if n == nil {
-		c.log.Info("socketio: connect to unknown namespace refused", "namespace", name)
+		c.logAttrs(slog.LevelDebug, "socketio: connect to unknown namespace refused", slog.String("namespace", name))
 		c.send(&Packet{Type: PacketConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
 		return
 	}
@@ -160,7 +198,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		c.mu.Unlock()
 		return
 	}
-	c.pending[name] = struct{}{}
+	c.pending = append(c.pending, name)
 	c.mu.Unlock()
 	n.add(c, auth)
 }
@@ -169,11 +207,11 @@ func (c *client) connect(name string, auth json.RawMessage) {
 func (c *client) register(s *Socket) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.pending, s.nsp.name)
+	c.unpendLocked(s.nsp.name)
 	if c.closed {
 		return false
 	}
-	c.nsps[s.nsp.name] = s
+	c.socks = append(c.socks, s)
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
@@ -183,14 +221,17 @@ func (c *client) register(s *Socket) bool {
 
 func (c *client) unpend(name string) {
 	c.mu.Lock()
-	delete(c.pending, name)
+	c.unpendLocked(name)
 	c.mu.Unlock()
 }
 
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.nsps[s.nsp.name] == s {
-		delete(c.nsps, s.nsp.name)
+	if i := slices.Index(c.socks, s); i >= 0 {
+		c.socks = slices.Delete(c.socks, i, i+1)
+		if len(c.socks) == 0 {
+			c.socks = nil
+		}
 	}
 	c.mu.Unlock()
 }
@@ -216,10 +257,7 @@ func (c *client) closeWith(reason DisconnectReason, er engineio.CloseReason) {
 // (socket.disconnect(true)).
 func (c *client) disconnectAll() {
 	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.nsps))
-	for _, s := range c.nsps {
-		socks = append(socks, s)
-	}
+	socks := slices.Clone(c.socks)
 	c.mu.Unlock()
 	for _, s := range socks {
 		s.Disconnect(false)
@@ -254,21 +292,21 @@ func (c *client) onclose(reason engineio.CloseReason, err error) {
 	if r == "" {
 		r = DisconnectReason(reason)
 	}
-	socks := make([]*Socket, 0, len(c.nsps))
-	for _, s := range c.nsps {
-		socks = append(socks, s)
-	}
-	clear(c.nsps)
+	socks := c.socks
+	c.socks = nil
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
 	}
+	cancel := c.cancel
 	c.mu.Unlock()
-	c.cancel()
+	if cancel != nil {
+		cancel()
+	}
 	if err != nil {
-		c.log.Debug("socketio: connection closed", "reason", r, "err", err)
+		c.logAttrs(slog.LevelDebug, "socketio: connection closed", slog.String("reason", string(r)), slog.Any("err", err))
 	} else {
-		c.log.Debug("socketio: connection closed", "reason", r)
+		c.logAttrs(slog.LevelDebug, "socketio: connection closed", slog.String("reason", string(r)))
 	}
 	for _, s := range socks {
 		s.onclose(r)

@@ -20,7 +20,9 @@ type Conn interface {
 	ID() string
 	// Protocol is the Engine.IO protocol version, 3 or 4.
 	Protocol() int
-	// Request is the handshake request.
+	// Request is the handshake request. It is asked for only when a
+	// socket's Handshake is, and its Header map is shared by the
+	// Handshakes built from it: neither may be modified.
 	Request() *http.Request
 	// Send queues packets, all or none, without blocking; the slice may be
 	// reused by the caller once Send returns, Data may not be modified.
@@ -34,7 +36,8 @@ type Conn interface {
 // Handshake is what the client sent when it connected to the namespace, as
 // the reference's socket.handshake.
 type Handshake struct {
-	// Headers of the Engine.IO handshake request.
+	// Headers of the Engine.IO handshake request: the request's own map,
+	// shared, not a copy.
 	Headers http.Header
 	// Query of the handshake request URL.
 	Query url.Values
@@ -66,13 +69,16 @@ func newHandshake(r *http.Request, auth json.RawMessage, now time.Time) Handshak
 		h.Secure = true
 		return h
 	}
-	h.Headers = r.Header.Clone()
+	h.Headers = r.Header
 	if h.Headers == nil {
 		h.Headers = http.Header{}
 	}
+	h.URL = r.RequestURI
 	if r.URL != nil {
 		h.Query = r.URL.Query()
-		h.URL = r.URL.RequestURI()
+		if h.URL == "" {
+			h.URL = r.URL.RequestURI()
+		}
 	} else {
 		h.Query = url.Values{}
 	}

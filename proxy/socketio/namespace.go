@@ -206,16 +206,17 @@ func (n *Namespace) add(c *client, auth json.RawMessage) {
 		n.doConnect(s)
 		return
 	}
+	ctx := c.context()
 	n.srv.wg.Add(1)
 	go func() {
 		defer n.srv.wg.Done()
 		var err error
 		for _, m := range mws {
-			if err = runMiddleware(c.ctx, m, s); err != nil {
+			if err = runMiddleware(ctx, m, s); err != nil {
 				break
 			}
 		}
-		if c.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			c.unpend(n.name)
 			s.cleanup()
 			return
@@ -223,7 +224,7 @@ func (n *Namespace) add(c *client, auth json.RawMessage) {
 		if err != nil {
 			c.unpend(n.name)
 			s.cleanup()
-			s.log.Info("socketio: connection rejected by middleware", "err", err)
+			s.logAttrs(slog.LevelDebug, "socketio: connection rejected by middleware", slog.Any("err", err))
 			c.send(&Packet{Type: PacketConnectError, Namespace: n.name, Data: connectErrorData(c.proto, err)})
 			return
 		}
@@ -234,7 +235,7 @@ func (n *Namespace) add(c *client, auth json.RawMessage) {
 func runMiddleware(ctx context.Context, m Middleware, s *Socket) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("socketio: middleware panicked", "err", r)
+			s.logAttrs(slog.LevelError, "socketio: middleware panicked", slog.Any("err", r))
 			err = &ConnectError{Message: "internal error"}
 		}
 	}()
@@ -277,7 +278,7 @@ func (n *Namespace) createSocket(c *client, auth json.RawMessage) *Socket {
 			pid, ok1 := a.PID.(string)
 			off, ok2 := a.Offset.(string)
 			if ok1 && ok2 {
-				sess, err := n.store.RestoreSession(c.ctx, pid, off)
+				sess, err := n.store.RestoreSession(c.context(), pid, off)
 				if err != nil {
 					n.log.Warn("socketio: restoring session failed", "err", err)
 				}
@@ -293,7 +294,7 @@ func (n *Namespace) createSocket(c *client, auth json.RawMessage) *Socket {
 // doConnect registers the socket, writes the CONNECT acknowledgement and
 // runs the connection handlers (namespace.ts _doConnect).
 func (n *Namespace) doConnect(s *Socket) {
-	defer close(s.ready)
+	defer s.markReady()
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"slices"
@@ -54,19 +55,25 @@ type ackWaiter struct {
 
 // Socket is one client's membership of one namespace (socket.ts). Its
 // methods are safe for concurrent use.
+//
+// Most sockets sit idle, so a Socket keeps only what it cannot rebuild:
+// the handshake is assembled from the connection's request when asked for
+// (Handshake), and a channel to wait for the connection handlers is made
+// only by an event that arrives before they have run.
 type Socket struct {
 	id        string
 	pid       string
 	nsp       *Namespace
 	client    *client
-	handshake Handshake
+	auth      json.RawMessage
+	issued    int64 // connection time, Unix milliseconds
 	recovered bool
-	log       *slog.Logger
 
 	state atomic.Int32
-	ready chan struct{} // closed once the connection handlers have run
+	ready atomic.Bool // the connection handlers have run
 
 	mu            sync.Mutex
+	readyCh       chan struct{} // closed by markReady; made by waitReady
 	data          any
 	anyHandlers   []EventHandler
 	handlers      map[string][]EventHandler
@@ -77,7 +84,7 @@ type Socket struct {
 }
 
 func newSocket(n *Namespace, c *client, auth json.RawMessage, sess *Session) *Socket {
-	s := &Socket{nsp: n, client: c, ready: make(chan struct{})}
+	s := &Socket{nsp: n, client: c, auth: auth, issued: time.Now().UnixMilli()}
 	if sess != nil {
 		s.id, s.pid, s.data, s.recovered = sess.SID, sess.PID, sess.Data, true
 	} else {
@@ -93,8 +100,6 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage, sess *Session) *So
 			s.pid = newID()
 		}
 	}
-	s.log = n.log.With("socket", s.id)
-	s.handshake = newHandshake(c.conn.Request(), auth, time.Now())
 	if sess != nil {
 		if len(sess.Rooms) > 0 {
 			n.adapter.AddAll(s.id, sess.Rooms)
@@ -107,7 +112,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage, sess *Session) *So
 			}
 			c.send(p)
 		}
-		s.log.Info("socketio: session recovered", "packets", len(sess.MissedPackets))
+		s.logAttrs(slog.LevelDebug, "socketio: session recovered", slog.Int("packets", len(sess.MissedPackets)))
 	}
 	return s
 }
@@ -126,9 +131,12 @@ func (s *Socket) ConnID() string { return s.client.conn.ID() }
 // Protocol returns the connection's Engine.IO protocol version (3 or 4).
 func (s *Socket) Protocol() int { return s.client.proto }
 
-// Handshake returns what the client sent when connecting. The returned
-// value must not be modified.
-func (s *Socket) Handshake() Handshake { return s.handshake }
+// Handshake returns what the client sent when connecting. It is built
+// from the connection's handshake request on each call; its Headers map
+// is that request's, shared: the returned value must not be modified.
+func (s *Socket) Handshake() Handshake {
+	return newHandshake(s.client.conn.Request(), s.auth, time.UnixMilli(s.issued))
+}
 
 // Recovered reports whether the socket's session was recovered (same id,
 // rooms and data, missed packets replayed).
@@ -137,8 +145,52 @@ func (s *Socket) Recovered() bool { return s.recovered }
 // Connected reports whether the socket is connected.
 func (s *Socket) Connected() bool { return s.state.Load() == stateConnected }
 
-// Logger returns the socket's logger (sid, namespace and socket bound).
-func (s *Socket) Logger() *slog.Logger { return s.log }
+// Logger returns a logger for the socket, with namespace, sid and socket
+// bound. A new one is made on each call, cheaply: the socket keeps none,
+// and the attributes are added only to records that are written. Keep it
+// for the duration of a task rather than storing it per socket.
+func (s *Socket) Logger() *slog.Logger {
+	return slog.New(&scopedHandler{h: s.nsp.log.Handler(), scope: [2]slog.Attr{
+		slog.String("sid", s.client.conn.ID()),
+		slog.String("socket", s.id),
+	}})
+}
+
+// markReady records that the connection handlers have run and releases
+// events waiting for them.
+func (s *Socket) markReady() {
+	s.mu.Lock()
+	s.ready.Store(true)
+	ch := s.readyCh
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// waitReady waits until the connection handlers have run; false if the
+// connection closed first.
+func (s *Socket) waitReady() bool {
+	if s.ready.Load() {
+		return true
+	}
+	s.mu.Lock()
+	if s.ready.Load() {
+		s.mu.Unlock()
+		return true
+	}
+	if s.readyCh == nil {
+		s.readyCh = make(chan struct{})
+	}
+	ch := s.readyCh
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-s.client.context().Done():
+		return false
+	}
+}
 
 // Data returns the value set with SetData (nil by default).
 func (s *Socket) Data() any {
@@ -379,7 +431,7 @@ func (s *Socket) onconnect() bool {
 		p.Data = append(b, '}')
 	}
 	s.client.send(p)
-	s.log.Debug("socketio: socket connected", "recovered", s.recovered)
+	s.logAttrs(slog.LevelDebug, "socketio: socket connected", slog.Bool("recovered", s.recovered))
 	return true
 }
 
@@ -398,12 +450,10 @@ func (s *Socket) onpacket(p *Packet) {
 func (s *Socket) onevent(p *Packet) {
 	name, args, err := EventName(p.Data)
 	if err != nil {
-		s.log.Warn("socketio: event without name ignored", "bytes", len(p.Data))
+		s.logAttrs(slog.LevelWarn, "socketio: event without name ignored", slog.Int("bytes", len(p.Data)))
 		return
 	}
-	select {
-	case <-s.ready:
-	case <-s.client.ctx.Done():
+	if !s.waitReady() {
 		return
 	}
 	if s.state.Load() != stateConnected {
@@ -413,8 +463,8 @@ func (s *Socket) onevent(p *Packet) {
 	if p.HasID {
 		ev.Ack = s.ackFunc(p.ID)
 	}
-	if s.log.Enabled(s.client.ctx, slog.LevelDebug) {
-		s.log.Debug("socketio: event", "event", name, "bytes", len(p.Data))
+	if s.nsp.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.logAttrs(slog.LevelDebug, "socketio: event", slog.String("event", name), slog.Int("bytes", len(p.Data)))
 	}
 	s.mu.Lock()
 	anyh := s.anyHandlers
@@ -452,7 +502,7 @@ func (s *Socket) onack(p *Packet) {
 	delete(s.acks, p.ID)
 	s.mu.Unlock()
 	if w == nil {
-		s.log.Debug("socketio: ack for unknown id ignored", "id", p.ID)
+		s.logAttrs(slog.LevelDebug, "socketio: ack for unknown id ignored", slog.Uint64("id", p.ID))
 		return
 	}
 	if w.timer != nil {
@@ -504,7 +554,7 @@ func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
 		}
 		w.fn(nil, nil, ErrSocketClosed)
 	}
-	s.log.Debug("socketio: socket disconnected", "reason", reason)
+	s.logAttrs(slog.LevelDebug, "socketio: socket disconnected", slog.String("reason", string(reason)))
 	for _, fn := range disconnect {
 		fn(reason)
 	}
@@ -519,5 +569,5 @@ func (s *Socket) cleanup() {
 
 // info describes the socket for FetchSockets.
 func (s *Socket) info() SocketInfo {
-	return SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: slices.Clone(s.Rooms()), Data: s.Data()}
+	return SocketInfo{ID: s.id, Handshake: s.Handshake(), Rooms: slices.Clone(s.Rooms()), Data: s.Data()}
 }
