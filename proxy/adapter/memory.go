@@ -5,6 +5,7 @@ package adapter
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,15 +35,29 @@ type Memory struct {
 	nsp  *socketio.Namespace
 	opts Options
 
-	mu    sync.RWMutex
+	mu sync.RWMutex
+	// rooms holds each room's members, except that a socket's membership
+	// of its own room (named by its id) is kept only as sids[id].own: a
+	// set per socket for the room every socket is in would be most of the
+	// adapter's memory per idle socket. Another socket may still join a
+	// room named by a socket id; it is then listed in rooms.
 	rooms map[string]map[string]struct{}
-	sids  map[string]map[string]struct{}
+	sids  map[string]memberships
 
 	rmu      sync.Mutex
 	sessions map[string]*session
 	order    []string // pids in persist order
 	packets  []persisted
 	offsets  yeast
+}
+
+// memberships are one socket's rooms.
+type memberships struct {
+	own bool // in the room named by its own id
+	// rooms are the other rooms, in join order. A slice costs an idle
+	// socket less than a set; sockets are in few rooms, and each join or
+	// leave scans them once.
+	rooms []string
 }
 
 type session struct {
@@ -81,7 +96,7 @@ func NewMemory(nsp *socketio.Namespace, opts Options) *Memory {
 		nsp:      nsp,
 		opts:     opts,
 		rooms:    make(map[string]map[string]struct{}),
-		sids:     make(map[string]map[string]struct{}),
+		sids:     make(map[string]memberships),
 		sessions: make(map[string]*session),
 	}
 }
@@ -90,13 +105,16 @@ func NewMemory(nsp *socketio.Namespace, opts Options) *Memory {
 func (a *Memory) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	mine := a.sids[id]
-	if mine == nil {
-		mine = make(map[string]struct{}, len(rooms))
-		a.sids[id] = mine
-	}
+	m := a.sids[id]
 	for _, r := range rooms {
-		mine[r] = struct{}{}
+		if r == id {
+			m.own = true
+			continue
+		}
+		if slices.Contains(m.rooms, r) {
+			continue
+		}
+		m.rooms = append(m.rooms, r)
 		members := a.rooms[r]
 		if members == nil {
 			members = make(map[string]struct{})
@@ -104,16 +122,24 @@ func (a *Memory) AddAll(id string, rooms []string) {
 		}
 		members[id] = struct{}{}
 	}
+	a.sids[id] = m
 }
 
 // Del implements socketio.Adapter.
 func (a *Memory) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if mine := a.sids[id]; mine != nil {
-		delete(mine, room)
+	m, ok := a.sids[id]
+	if !ok {
+		return
 	}
-	a.delLocked(room, id)
+	if room == id {
+		m.own = false
+	} else if i := slices.Index(m.rooms, room); i >= 0 {
+		m.rooms = slices.Delete(m.rooms, i, i+1)
+		a.delLocked(room, id)
+	}
+	a.sids[id] = m
 }
 
 func (a *Memory) delLocked(room, id string) {
@@ -131,7 +157,7 @@ func (a *Memory) delLocked(room, id string) {
 func (a *Memory) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[id] {
+	for _, r := range a.sids[id].rooms {
 		a.delLocked(r, id)
 	}
 	delete(a.sids, id)
@@ -141,9 +167,14 @@ func (a *Memory) DelAll(id string) {
 func (a *Memory) Rooms() map[string]int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make(map[string]int, len(a.rooms))
+	out := make(map[string]int, len(a.rooms)+len(a.sids))
 	for r, m := range a.rooms {
 		out[r] = len(m)
+	}
+	for id, m := range a.sids {
+		if m.own {
+			out[id]++
+		}
 	}
 	return out
 }
@@ -152,15 +183,15 @@ func (a *Memory) Rooms() map[string]int {
 func (a *Memory) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	mine, ok := a.sids[id]
+	m, ok := a.sids[id]
 	if !ok {
 		return nil
 	}
-	out := make([]string, 0, len(mine))
-	for r := range mine {
-		out = append(out, r)
+	out := make([]string, 0, len(m.rooms)+1)
+	if m.own {
+		out = append(out, id)
 	}
-	return out
+	return append(out, m.rooms...)
 }
 
 // Sockets implements socketio.Adapter.
@@ -191,6 +222,14 @@ func (a *Memory) apply(opts *socketio.BroadcastOptions, fn func(s *socketio.Sock
 		return
 	}
 	for i, r := range opts.Rooms {
+		if m, ok := a.sids[r]; ok && m.own {
+			// The socket whose own room this is.
+			if !a.inAny(opts.Rooms[:i], r) && !a.excluded(opts.Except, r) {
+				if s := a.nsp.Socket(r); s != nil {
+					fn(s)
+				}
+			}
+		}
 		for id := range a.rooms[r] {
 			if a.inAny(opts.Rooms[:i], id) || a.excluded(opts.Except, id) {
 				continue
@@ -204,6 +243,12 @@ func (a *Memory) apply(opts *socketio.BroadcastOptions, fn func(s *socketio.Sock
 
 func (a *Memory) inAny(rooms []string, id string) bool {
 	for _, r := range rooms {
+		if r == id {
+			if a.sids[id].own {
+				return true
+			}
+			continue
+		}
 		if _, ok := a.rooms[r][id]; ok {
 			return true
 		}

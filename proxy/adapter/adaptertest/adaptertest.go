@@ -180,6 +180,38 @@ func Run(t *testing.T, factory socketio.AdapterFactory) {
 		}
 	})
 
+	t.Run("OwnRoom", func(t *testing.T) {
+		e := newEnv(t, factory, 0, 3)
+		a := e.nsp.Adapter()
+		s0, s1 := e.sockets[0], e.sockets[1]
+		// Another socket may join a room named by a socket id.
+		s1.Join(s0.ID(), s0.ID(), "r")
+		s0.Join("r", "r")
+		if got := sorted(a.SocketRooms(s0.ID())); !slices.Equal(got, sorted([]string{s0.ID(), "r"})) {
+			t.Fatalf("SocketRooms after joining twice = %v", got)
+		}
+		if got := sorted(a.Sockets([]string{s0.ID()})); !slices.Equal(got, sorted([]string{s0.ID(), s1.ID()})) {
+			t.Fatalf("Sockets(own room) = %v", got)
+		}
+		_ = e.nsp.To(s0.ID(), "r").Emit("own+r", nil, nil)
+		e.expect(`2["own+r"]`, 0, 1)
+		_ = e.nsp.Except(s0.ID()).Emit("not-own", nil, nil)
+		e.expect(`2["not-own"]`, 2)
+		// A socket may leave its own room.
+		a.Del(s0.ID(), s0.ID())
+		if got := a.SocketRooms(s0.ID()); !slices.Equal(got, []string{"r"}) {
+			t.Fatalf("SocketRooms after leaving own room = %v", got)
+		}
+		_ = e.nsp.To(s0.ID()).Emit("left", nil, nil)
+		e.expect(`2["left"]`, 1)
+		_ = e.nsp.Emit("all", nil, nil)
+		e.expect(`2["all"]`, 0, 1, 2)
+		a.DelAll(s1.ID())
+		if got := a.Sockets([]string{s0.ID()}); len(got) != 0 {
+			t.Fatalf("Sockets(own room) after leaving = %v", got)
+		}
+	})
+
 	t.Run("BroadcastSelection", func(t *testing.T) {
 		e := newEnv(t, factory, 0, 4)
 		e.sockets[0].Join("a")
