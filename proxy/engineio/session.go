@@ -1,11 +1,9 @@
 package engineio
 
 import (
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -94,65 +92,6 @@ func (s *Session) ID() string { return s.id }
 
 // Protocol returns the Engine.IO protocol revision, 3 or 4.
 func (s *Session) Protocol() int { return int(s.proto) }
-
-// Request returns the handshake request: method, headers, URL, Host,
-// RemoteAddr, RequestURI and TLS state, with an empty body and a context
-// detached from the connection. Each call returns a new Request, but the
-// Header map is the one of the handshake, shared by every call: neither
-// may be modified. The session keeps only these parts of the request, not
-// the request itself: a retained request and its context would cost every
-// idle session several hundred bytes.
-func (s *Session) Request() *http.Request {
-	h := &s.hs
-	u, err := url.ParseRequestURI(h.requestURI)
-	if err != nil {
-		u = &url.URL{}
-	}
-	return &http.Request{
-		Method:     http.MethodGet,
-		URL:        u,
-		Proto:      h.proto,
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     h.header,
-		Body:       http.NoBody,
-		Host:       h.host,
-		RemoteAddr: h.remoteAddr,
-		RequestURI: h.requestURI,
-		TLS:        h.tls,
-	}
-}
-
-// handshake is what a session keeps of its handshake request.
-type handshake struct {
-	header     http.Header
-	proto      string
-	host       string
-	remoteAddr string
-	requestURI string
-	tls        *tls.ConnectionState
-}
-
-func newHandshake(r *http.Request) handshake {
-	h := handshake{
-		header:     r.Header,
-		proto:      r.Proto,
-		host:       r.Host,
-		remoteAddr: r.RemoteAddr,
-		requestURI: r.RequestURI,
-		tls:        r.TLS,
-	}
-	if h.header == nil {
-		h.header = http.Header{}
-	}
-	if h.requestURI == "" && r.URL != nil {
-		h.requestURI = r.URL.RequestURI()
-	}
-	if h.proto == "" {
-		h.proto = "HTTP/1.1"
-	}
-	return h
-}
 
 // Transport returns "polling" or "websocket"; it changes once, when an
 // upgrade completes.

@@ -21,8 +21,8 @@ type Conn interface {
 	// Protocol is the Engine.IO protocol version, 3 or 4.
 	Protocol() int
 	// Request is the handshake request. It is asked for only when a
-	// socket's Handshake is, and its Header map is shared by the
-	// Handshakes built from it: neither may be modified.
+	// socket's Handshake is, and its Header map becomes the Handshake's
+	// Headers, not copied.
 	Request() *http.Request
 	// Send queues packets, all or none, without blocking; the slice may be
 	// reused by the caller once Send returns, Data may not be modified.
@@ -36,8 +36,8 @@ type Conn interface {
 // Handshake is what the client sent when it connected to the namespace, as
 // the reference's socket.handshake.
 type Handshake struct {
-	// Headers of the Engine.IO handshake request: the request's own map,
-	// shared, not a copy.
+	// Headers of the Engine.IO handshake request: the map of the
+	// Conn's Request, not a copy.
 	Headers http.Header
 	// Query of the handshake request URL.
 	Query url.Values

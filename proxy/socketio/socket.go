@@ -132,8 +132,9 @@ func (s *Socket) ConnID() string { return s.client.conn.ID() }
 func (s *Socket) Protocol() int { return s.client.proto }
 
 // Handshake returns what the client sent when connecting. It is built
-// from the connection's handshake request on each call; its Headers map
-// is that request's, shared: the returned value must not be modified.
+// from the connection's handshake request (Conn.Request) on each call, so
+// callers that need it often should keep it. Its maps may be shared with
+// the connection and must not be modified.
 func (s *Socket) Handshake() Handshake {
 	return newHandshake(s.client.conn.Request(), s.auth, time.UnixMilli(s.issued))
 }
