@@ -4,9 +4,14 @@ go 1.26.8
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/gin-gonic/gin v1.12.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/websocket v1.5.3
+	golang.org/x/time v0.16.0
 )
+
+require github.com/MicahParks/jwkset v0.11.4 // indirect
 
 require (
 	github.com/bytedance/gopkg v0.1.3 // indirect
