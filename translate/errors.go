@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/iobridge/iobridge/plugins"
 )
 
 // Sentinel errors. A Backend wraps the first four so that the translator
@@ -66,12 +68,15 @@ func (e *StatusError) Error() string {
 // a StatusError, 504 for ErrTimeout, 502 for ErrUnreachable and
 // ErrInvalidAnswer, 503 for ErrOverloaded and ErrClosed, 429 for
 // ErrQueueFull, 404 for ErrNotForwarded, 400 for ErrInvalidInstruction,
-// and 500 for anything else.
+// a plugin's own status for a *plugins.Error, and 500 for anything else.
 func Status(err error) int {
 	var se *StatusError
+	var pe *plugins.Error
 	switch {
 	case errors.As(err, &se):
 		return se.Status
+	case errors.As(err, &pe):
+		return pe.Status
 	case errors.Is(err, ErrTimeout):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, ErrUnreachable), errors.Is(err, ErrInvalidAnswer):
@@ -93,7 +98,10 @@ func Status(err error) int {
 // of URLs and internals.
 func clientMessage(err error) string {
 	var se *StatusError
+	var pe *plugins.Error
 	switch {
+	case errors.As(err, &pe):
+		return pe.Message
 	case errors.As(err, &se):
 		if se.Message != "" {
 			return se.Message

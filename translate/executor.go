@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
+	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -19,6 +22,8 @@ type Executor struct {
 	// known reports whether a namespace that does not exist yet is one a
 	// route would create (a pattern's child with no socket so far).
 	known func(name string) bool
+	// chain returns a namespace's plugins (nil: none).
+	chain func(name string) *plugins.Chain
 }
 
 // NewExecutor returns an Executor for srv. Instructions naming a namespace
@@ -95,6 +100,11 @@ func (x *Executor) Execute(ctx context.Context, ins *Instruction, opts ExecOptio
 	}
 	if opts.Count {
 		res.Recipients = countSockets(nsp, ins.To, ins.Except)
+	}
+	if x.chain != nil {
+		if ch := x.chain(nsp.Name()); ch.HasOutbound() {
+			return executeEach(ctx, nsp, ch, ins, args, atts, wantAcks, res)
+		}
 	}
 	op := nsp.To(ins.To...)
 	if len(ins.Except) > 0 {
@@ -213,4 +223,93 @@ func countSockets(nsp *socketio.Namespace, to, except []string) int {
 		}
 	}
 	return n
+}
+
+// executeEach is Execute for a namespace with outbound hooks: each local
+// recipient gets its own emit, as the hooks decide (dropped, or with its
+// own args). Only such namespaces pay for it; the others keep the
+// encode-once broadcast.
+func executeEach(ctx context.Context, nsp *socketio.Namespace, ch *plugins.Chain, ins *Instruction, args []json.RawMessage, atts [][]byte, wantAcks bool, res Result) (Result, error) {
+	a := nsp.Adapter()
+	if a == nil {
+		return res, nil
+	}
+	ids := a.Sockets(ins.To)
+	if len(ins.Except) > 0 {
+		ex := make(map[string]struct{})
+		for _, id := range a.Sockets(ins.Except) {
+			ex[id] = struct{}{}
+		}
+		ids = slices.DeleteFunc(ids, func(id string) bool { _, ok := ex[id]; return ok })
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	if wantAcks {
+		res.Acks, res.Timeouts = []AckResult{}, []string{}
+	}
+	for _, id := range ids {
+		s := nsp.Socket(id)
+		if s == nil {
+			continue
+		}
+		out, drop := ch.Outbound(ctx, plugins.OutboundEvent{Socket: s, Name: ins.Event, Args: args})
+		if drop {
+			continue
+		}
+		var err error
+		switch {
+		case wantAcks:
+			wg.Add(1)
+			err = s.EmitWithAck(ins.Event, out, atts, ins.Ack.Timeout, func(rargs []json.RawMessage, ratts [][]byte, aerr error) {
+				defer wg.Done()
+				mu.Lock()
+				defer mu.Unlock()
+				if aerr != nil {
+					res.Timeouts = append(res.Timeouts, id)
+					return
+				}
+				conv := make([]json.RawMessage, len(rargs))
+				for i, r := range rargs {
+					b, cerr := AttachmentsToBinary(r, ratts)
+					if cerr != nil {
+						b = r
+					}
+					conv[i] = b
+				}
+				res.Acks = append(res.Acks, AckResult{Socket: id, Args: conv})
+			})
+			if err != nil { // the callback will not run
+				wg.Done()
+				mu.Lock()
+				res.Timeouts = append(res.Timeouts, id)
+				mu.Unlock()
+			}
+		case ins.Volatile:
+			err = s.EmitVolatile(ins.Event, out, atts)
+		default:
+			err = s.Emit(ins.Event, out, atts)
+		}
+		if err != nil && !errors.Is(err, socketio.ErrSocketClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if wantAcks {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			mu.Lock()
+			r := Result{Recipients: res.Recipients, Acks: slices.Clone(res.Acks), Timeouts: slices.Clone(res.Timeouts)}
+			mu.Unlock()
+			return r, ctx.Err()
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, fmt.Errorf("emit %q to %s: %w", ins.Event, nsp.Name(), err)
+	}
+	return res, nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -88,6 +89,11 @@ type Route struct {
 	// OnConnect is OnConnectWebhook or OnConnectAccept. Empty means
 	// OnConnectWebhook when Backend is set, else OnConnectAccept.
 	OnConnect string
+	// Plugins run on the route's sockets: connect hooks before the
+	// connect delivery, inbound hooks before the events filter, outbound
+	// hooks on the executor's emits to the route's namespaces. Nil means
+	// none. The Translator does not shut them down.
+	Plugins *plugins.Chain
 }
 
 // route is a Route ready to serve.
@@ -198,7 +204,16 @@ func New(cfg Config, srv *socketio.Server) (*Translator, error) {
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.tasks = make(chan func())
-	t.exec = &Executor{srv: srv, known: func(name string) bool { return t.routeFor(name) != nil }}
+	t.exec = &Executor{
+		srv:   srv,
+		known: func(name string) bool { return t.routeFor(name) != nil },
+		chain: func(name string) *plugins.Chain {
+			if r := t.routeFor(name); r != nil {
+				return r.Plugins
+			}
+			return nil
+		},
+	}
 	seen := make(map[*socketio.Namespace]bool)
 	for _, r := range t.routes {
 		var nsp *socketio.Namespace
@@ -391,7 +406,16 @@ func EncodeData(v any) json.RawMessage {
 func (t *Translator) middleware(ctx context.Context, s *socketio.Socket) error {
 	nsName := s.Namespace().Name()
 	r := t.routeFor(nsName)
-	if r == nil || r.OnConnect != OnConnectWebhook {
+	if r == nil {
+		return nil
+	}
+	if r.Plugins.HasConnect() {
+		if err := r.Plugins.Connect(ctx, s); err != nil {
+			logRefusal(s, "translate: connection refused by plugin", "", err)
+			return err
+		}
+	}
+	if r.OnConnect != OnConnectWebhook {
 		return nil
 	}
 	env := Envelope{
@@ -505,6 +529,28 @@ type socketState struct {
 }
 
 func (st *socketState) onEvent(e socketio.Event) {
+	if st.r.Plugins.HasInbound() {
+		rep, err := st.r.Plugins.Inbound(st.t.ctx, plugins.InboundEvent{
+			Socket: st.s, Name: e.Name, Args: e.Args, Attachments: e.Attachments, Ack: e.Ack != nil,
+		})
+		if err != nil {
+			st.fail(job{event: e.Name, ack: e.Ack}, NewDeliveryID(), err)
+			var pe *plugins.Error
+			if errors.As(err, &pe) && pe.Disconnect {
+				st.s.Disconnect(false)
+			}
+			return
+		}
+		if rep.Handled {
+			if e.Ack != nil {
+				_ = e.Ack(rep.AckArgs, nil)
+			}
+			return
+		}
+		if rep.Args != nil {
+			e.Args = rep.Args
+		}
+	}
 	if !st.r.forwards(e.Name) {
 		st.fail(job{event: e.Name, ack: e.Ack}, NewDeliveryID(), fmt.Errorf("%w: %q", ErrNotForwarded, e.Name))
 		return
@@ -669,7 +715,7 @@ func (st *socketState) applyEmits(emits []Instruction, id string) {
 func (st *socketState) fail(j job, id string, err error) {
 	status, msg := Status(err), clientMessage(err)
 	log := st.s.Logger()
-	if log.Enabled(context.Background(), slog.LevelWarn) {
+	if !logRefusal(st.s, "translate: event refused by plugin", j.event, err) && log.Enabled(context.Background(), slog.LevelWarn) {
 		log.Warn("translate: delivery failed", "event", j.event, "delivery_id", id, "status", status, "err", err)
 	}
 	if j.kind == TypeConnect {
@@ -702,6 +748,9 @@ func (st *socketState) fail(j job, id string, err error) {
 // the socket is leaving.
 func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 	close(st.left)
+	if st.r.Plugins.HasDisconnect() {
+		st.r.Plugins.Disconnect(st.t.ctx, st.s, reason)
+	}
 	if st.r.Backend == nil {
 		return
 	}
@@ -736,4 +785,24 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 		t.disc.Add(-1)
 		log.Error("translate: disconnect delivery not sent: shutting down", "delivery_id", env.ID, "reason", reason)
 	}
+}
+
+// logRefusal logs a plugin's refusal with the plugin's name, at Info (a
+// refused client is policy at work, not a fault), and reports whether
+// err was one.
+func logRefusal(s *socketio.Socket, msg, event string, err error) bool {
+	var pe *plugins.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	log := s.Logger()
+	if !log.Enabled(context.Background(), slog.LevelInfo) {
+		return true
+	}
+	attrs := []slog.Attr{slog.String("plugin", pe.Plugin), slog.Int("status", pe.Status), slog.String("err", pe.Error())}
+	if event != "" {
+		attrs = append(attrs, slog.String("event", event))
+	}
+	log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	return true
 }
