@@ -255,11 +255,21 @@ type JWTPlugin struct {
 	Rooms []string `toml:"rooms"`
 	// Claims are copied into socket.data. Default none.
 	Claims []string `toml:"claims"`
+	// Leeway is the clock skew allowed when checking exp and nbf.
+	// Default "0".
+	Leeway Duration `toml:"leeway"`
+	// JWKSRefresh is how often the JWKS is fetched again (it is also
+	// fetched when a token names an unknown key, at most every 5 minutes).
+	// Must be positive. Default 1h.
+	JWKSRefresh Duration `toml:"jwks_refresh"`
 }
 
-// RateLimitPlugin limits inbound events with a token bucket.
+// RateLimitPlugin limits inbound events, and connects per client IP
+// address, with token buckets.
 type RateLimitPlugin struct {
-	// EventsPerSecond is the refill rate. Required, positive.
+	// EventsPerSecond is the refill rate of the event buckets. Zero (the
+	// default) leaves events unlimited; at least one of EventsPerSecond
+	// and ConnectsPerSecond is positive.
 	EventsPerSecond float64 `toml:"events_per_second"`
 	// Burst is the bucket size, at least 1. Default: EventsPerSecond
 	// rounded up.
@@ -270,6 +280,14 @@ type RateLimitPlugin struct {
 	// reaches the backend: "error" (default; the socket stays connected
 	// and gets the error) or "disconnect".
 	Action string `toml:"action"`
+	// ConnectsPerSecond is the refill rate of a bucket per client IP
+	// address that each connect to the namespace takes from; a connect
+	// over it is refused (connect_error "rate limit exceeded: too many
+	// connections"). Zero (the default) leaves connects unlimited.
+	ConnectsPerSecond float64 `toml:"connects_per_second"`
+	// ConnectBurst is that bucket's size, at least 1. Default:
+	// ConnectsPerSecond rounded up.
+	ConnectBurst int `toml:"connect_burst"`
 }
 
 // FilterPlugin allows or denies inbound events by name and size.
@@ -282,6 +300,9 @@ type FilterPlugin struct {
 	// MaxArgsBytes bounds an event's encoded args, in bytes. Zero (the
 	// default) means no bound beyond server.max_http_buffer_size.
 	MaxArgsBytes int `toml:"max_args_bytes"`
+	// MaxDepth bounds the nesting of objects and arrays in each argument
+	// ({"a":[1]} has depth 2). Zero (the default) means no bound.
+	MaxDepth int `toml:"max_depth"`
 }
 
 // OriginPlugin refuses connections whose Origin header is not listed.

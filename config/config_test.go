@@ -175,6 +175,19 @@ allow = ["*", "app.example.com", "https://app.example.com/path"]
 [[namespace.plugin]]
 name = "filter"
 allow = ["chat", "a*b", ""]
+max_depth = -1
+[[namespace.plugin]]
+name = "ratelimit"
+[[namespace.plugin]]
+name = "ratelimit"
+connects_per_second = 2
+connect_burst = -1
+[[namespace.plugin]]
+name = "jwt"
+jwks_url = "https://example.com/jwks.json"
+jwks_refresh = "0"
+leeway = "-5s"
+rooms = ["user:{sub"]
 `, nil},
 	{"tls modes", `
 [tls]

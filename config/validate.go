@@ -82,7 +82,13 @@ func (l *loader) defaults(c *Config) {
 				if def(pp + ".from") {
 					pl.JWT.From = "auth"
 				}
+				if def(pp + ".jwks_refresh") {
+					pl.JWT.JWKSRefresh = Duration(time.Hour)
+				}
 			case pl.RateLimit != nil:
+				if def(pp+".connect_burst") && pl.RateLimit.ConnectsPerSecond > 0 {
+					pl.RateLimit.ConnectBurst = max(1, int(min(1<<30, pl.RateLimit.ConnectsPerSecond+0.999999)))
+				}
 				if def(pp+".burst") && pl.RateLimit.EventsPerSecond > 0 {
 					pl.RateLimit.Burst = max(1, int(min(1<<30, pl.RateLimit.EventsPerSecond+0.999999)))
 				}
@@ -291,6 +297,7 @@ func (l *loader) validatePlugin(p string, pl *Plugin) {
 			}
 		case j.JWKSURL != "":
 			l.url(p+".jwks_url", j.JWKSURL, "https", "http")
+			l.check(j.JWKSRefresh > 0, p+".jwks_refresh", `must be positive, as "1h"`)
 		case len(j.Secret) < 32:
 			l.warn(p+".secret", "shorter than 32 bytes: an HS256 key should have at least 256 bits")
 		}
@@ -305,10 +312,28 @@ func (l *loader) validatePlugin(p string, pl *Plugin) {
 		for i, c := range j.Claims {
 			l.check(c != "", indexPath(p+".claims", i), "empty claim name")
 		}
+		l.check(j.Leeway >= 0, p+".leeway", `must not be negative, as "30s"`)
+		for i, r := range j.Rooms {
+			if strings.Count(r, "{") != strings.Count(r, "}") {
+				l.check(false, indexPath(p+".rooms", i), `%s: unbalanced braces; write claims as "user:{sub}"`, l.show(indexPath(p+".rooms", i), r))
+			}
+		}
 	case pl.RateLimit != nil:
 		r := pl.RateLimit
-		l.check(r.EventsPerSecond > 0, p+".events_per_second", "required, and must be positive (events per second)")
-		l.check(r.Burst >= 1, p+".burst", "must be at least 1, not %d", r.Burst)
+		switch {
+		case r.EventsPerSecond < 0:
+			l.check(false, p+".events_per_second", "must not be negative (events per second; 0 leaves events unlimited)")
+		case r.ConnectsPerSecond < 0:
+			l.check(false, p+".connects_per_second", "must not be negative (connects per second; 0 leaves connects unlimited)")
+		case r.EventsPerSecond == 0 && r.ConnectsPerSecond == 0:
+			l.check(false, p, "set events_per_second, connects_per_second or both")
+		}
+		if r.EventsPerSecond != 0 {
+			l.check(r.Burst >= 1, p+".burst", "must be at least 1, not %d", r.Burst)
+		}
+		if r.ConnectsPerSecond != 0 {
+			l.check(r.ConnectBurst >= 1, p+".connect_burst", "must be at least 1, not %d", r.ConnectBurst)
+		}
 		l.check(r.Per == "socket" || r.Per == "ip", p+".per", `%s is not "socket" or "ip"`, l.show(p+".per", r.Per))
 		l.check(r.Action == "error" || r.Action == "disconnect", p+".action", `%s is not "error" or "disconnect"`, l.show(p+".action", r.Action))
 	case pl.Filter != nil:
@@ -320,6 +345,7 @@ func (l *loader) validatePlugin(p string, pl *Plugin) {
 			l.eventPattern(indexPath(p+".deny", i), e)
 		}
 		l.check(f.MaxArgsBytes >= 0, p+".max_args_bytes", "must not be negative (bytes; 0 means no bound)")
+		l.check(f.MaxDepth >= 0, p+".max_depth", "must not be negative (0 means no bound)")
 	case pl.Origin != nil:
 		o := pl.Origin
 		l.check(len(o.Allow) > 0, p+".allow", `required: the origins accepted, as ["https://app.example.com"]`)
