@@ -171,4 +171,3 @@ func (s *sidecar) join(t testing.TB, nsp, sid, room string) {
 		t.Fatal(err)
 	}
 }
-
