@@ -37,6 +37,7 @@ import (
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/examples/backend"
 	"github.com/iobridge/iobridge/examples/demo"
+	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
@@ -222,8 +223,8 @@ func versionString() string {
 
 // unsupported lists what the configuration asks for that this build
 // cannot do safely: starting without it would weaken security or
-// correctness (plain HTTP where TLS was asked for, plugins not run, one
-// node where a cluster was asked for), so the sidecar refuses to start.
+// correctness (plain HTTP where TLS was asked for, one node where a
+// cluster was asked for), so the sidecar refuses to start.
 func unsupported(cfg *config.Config) []string {
 	var out []string
 	if cfg.TLS.Mode != config.TLSOff {
@@ -231,11 +232,6 @@ func unsupported(cfg *config.Config) []string {
 	}
 	if cfg.Adapter.Type != "memory" {
 		out = append(out, fmt.Sprintf("adapter.type = %q: this build has the in-memory adapter only", cfg.Adapter.Type))
-	}
-	for i, n := range cfg.Namespaces {
-		if len(n.Plugins) > 0 {
-			out = append(out, fmt.Sprintf("namespace[%d].plugin: this build does not run plugins yet", i))
-		}
 	}
 	return out
 }
@@ -282,6 +278,8 @@ type sidecar struct {
 	tr    *translate.Translator
 	api   *api.API // nil without [api]
 	apiLn net.Listener
+	// chains are the plugins of each [[namespace]] block.
+	chains []*plugins.Chain
 }
 
 // newSidecar builds the Socket.IO server from [server], a translate route
@@ -289,14 +287,20 @@ type sidecar struct {
 // Of, by pattern with OfPattern, in file order), and the control API from
 // [api]. It opens the API's listener; the caller serves it.
 func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
+	chains, err := newChains(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	ecfg := engineConfig(cfg.Server, logger)
+	ecfg.AllowRequest = plugins.AllowRequest(chains)
 	sio := socketio.NewServer(socketio.Config{
-		Engine:         engineConfig(cfg.Server, logger),
+		Engine:         ecfg,
 		Adapter:        adapter.Factory(adapter.Options{}),
 		ConnectTimeout: cfg.Server.ConnectTimeout.Std(),
 		Recovery:       cfg.Server.Recovery.Std(),
 		Logger:         logger,
 	})
-	sc := &sidecar{sio: sio}
+	sc := &sidecar{sio: sio, chains: chains}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
 	for i, n := range cfg.Namespaces {
 		r := translate.Route{
@@ -305,6 +309,7 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			ErrorEvent: n.ErrorEvent,
 			Timeout:    n.Timeout.Std(),
 			OnConnect:  n.OnConnect,
+			Plugins:    chains[i],
 		}
 		if n.Pattern != "" {
 			re, err := regexp.Compile(n.Pattern)
@@ -358,7 +363,8 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 
 // shutdown stops the parts in order: the API first (backends stop
 // emitting), then the sockets (each gets its disconnect delivery under
-// way), then the translator (waits for those deliveries).
+// way), then the translator (waits for those deliveries), then the
+// plugins.
 func (sc *sidecar) shutdown(ctx context.Context) error {
 	var errs []error
 	if sc.api != nil {
@@ -370,6 +376,7 @@ func (sc *sidecar) shutdown(ctx context.Context) error {
 	if sc.tr != nil {
 		errs = append(errs, sc.tr.Shutdown(ctx))
 	}
+	errs = append(errs, shutdownChains(ctx, sc.chains))
 	return errors.Join(errs...)
 }
 
