@@ -20,10 +20,12 @@
 //
 // Each WebSocket has one reader goroutine. Writes happen on a writer
 // goroutine that exists only while packets are queued, using pooled write
-// buffers, so an idle WebSocket session costs a parked reader, a 1 KiB read
-// buffer and the session itself. The alternative, a writer parked per
-// session, would cost a goroutine stack and a write buffer per idle
-// client. Session.Send only appends to a queue bounded in bytes
+// buffers; the reader, parked on a shallow stack while the connection is
+// idle, borrows its 1 KiB read buffer from a pool only while it reads. So
+// an idle WebSocket session costs a parked reader and the session itself,
+// which keeps its handshake request's headers packed in one string and
+// binds no logger. The alternative, a writer parked per session, would
+// cost a goroutine stack and a write buffer per idle client. Session.Send only appends to a queue bounded in bytes
 // (Config.MaxQueueBytes); it never blocks and never allocates per
 // recipient once the queue has capacity, so a broadcast can hand one
 // Packet slice to every recipient.
