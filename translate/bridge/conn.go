@@ -1,0 +1,492 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/translate"
+)
+
+// conn states.
+const (
+	stateOpen    = iota
+	stateLeaving // the sidecar sent its close frame
+	stateGone    // the bridge is over
+)
+
+// conn is one socket's bridge.
+type conn struct {
+	b  *Bridge
+	s  *socketio.Socket
+	ns string
+
+	// ready is closed once ws is set, or the dial failed (ws nil).
+	ready chan struct{}
+	ws    *websocket.Conn
+	// done is closed when the bridge is over.
+	done chan struct{}
+	// orphan stops the close that ties the bridge to the client's
+	// connection until the socket is connected.
+	orphan func() bool
+
+	wmu sync.Mutex // one data frame writer at a time
+
+	mu      sync.Mutex
+	state   int
+	running bool   // run has started or will: it ends the bridge
+	reason  string // the close reason, once leaving
+	nextID  uint64
+	pending []pendingAck
+}
+
+type pendingAck struct {
+	id uint64
+	ch chan []json.RawMessage
+}
+
+// start makes run own the bridge of a connected socket. It reports false
+// when the bridge is already closed (its client connection closed first).
+func (c *conn) start() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return false
+	}
+	c.running = true
+	return true
+}
+
+// unstart undoes start when run could not be started.
+func (c *conn) unstart() {
+	c.mu.Lock()
+	c.running = false
+	c.mu.Unlock()
+}
+
+func newConn(b *Bridge, s *socketio.Socket) *conn {
+	return &conn{b: b, s: s, ns: s.Namespace().Name(), ready: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (c *conn) setWS(ws *websocket.Conn) {
+	c.ws = ws
+	close(c.ready)
+}
+
+// dialLate dials the bridge of a socket already connected (recovered),
+// then runs it. A failed dial disconnects the socket.
+func (c *conn) dialLate() {
+	ws, err := c.b.dial(context.Background())
+	if err != nil {
+		c.s.Logger().Warn("bridge: dial failed; socket disconnected", "status", dialStatus(err), "err", err)
+		c.fail(err)
+		c.s.Disconnect(false)
+		return
+	}
+	c.setWS(ws)
+	c.run()
+}
+
+// fail ends a bridge whose dial failed.
+func (c *conn) fail(error) {
+	c.mu.Lock()
+	c.state = stateGone
+	c.mu.Unlock()
+	select {
+	case <-c.ready:
+	default:
+		close(c.ready)
+	}
+	close(c.done)
+	c.b.conns.CompareAndDelete(c.s.ID(), c)
+}
+
+// run sends the connect frame and reads the backend's frames until the
+// bridge closes. When the backend closed it, the socket is disconnected.
+func (c *conn) run() {
+	ws := c.ws
+	c.mu.Lock()
+	leaving, reason := c.state != stateOpen, c.reason
+	c.mu.Unlock()
+	if leaving { // the socket left while the bridge was being dialed
+		c.sendClose(reason)
+	} else if err := c.write(c.connectFrame()); err != nil {
+		c.s.Logger().Warn("bridge: connect frame not sent", "err", err)
+	}
+	var err error
+	for {
+		var typ int
+		var msg []byte
+		typ, msg, err = ws.ReadMessage()
+		if err != nil {
+			break
+		}
+		if typ != websocket.TextMessage {
+			c.s.Logger().Warn("bridge: binary frame skipped", "bytes", len(msg))
+			continue
+		}
+		c.handle(msg)
+	}
+	ws.Close()
+	c.b.open.Add(-1)
+	c.mu.Lock()
+	backendClosed := c.state == stateOpen
+	c.state = stateGone
+	c.pending = nil
+	c.mu.Unlock()
+	close(c.done)
+	c.b.conns.CompareAndDelete(c.s.ID(), c)
+	if backendClosed {
+		log := c.s.Logger()
+		if log.Enabled(context.Background(), slog.LevelInfo) {
+			log.Info("bridge: closed by the backend; socket disconnected", "err", err)
+		}
+		c.s.Disconnect(false)
+	}
+}
+
+// leave closes the bridge from the sidecar's side: a close frame with
+// reason, then the connection once the backend answers or CloseTimeout
+// passes (run does that; a bridge whose run never started is closed
+// here).
+func (c *conn) leave(reason string) {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state, c.reason = stateLeaving, reason
+	running := c.running
+	c.mu.Unlock()
+	c.b.conns.CompareAndDelete(c.s.ID(), c)
+	if !running {
+		c.sendClose(reason)
+		c.ws.Close()
+		c.b.open.Add(-1)
+		c.mu.Lock()
+		c.state = stateGone
+		c.mu.Unlock()
+		close(c.done)
+		return
+	}
+	select {
+	case <-c.ready:
+	default:
+		return // run sends it once the dial is done
+	}
+	if c.ws != nil {
+		c.sendClose(reason)
+	}
+}
+
+// sendClose writes the close frame and bounds the wait for the backend's.
+func (c *conn) sendClose(reason string) {
+	if len(reason) > 123 { // a close frame's reason is at most 123 bytes
+		reason = reason[:123]
+	}
+	deadline := time.Now().Add(c.b.cfg.CloseTimeout)
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason), deadline)
+	_ = c.ws.NetConn().SetReadDeadline(deadline)
+}
+
+// abort closes the connection at once (Shutdown's deadline passed).
+func (c *conn) abort() {
+	select {
+	case <-c.ready:
+		if c.ws != nil {
+			c.ws.Close()
+		}
+	default:
+	}
+}
+
+// connectFrame is {"type":"connect","namespace","socket":{…},"recovered"}.
+func (c *conn) connectFrame() []byte {
+	s := c.s
+	rooms := s.Rooms()
+	slices.Sort(rooms)
+	if rooms == nil {
+		rooms = []string{}
+	}
+	data := translate.EncodeData(s.Data())
+	if data == nil {
+		data = json.RawMessage("{}")
+	}
+	f := struct {
+		Type      string               `json:"type"`
+		Namespace string               `json:"namespace"`
+		Socket    translate.SocketInfo `json:"socket"`
+		Recovered bool                 `json:"recovered"`
+	}{
+		Type:      "connect",
+		Namespace: c.ns,
+		Socket:    translate.SocketInfo{ID: s.ID(), Rooms: rooms, Data: data, Handshake: translate.EncodeHandshake(s.Handshake())},
+		Recovered: s.Recovered(),
+	}
+	b, err := json.Marshal(f)
+	if err != nil { // socket data that is not JSON: send it as {}
+		f.Socket.Data = json.RawMessage("{}")
+		b, _ = json.Marshal(f)
+	}
+	return b
+}
+
+// write sends one data frame, waiting at most Timeout. A write that fails
+// leaves the connection unusable: it is closed, which ends the bridge.
+func (c *conn) write(frame []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.b.cfg.Timeout))
+	if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+		c.ws.Close()
+		return err
+	}
+	return nil
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// deliver writes an event frame and, when the client wants an ack, waits
+// for the backend's.
+func (c *conn) deliver(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
+	select {
+	case <-c.ready:
+	default:
+		t := time.NewTimer(c.b.cfg.Timeout)
+		select {
+		case <-c.ready:
+			t.Stop()
+		case <-t.C:
+			return nil, fmt.Errorf("%w: bridge not dialed within %v", translate.ErrTimeout, c.b.cfg.Timeout)
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	var p pendingAck
+	c.mu.Lock()
+	if c.state != stateOpen || c.ws == nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", translate.ErrUnreachable, ErrClosed)
+	}
+	if env.Ack {
+		c.nextID++
+		p = pendingAck{id: c.nextID, ch: make(chan []json.RawMessage, 1)}
+		c.pending = append(c.pending, p)
+	}
+	c.mu.Unlock()
+
+	bp := framePool.Get().(*[]byte)
+	f := append((*bp)[:0], `{"type":"event","event":`...)
+	f = appendString(f, env.Event)
+	f = append(f, `,"args":`...)
+	f = socketio.AppendArray(f, env.Args)
+	if env.Ack {
+		f = append(f, `,"id":`...)
+		f = strconv.AppendUint(f, p.id, 10)
+	}
+	f = append(f, '}')
+	err := c.write(f)
+	if cap(f) <= 64<<10 {
+		*bp = f
+		framePool.Put(bp)
+	}
+	if err != nil {
+		c.forget(p.id)
+		return nil, fmt.Errorf("%w: write: %v", translate.ErrUnreachable, err)
+	}
+	if !env.Ack {
+		return &translate.Reply{}, nil
+	}
+	t := time.NewTimer(c.b.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case args := <-p.ch:
+		return &translate.Reply{Ack: args, HasAck: true}, nil
+	case <-t.C:
+		c.forget(p.id)
+		return nil, fmt.Errorf("%w: no ack frame within %v", translate.ErrTimeout, c.b.cfg.Timeout)
+	case <-c.done:
+		return nil, fmt.Errorf("%w: %w", translate.ErrUnreachable, ErrClosed)
+	case <-ctx.Done():
+		c.forget(p.id)
+		return nil, ctx.Err()
+	}
+}
+
+// forget drops a pending ack.
+func (c *conn) forget(id uint64) {
+	if id == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.pending = slices.DeleteFunc(c.pending, func(p pendingAck) bool { return p.id == id })
+	c.mu.Unlock()
+}
+
+// resolve hands an ack frame's args to the event waiting for them.
+func (c *conn) resolve(id uint64, args []json.RawMessage) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.pending {
+		if p.id == id {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			p.ch <- args
+			return true
+		}
+	}
+	return false
+}
+
+// frame is a backend frame: an ack, a join or leave, or an instruction.
+type frame struct {
+	Type  string   `json:"type"`
+	ID    *uint64  `json:"id"`
+	Rooms []string `json:"rooms"`
+	translate.Instruction
+}
+
+// Frame types.
+const (
+	frameAck   = "ack"
+	frameEmit  = "emit"
+	frameJoin  = "join"
+	frameLeave = "leave"
+)
+
+// errFrame is wrapped by the errors of decodeFrame.
+var errFrame = errors.New("bridge: malformed frame")
+
+// decodeFrame decodes a backend frame: an object, or an array of
+// instruction objects.
+func decodeFrame(msg []byte) ([]frame, error) {
+	msg = bytes.TrimSpace(msg)
+	if len(msg) == 0 {
+		return nil, fmt.Errorf("%w: empty", errFrame)
+	}
+	var out []frame
+	switch msg[0] {
+	case '{':
+		out = make([]frame, 1)
+		if err := json.Unmarshal(msg, &out[0]); err != nil {
+			return nil, fmt.Errorf("%w: %v", errFrame, err)
+		}
+	case '[':
+		var ins []translate.Instruction
+		if err := json.Unmarshal(msg, &ins); err != nil {
+			return nil, fmt.Errorf("%w: %v", errFrame, err)
+		}
+		out = make([]frame, len(ins))
+		for i := range ins {
+			out[i].Instruction = ins[i]
+		}
+	default:
+		return nil, fmt.Errorf("%w: not a JSON object or array", errFrame)
+	}
+	for i := range out {
+		f := &out[i]
+		switch f.Type {
+		case frameAck:
+			if f.ID == nil {
+				return nil, fmt.Errorf("%w: ack without id", errFrame)
+			}
+			if f.Args == nil {
+				f.Args = []json.RawMessage{}
+			}
+		case "", frameEmit:
+			if f.Event == "" {
+				return nil, fmt.Errorf("%w: instruction %d has no event", errFrame, i)
+			}
+		case frameJoin, frameLeave:
+		default:
+			return nil, fmt.Errorf("%w: unknown type %q", errFrame, f.Type)
+		}
+	}
+	return out, nil
+}
+
+// handle applies one backend frame.
+func (c *conn) handle(msg []byte) {
+	frames, err := decodeFrame(msg)
+	if err != nil {
+		c.s.Logger().Warn("bridge: frame skipped", "bytes", len(msg), "err", err)
+		return
+	}
+	for i := range frames {
+		f := &frames[i]
+		switch f.Type {
+		case frameAck:
+			if !c.resolve(*f.ID, f.Args) {
+				c.s.Logger().Debug("bridge: ack frame for no waiting event", "id", *f.ID)
+			}
+		case frameJoin:
+			c.s.Join(f.Rooms...)
+		case frameLeave:
+			for _, r := range f.Rooms {
+				c.s.Leave(r)
+			}
+		default:
+			ins := &f.Instruction
+			if len(ins.To) == 0 {
+				ins.To = translate.Rooms{c.s.ID()}
+			}
+			if _, err := c.b.cfg.Executor.Execute(context.Background(), ins, translate.ExecOptions{Namespace: c.ns}); err != nil {
+				c.s.Logger().Warn("bridge: instruction skipped", "event", ins.Event, "err", err)
+			}
+		}
+	}
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		ch := s[i]
+		if ch >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if ch >= 0x20 && ch != '"' && ch != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch ch {
+		case '"', '\\':
+			dst = append(dst, '\\', ch)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
