@@ -43,6 +43,8 @@ import (
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
+	"github.com/iobridge/iobridge/translate/bridge"
+	"github.com/iobridge/iobridge/translate/stream"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
 
@@ -233,6 +235,11 @@ func unsupported(cfg *config.Config) []string {
 	if cfg.Adapter.Type != "memory" {
 		out = append(out, fmt.Sprintf("adapter.type = %q: this build has the in-memory adapter only", cfg.Adapter.Type))
 	}
+	for i, n := range cfg.Namespaces {
+		if n.Bridge != "" && n.Pattern != "" {
+			out = append(out, fmt.Sprintf("namespace[%d].bridge: this build bridges namespaces given by name only, not by pattern", i))
+		}
+	}
 	return out
 }
 
@@ -242,17 +249,6 @@ func notYet(cfg *config.Config) []string {
 	var out []string
 	if cfg.Telemetry.OTLPEndpoint != "" {
 		out = append(out, "telemetry: OTLP export")
-	}
-	if len(cfg.Streams) > 0 {
-		out = append(out, "stream: backend streams")
-	}
-	for i, n := range cfg.Namespaces {
-		if n.Stream != "" {
-			out = append(out, fmt.Sprintf("namespace[%d].stream: backend stream", i))
-		}
-		if n.Bridge != "" {
-			out = append(out, fmt.Sprintf("namespace[%d].bridge: per-socket bridges", i))
-		}
 	}
 	return out
 }
@@ -280,6 +276,10 @@ type sidecar struct {
 	apiLn net.Listener
 	// chains are the plugins of each [[namespace]] block.
 	chains []*plugins.Chain
+	// bridges are the per-socket bridges of the namespaces with bridge;
+	// streams the backend streams (namespace stream and [[stream]]).
+	bridges []*bridge.Bridge
+	streams []*stream.Stream
 }
 
 // newSidecar builds the Socket.IO server from [server], a translate route
@@ -302,6 +302,9 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 	})
 	sc := &sidecar{sio: sio, chains: chains}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
+	// Bridges apply their backends' instructions to named namespaces.
+	bridgeExec := translate.NewExecutor(sio)
+	bridged := map[string]*bridge.Bridge{}
 	for i, n := range cfg.Namespaces {
 		r := translate.Route{
 			Name:       n.Name,
@@ -332,6 +335,24 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			}
 			r.Backend = wh
 		}
+		if n.Bridge != "" {
+			// The bridge carries the events; connect and disconnect
+			// deliveries still go to the webhook, if any.
+			br, err := bridge.New(bridge.Config{
+				URL:      n.Bridge,
+				Executor: bridgeExec,
+				Webhook:  r.Backend,
+				Timeout:  n.Timeout.Std(),
+				Logger:   logger,
+			})
+			if err != nil { // config has validated the URL; this is a guard
+				sc.shutdown(context.Background())
+				return nil, fmt.Errorf("namespace[%d].bridge: %w", i, err)
+			}
+			r.Backend = br
+			sc.bridges = append(sc.bridges, br)
+			bridged[n.Name] = br
+		}
 		routes = append(routes, r)
 	}
 	tr, err := translate.New(translate.Config{Routes: routes, Logger: logger}, sio)
@@ -340,6 +361,15 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		return nil, fmt.Errorf("translate: %w", err)
 	}
 	sc.tr = tr
+	// After translate.New: a bridge dials after on_connect and the
+	// plugins accepted the socket.
+	for name, br := range bridged {
+		br.Attach(sio.Of(name))
+	}
+	if err := sc.newStreams(cfg, logger); err != nil {
+		sc.shutdown(context.Background())
+		return nil, err
+	}
 	if cfg.API != nil {
 		a, err := api.New(api.Config{
 			Token:    cfg.API.Token,
@@ -357,14 +387,56 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			return nil, fmt.Errorf("api: listen on %s: %w", cfg.API.Listen, err)
 		}
 		sc.api, sc.apiLn = a, ln
+		for _, st := range sc.streams {
+			a.AddReadiness("stream "+st.Name(), st.Ready)
+		}
 	}
 	return sc, nil
 }
 
-// shutdown stops the parts in order: the API first (backends stop
-// emitting), then the sockets (each gets its disconnect delivery under
-// way), then the translator (waits for those deliveries), then the
-// plugins.
+// newStreams makes a stream per namespace stream key and [[stream]]
+// block; start starts them. A namespace block given by pattern has no
+// single namespace: its stream's instructions must name theirs (or go to
+// "/").
+func (sc *sidecar) newStreams(cfg *config.Config, logger *slog.Logger) error {
+	type spec struct{ key, name, url, namespace string }
+	var specs []spec
+	for i, n := range cfg.Namespaces {
+		if n.Stream != "" {
+			key := fmt.Sprintf("namespace[%d].stream", i)
+			specs = append(specs, spec{key, key, n.Stream, n.Name})
+		}
+	}
+	for i, st := range cfg.Streams {
+		specs = append(specs, spec{fmt.Sprintf("stream[%d]", i), st.Name, st.URL, st.Namespace})
+	}
+	for _, sp := range specs {
+		st, err := stream.New(stream.Config{
+			Name:      sp.name,
+			URL:       sp.url,
+			Namespace: sp.namespace,
+			Executor:  sc.tr.Executor(),
+			Logger:    logger,
+		})
+		if err != nil { // config has validated the URL; this is a guard
+			return fmt.Errorf("%s: %w", sp.key, err)
+		}
+		sc.streams = append(sc.streams, st)
+	}
+	return nil
+}
+
+// startStreams connects the backend streams.
+func (sc *sidecar) startStreams() {
+	for _, st := range sc.streams {
+		st.Start()
+	}
+}
+
+// shutdown stops the parts in order: the API and the streams first
+// (backends stop emitting), then the sockets (each gets its disconnect
+// delivery under way, each bridge its close frame), then the bridges,
+// then the translator (waits for those deliveries), then the plugins.
 func (sc *sidecar) shutdown(ctx context.Context) error {
 	var errs []error
 	if sc.api != nil {
@@ -372,7 +444,13 @@ func (sc *sidecar) shutdown(ctx context.Context) error {
 	} else if sc.apiLn != nil {
 		sc.apiLn.Close()
 	}
+	for _, st := range sc.streams {
+		errs = append(errs, st.Shutdown(ctx))
+	}
 	errs = append(errs, sc.sio.Shutdown(ctx))
+	for _, br := range sc.bridges {
+		errs = append(errs, br.Shutdown(ctx))
+	}
 	if sc.tr != nil {
 		errs = append(errs, sc.tr.Shutdown(ctx))
 	}
@@ -432,6 +510,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", "url", listenURL(ln.Addr()), "path", cfg.Server.Path, "version", version)
+	sc.startStreams()
 	if sc.api != nil {
 		go func() {
 			if err := sc.api.Serve(sc.apiLn); err != nil {
