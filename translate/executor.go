@@ -9,8 +9,11 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 )
 
 // Executor applies instructions to a socketio.Server. It is the one path
@@ -24,6 +27,9 @@ type Executor struct {
 	known func(name string) bool
 	// chain returns a namespace's plugins (nil: none).
 	chain func(name string) *plugins.Chain
+	// tracer and metrics are the Translator's telemetry (nil: none).
+	tracer  trace.Tracer
+	metrics *telemetry.Metrics
 }
 
 // NewExecutor returns an Executor for srv. Instructions naming a namespace
@@ -70,7 +76,17 @@ type AckResult struct {
 // ins.Except, volatile if asked, encoded once for every recipient. Errors
 // wrap ErrUnknownNamespace or ErrInvalidInstruction; with acks, a ctx that
 // ends returns the answers so far and ctx's error.
+//
+// With the Translator's TracerProvider, the emit is a producer span
+// ("<namespace> send"), a child of the span in ctx.
 func (x *Executor) Execute(ctx context.Context, ins *Instruction, opts ExecOptions) (Result, error) {
+	if x.tracer == nil && x.metrics == nil {
+		return x.execute(ctx, ins, opts)
+	}
+	return x.traced(ctx, ins, opts)
+}
+
+func (x *Executor) execute(ctx context.Context, ins *Instruction, opts ExecOptions) (Result, error) {
 	var res Result
 	if ins.Event == "" {
 		return res, fmt.Errorf("%w: no event", ErrInvalidInstruction)

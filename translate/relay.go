@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 )
 
 // relay forwards a text/event-stream answer to the socket that sent j:
@@ -87,7 +88,10 @@ func (st *socketState) relay(j job, id string, body io.ReadCloser) {
 				log.Warn("translate: stream message skipped", "delivery_id", id, "event", name, "err", err)
 				continue
 			}
-			if err := st.s.Emit(name, a, atts); err != nil {
+			span := st.emitted(j.span, name)
+			err = st.s.Emit(name, a, atts)
+			telemetry.End(span, err)
+			if err != nil {
 				if errors.Is(err, socketio.ErrSocketClosed) {
 					return
 				}

@@ -13,8 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 )
 
 // On-connect modes of a Route.
@@ -63,6 +68,17 @@ type Config struct {
 	MaxPendingDisconnects int
 	// Logger receives the translator's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider makes the spans of connects, events, deliveries'
+	// parents and emits (see package telemetry). Nil means no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context a client sent in its handshake
+	// headers, the parent of its connect span. Nil means W3C trace
+	// context (traceparent, tracestate).
+	Propagator propagation.TextMapPropagator
+	// MeterProvider makes the translator's metrics (sockets, connects,
+	// disconnects, events, deliveries, drops, queue depths). Nil means
+	// none.
+	MeterProvider metric.MeterProvider
 }
 
 // Route is what one [[namespace]] block asks for.
@@ -161,6 +177,15 @@ type Translator struct {
 	// middleware and the connection handler (emits follow the CONNECT
 	// acknowledgement).
 	connects sync.Map // *socketio.Socket -> *connectAnswer
+
+	tracer     trace.Tracer // nil: no spans
+	prop       propagation.TextMapPropagator
+	metrics    *telemetry.Metrics // nil: no metrics
+	unregister func()
+	queued     atomic.Int64 // events waiting in the sockets' queues
+	// spans holds the connect span's context between the middleware and
+	// the connection handler (tracing only).
+	spans sync.Map // *socketio.Socket -> *trace.SpanContext
 }
 
 type connectAnswer struct {
@@ -213,6 +238,9 @@ func New(cfg Config, srv *socketio.Server) (*Translator, error) {
 			}
 			return nil
 		},
+	}
+	if err := t.setupTelemetry(cfg); err != nil {
+		return nil, fmt.Errorf("translate: telemetry: %w", err)
 	}
 	seen := make(map[*socketio.Namespace]bool)
 	for _, r := range t.routes {
@@ -306,6 +334,7 @@ func (t *Translator) Shutdown(ctx context.Context) error {
 	t.cancel()
 	<-done
 	t.workers.Wait()
+	t.unregister()
 	return err
 }
 
@@ -402,8 +431,8 @@ func EncodeData(v any) json.RawMessage {
 	}
 }
 
-// middleware asks the backend whether a socket may connect.
-func (t *Translator) middleware(ctx context.Context, s *socketio.Socket) error {
+// connect asks the backend whether a socket may connect.
+func (t *Translator) connect(ctx context.Context, s *socketio.Socket) error {
 	nsName := s.Namespace().Name()
 	r := t.routeFor(nsName)
 	if r == nil {
@@ -488,15 +517,19 @@ func (t *Translator) onConnection(s *socketio.Socket) {
 		return
 	}
 	st := &socketState{t: t, r: r, s: s, ns: nsName, left: make(chan struct{})}
+	var hs *socketio.Handshake
 	if r.Backend != nil {
-		st.handshake = EncodeHandshake(s.Handshake())
+		h := s.Handshake()
+		hs = &h
+		st.handshake = EncodeHandshake(h)
 		s.OnAny(st.onEvent)
 	}
+	st.observeConnection(hs)
 	s.OnDisconnecting(st.onDisconnecting)
 	var delivered bool
 	if v, ok := t.connects.LoadAndDelete(s); ok {
 		delivered = true
-		st.applyEmits(v.(*connectAnswer).emit, "")
+		st.applyEmits(st.parent(t.ctx), v.(*connectAnswer).emit, "")
 	}
 	if s.Recovered() && r.OnConnect == OnConnectWebhook && !delivered {
 		st.enqueue(job{kind: TypeConnect})
@@ -510,6 +543,7 @@ type job struct {
 	args  []json.RawMessage
 	atts  [][]byte
 	ack   socketio.AckFunc
+	span  trace.Span // the event's span; failures are recorded on it
 }
 
 // socketState is a routed socket's delivery queue: one delivery in flight
@@ -526,15 +560,26 @@ type socketState struct {
 	mu      sync.Mutex
 	running bool
 	queue   []job
+
+	sc        *trace.SpanContext   // the connect span's; nil without tracing
+	mns       *telemetry.Namespace // nil without metrics
+	transport string               // the handshake's, for metrics
 }
 
 func (st *socketState) onEvent(e socketio.Event) {
+	span := st.startEvent(e.Name)
+	queued := false
+	defer func() {
+		if !queued {
+			span.End()
+		}
+	}()
 	if st.r.Plugins.HasInbound() {
 		rep, err := st.r.Plugins.Inbound(st.t.ctx, plugins.InboundEvent{
 			Socket: st.s, Name: e.Name, Args: e.Args, Attachments: e.Attachments, Ack: e.Ack != nil,
 		})
 		if err != nil {
-			st.fail(job{event: e.Name, ack: e.Ack}, NewDeliveryID(), err)
+			st.fail(job{event: e.Name, ack: e.Ack, span: span}, NewDeliveryID(), err)
 			var pe *plugins.Error
 			if errors.As(err, &pe) && pe.Disconnect {
 				st.s.Disconnect(false)
@@ -552,28 +597,31 @@ func (st *socketState) onEvent(e socketio.Event) {
 		}
 	}
 	if !st.r.forwards(e.Name) {
-		st.fail(job{event: e.Name, ack: e.Ack}, NewDeliveryID(), fmt.Errorf("%w: %q", ErrNotForwarded, e.Name))
+		st.fail(job{event: e.Name, ack: e.Ack, span: span}, NewDeliveryID(), fmt.Errorf("%w: %q", ErrNotForwarded, e.Name))
 		return
 	}
-	st.enqueue(job{kind: TypeEvent, event: e.Name, args: e.Args, atts: e.Attachments, ack: e.Ack})
+	queued = st.enqueue(job{kind: TypeEvent, event: e.Name, args: e.Args, atts: e.Attachments, ack: e.Ack, span: span})
 }
 
-func (st *socketState) enqueue(j job) {
+// enqueue hands j to the socket's queue and reports whether it was taken
+// (else it has failed).
+func (st *socketState) enqueue(j job) bool {
 	st.mu.Lock()
 	if st.running {
 		if len(st.queue) >= st.t.maxQueue {
 			st.mu.Unlock()
 			st.fail(j, NewDeliveryID(), fmt.Errorf("%w (bound %d)", ErrQueueFull, st.t.maxQueue))
-			return
+			return false
 		}
 		st.queue = append(st.queue, j)
+		st.t.queued.Add(1)
 		st.mu.Unlock()
-		return
+		return true
 	}
 	if !st.t.acquire() {
 		st.mu.Unlock()
 		st.fail(j, NewDeliveryID(), fmt.Errorf("%w (bound %d)", ErrOverloaded, st.t.maxInFlight))
-		return
+		return false
 	}
 	st.running = true
 	st.mu.Unlock()
@@ -583,7 +631,9 @@ func (st *socketState) enqueue(j job) {
 		st.mu.Unlock()
 		st.t.release()
 		st.fail(j, NewDeliveryID(), ErrClosed)
+		return false
 	}
+	return true
 }
 
 // run delivers j and then every job queued behind it, holding one
@@ -591,6 +641,9 @@ func (st *socketState) enqueue(j job) {
 func (st *socketState) run(j job) {
 	for {
 		st.process(j)
+		if j.span != nil {
+			j.span.End()
+		}
 		st.mu.Lock()
 		if len(st.queue) == 0 {
 			st.running = false
@@ -602,6 +655,7 @@ func (st *socketState) run(j job) {
 		j = st.queue[0]
 		st.queue[0] = job{}
 		st.queue = st.queue[1:]
+		st.t.queued.Add(-1)
 		st.mu.Unlock()
 	}
 }
@@ -630,7 +684,11 @@ func (st *socketState) process(j job) {
 			}
 		}
 	}
-	reply, err := st.r.Backend.Deliver(t.ctx, &env)
+	ctx := t.ctx
+	if j.span != nil {
+		ctx = st.spanContext(ctx, j.span)
+	}
+	reply, err := st.deliver(ctx, &env)
 	if err != nil {
 		if j.kind == TypeConnect {
 			st.connectFailed(env.ID, err)
@@ -655,10 +713,10 @@ func (st *socketState) process(j job) {
 		if reply.Data != nil {
 			st.s.SetData(reply.Data)
 		}
-		st.applyEmits(reply.Emit, env.ID)
+		st.applyEmits(ctx, reply.Emit, env.ID)
 		return
 	}
-	st.apply(j, env.ID, reply)
+	st.apply(ctx, j, env.ID, reply)
 }
 
 // connectFailed handles a failed connect delivery of a recovered socket,
@@ -675,7 +733,7 @@ func (st *socketState) connectFailed(id string, err error) {
 }
 
 // apply applies an event's answer: ack, emit, join, leave, disconnect.
-func (st *socketState) apply(j job, id string, reply *Reply) {
+func (st *socketState) apply(ctx context.Context, j job, id string, reply *Reply) {
 	if j.ack != nil {
 		args, atts, err := BinaryToAttachments(reply.Ack)
 		if err != nil {
@@ -685,7 +743,7 @@ func (st *socketState) apply(j job, id string, reply *Reply) {
 			_ = j.ack(args, atts)
 		}
 	}
-	st.applyEmits(reply.Emit, id)
+	st.applyEmits(ctx, reply.Emit, id)
 	if len(reply.Join) > 0 {
 		st.s.Join(reply.Join...)
 	}
@@ -700,9 +758,9 @@ func (st *socketState) apply(j job, id string, reply *Reply) {
 // applyEmits runs a delivery answer's emits through the executor. An
 // emit that cannot be applied is logged: the client already has its
 // answer, and the fault is the backend's.
-func (st *socketState) applyEmits(emits []Instruction, id string) {
+func (st *socketState) applyEmits(ctx context.Context, emits []Instruction, id string) {
 	for i := range emits {
-		if _, err := st.t.exec.Execute(st.t.ctx, &emits[i], ExecOptions{Namespace: st.ns}); err != nil {
+		if _, err := st.t.exec.Execute(ctx, &emits[i], ExecOptions{Namespace: st.ns}); err != nil {
 			st.s.Logger().Warn("translate: emit from backend answer not applied", "delivery_id", id, "event", emits[i].Event, "err", err)
 		}
 	}
@@ -714,6 +772,10 @@ func (st *socketState) applyEmits(emits []Instruction, id string) {
 // {"message","event","requestId"}.
 func (st *socketState) fail(j job, id string, err error) {
 	status, msg := Status(err), clientMessage(err)
+	if j.span != nil {
+		telemetry.Fail(j.span, err)
+	}
+	st.dropped(err)
 	log := st.s.Logger()
 	if !logRefusal(st.s, "translate: event refused by plugin", j.event, err) && log.Enabled(context.Background(), slog.LevelWarn) {
 		log.Warn("translate: delivery failed", "event", j.event, "delivery_id", id, "status", status, "err", err)
@@ -751,7 +813,9 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 	if st.r.Plugins.HasDisconnect() {
 		st.r.Plugins.Disconnect(st.t.ctx, st.s, reason)
 	}
+	ctx, span := st.closed(reason)
 	if st.r.Backend == nil {
+		span.End()
 		return
 	}
 	t := st.t
@@ -766,12 +830,17 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 	log := st.s.Logger()
 	if t.disc.Add(1) > t.maxDisc {
 		t.disc.Add(-1)
+		if st.mns != nil {
+			st.mns.Dropped(ctx, telemetry.BoundPendingDisconnects)
+		}
+		telemetry.End(span, ErrOverloaded)
 		log.Error("translate: disconnect delivery not sent: too many under way", "delivery_id", env.ID, "reason", reason, "bound", t.maxDisc)
 		return
 	}
 	ok := t.spawn(func() {
 		defer t.disc.Add(-1)
-		reply, err := st.r.Backend.Deliver(t.ctx, env)
+		reply, err := st.deliver(ctx, env)
+		telemetry.End(span, err)
 		if err != nil {
 			log.Error("translate: disconnect delivery failed", "delivery_id", env.ID, "reason", reason, "status", Status(err), "err", err)
 			return
@@ -779,10 +848,11 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 		if reply.Stream != nil {
 			reply.Stream.Close()
 		}
-		st.applyEmits(reply.Emit, env.ID)
+		st.applyEmits(ctx, reply.Emit, env.ID)
 	})
 	if !ok {
 		t.disc.Add(-1)
+		telemetry.End(span, ErrClosed)
 		log.Error("translate: disconnect delivery not sent: shutting down", "delivery_id", env.ID, "reason", reason)
 	}
 }

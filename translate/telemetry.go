@@ -1,0 +1,265 @@
+package translate
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
+)
+
+// Spans and metrics of the translator (see package telemetry for their
+// names). With Config.TracerProvider nil no span is started and no
+// context is made; with Config.MeterProvider nil nothing is counted.
+//
+// A socket's events are children of its connect span, so a traceparent
+// sent in the handshake reaches every delivery of the socket. The
+// alternative, a new trace per event linked to the connect span, keeps
+// traces short but loses that parent; a socket's trace grows with its
+// events either way in the span count, not in memory here: the socket
+// keeps only its connect span's context.
+
+// setupTelemetry reads the telemetry fields of cfg.
+func (t *Translator) setupTelemetry(cfg Config) error {
+	t.tracer = telemetry.Tracer(cfg.TracerProvider)
+	t.prop = cfg.Propagator
+	if t.prop == nil {
+		t.prop = propagation.TraceContext{}
+	}
+	t.metrics = telemetry.NewMetrics(cfg.MeterProvider)
+	t.exec.tracer, t.exec.metrics = t.tracer, t.metrics
+	unregister, err := t.metrics.RegisterGauges(
+		telemetry.Gauge{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.Load},
+		telemetry.Gauge{Name: telemetry.MetricQueued, Description: "Events waiting in the sockets' queues behind the delivery in flight.", Unit: "{event}", Observe: t.queued.Load},
+		telemetry.Gauge{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.Load},
+	)
+	if err != nil {
+		return err
+	}
+	t.unregister = unregister
+	return nil
+}
+
+// middleware is the connect middleware: the connect span (its parent the
+// traceparent of the handshake headers), around connect.
+func (t *Translator) middleware(ctx context.Context, s *socketio.Socket) error {
+	if t.tracer == nil {
+		err := t.connect(ctx, s)
+		if err != nil && t.metrics != nil {
+			t.metrics.Namespace(s.Namespace().Name()).Connect(ctx, connectOutcome(err))
+		}
+		return err
+	}
+	ns := s.Namespace().Name()
+	ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(s.Handshake().Headers))
+	ctx, span := telemetry.StartReceive(ctx, t.tracer, ns, telemetry.ConnectEvent, s.ID())
+	err := t.connect(ctx, s)
+	if err != nil {
+		t.metrics.Namespace(ns).Connect(ctx, connectOutcome(err))
+	} else if sc := span.SpanContext(); sc.IsValid() {
+		t.spans.Store(s, &sc)
+		// If the socket never connects, the entry goes with the
+		// connection.
+		context.AfterFunc(ctx, func() { t.spans.Delete(s) })
+	}
+	telemetry.End(span, err)
+	return err
+}
+
+// connectOutcome is the outcome label of a refused connect.
+func connectOutcome(err error) string {
+	if Status(err) >= 500 {
+		return telemetry.ConnectUnavailable
+	}
+	return telemetry.ConnectRejected
+}
+
+// observeConnection counts a connected socket and takes its connect
+// span's context; hs is its handshake when already built.
+func (st *socketState) observeConnection(hs *socketio.Handshake) {
+	t := st.t
+	if t.tracer != nil {
+		if v, ok := t.spans.LoadAndDelete(st.s); ok {
+			st.sc = v.(*trace.SpanContext)
+		}
+	}
+	if t.metrics == nil {
+		return
+	}
+	if hs == nil {
+		h := st.s.Handshake()
+		hs = &h
+	}
+	st.transport = transportName(hs.Query.Get("transport"))
+	st.mns = t.metrics.Namespace(st.ns)
+	st.mns.Connect(context.Background(), telemetry.ConnectAccepted)
+	st.mns.SocketOpened(context.Background(), st.transport)
+}
+
+// transportName interns the handshake's transport for the metric label.
+func transportName(s string) string {
+	switch s {
+	case "websocket":
+		return "websocket"
+	case "polling":
+		return "polling"
+	case "webtransport":
+		return "webtransport"
+	}
+	return "unknown"
+}
+
+// parent returns a context whose span is the socket's connect span (base
+// itself when tracing is off or the connect was not traced).
+func (st *socketState) parent(base context.Context) context.Context {
+	if st.sc == nil {
+		return base
+	}
+	return trace.ContextWithSpanContext(base, *st.sc)
+}
+
+// startEvent counts an inbound event and starts its span, a child of the
+// connect span.
+func (st *socketState) startEvent(event string) trace.Span {
+	st.mns.EventIn(context.Background())
+	if st.t.tracer == nil {
+		return noSpan
+	}
+	_, span := telemetry.StartReceive(st.parent(context.Background()), st.t.tracer, st.ns, event, st.s.ID())
+	return span
+}
+
+// noSpan is the span of jobs when tracing is off.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// spanContext returns base with span as its current span (base itself
+// when tracing is off).
+func (st *socketState) spanContext(base context.Context, span trace.Span) context.Context {
+	if st.t.tracer == nil {
+		return base
+	}
+	return trace.ContextWithSpan(base, span)
+}
+
+// deliver sends env to the route's backend, recording the delivery's
+// metrics and its id on the span in ctx.
+func (st *socketState) deliver(ctx context.Context, env *Envelope) (*Reply, error) {
+	if st.t.tracer != nil {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(telemetry.AttrDeliveryID.String(env.ID))
+		}
+	}
+	if st.mns == nil {
+		return st.r.Backend.Deliver(ctx, env)
+	}
+	start := time.Now()
+	reply, err := st.r.Backend.Deliver(ctx, env)
+	outcome := deliveryOutcome(reply, err)
+	st.mns.Delivery(ctx, env.Type, outcome, time.Since(start))
+	return reply, err
+}
+
+// Delivery outcomes (the outcome label of iobridge.webhook.deliveries).
+const (
+	outcomeOK          = "ok"
+	outcomeStream      = "stream"
+	outcomeRejected    = "rejected" // 4xx
+	outcomeFailed      = "failed"   // 5xx
+	outcomeTimeout     = "timeout"
+	outcomeUnreachable = "unreachable"
+	outcomeOverloaded  = "overloaded"
+	outcomeInvalid     = "invalid"
+	outcomeError       = "error"
+)
+
+func deliveryOutcome(reply *Reply, err error) string {
+	var se *StatusError
+	switch {
+	case err == nil && reply != nil && reply.Stream != nil:
+		return outcomeStream
+	case err == nil:
+		return outcomeOK
+	case errors.As(err, &se):
+		if se.Status >= 400 && se.Status < 500 {
+			return outcomeRejected
+		}
+		return outcomeFailed
+	case errors.Is(err, ErrTimeout):
+		return outcomeTimeout
+	case errors.Is(err, ErrUnreachable):
+		return outcomeUnreachable
+	case errors.Is(err, ErrOverloaded):
+		return outcomeOverloaded
+	case errors.Is(err, ErrInvalidAnswer):
+		return outcomeInvalid
+	}
+	return outcomeError
+}
+
+// dropped counts a job dropped at a bound.
+func (st *socketState) dropped(err error) {
+	switch {
+	case st.mns == nil:
+	case errors.Is(err, ErrQueueFull):
+		st.mns.Dropped(context.Background(), telemetry.BoundSocketQueue)
+	case errors.Is(err, ErrOverloaded):
+		st.mns.Dropped(context.Background(), telemetry.BoundInFlight)
+	}
+}
+
+// emitted counts an emit to the socket (a streamed answer's message) and
+// returns its span, to be ended once it is queued.
+func (st *socketState) emitted(parent trace.Span, event string) trace.Span {
+	st.mns.EventOut(context.Background())
+	if st.t.tracer == nil {
+		return noSpan
+	}
+	_, span := telemetry.StartSend(trace.ContextWithSpan(context.Background(), parent), st.t.tracer, st.ns, event, []string{st.s.ID()})
+	return span
+}
+
+// closed counts a socket leaving and returns the context of its
+// disconnect delivery: a disconnect span, child of the connect span.
+func (st *socketState) closed(reason socketio.DisconnectReason) (context.Context, trace.Span) {
+	if st.mns != nil {
+		st.mns.SocketClosed(context.Background(), st.transport, string(reason))
+		if reason == socketio.ReasonSlowConsumer {
+			st.mns.Dropped(context.Background(), telemetry.BoundSlowConsumer)
+		}
+	}
+	if st.t.tracer == nil {
+		return st.t.ctx, noSpan
+	}
+	ctx, span := telemetry.StartReceive(st.parent(st.t.ctx), st.t.tracer, st.ns, telemetry.DisconnectEvent, st.s.ID())
+	if span.IsRecording() {
+		span.SetAttributes(telemetry.AttrDisconnectReason.String(string(reason)))
+	}
+	return ctx, span
+}
+
+// traced is Execute with telemetry: the emit span (a child of the span
+// in ctx) and the counts of emits and acks timed out.
+func (x *Executor) traced(ctx context.Context, ins *Instruction, opts ExecOptions) (Result, error) {
+	name := ins.Namespace
+	if name == "" {
+		name = opts.Namespace
+	}
+	if name == "" {
+		name = "/"
+	} else if name[0] != '/' {
+		name = "/" + name
+	}
+	ctx, span := telemetry.StartSend(ctx, x.tracer, name, ins.Event, ins.To)
+	res, err := x.execute(ctx, ins, opts)
+	if x.metrics != nil && (err == nil || len(res.Acks) > 0 || len(res.Timeouts) > 0) {
+		n := x.metrics.Namespace(name)
+		n.EventOut(ctx)
+		n.AcksTimedOut(ctx, len(res.Timeouts))
+	}
+	telemetry.End(span, err)
+	return res, err
+}

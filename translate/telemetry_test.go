@@ -1,0 +1,249 @@
+package translate_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iobridge/iobridge/translate"
+	"github.com/iobridge/iobridge/translate/webhook"
+)
+
+// spanRecorder keeps ended spans and reports each one's name as it ends,
+// so a test waits for a span instead of sleeping.
+type spanRecorder struct {
+	*tracetest.SpanRecorder
+	ended chan string
+}
+
+func (r *spanRecorder) OnEnd(s sdktrace.ReadOnlySpan) {
+	r.SpanRecorder.OnEnd(s)
+	select {
+	case r.ended <- s.Name():
+	default:
+	}
+}
+
+func newSpanRecorder(t *testing.T) (*spanRecorder, trace.TracerProvider) {
+	t.Helper()
+	rec := &spanRecorder{SpanRecorder: tracetest.NewSpanRecorder(), ended: make(chan string, 256)}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	return rec, tp
+}
+
+// waitEnded waits until a span named name has ended.
+func (r *spanRecorder) waitEnded(t *testing.T, name string) {
+	t.Helper()
+	for _, s := range r.Ended() {
+		if s.Name() == name {
+			return
+		}
+	}
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case n := <-r.ended:
+			if n == name {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("span %q did not end within %v", name, waitTimeout)
+		}
+	}
+}
+
+// span returns the one ended span named name.
+func (r *spanRecorder) span(t *testing.T, name string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	var found []sdktrace.ReadOnlySpan
+	for _, s := range r.Ended() {
+		if s.Name() == name {
+			found = append(found, s)
+		}
+	}
+	if len(found) != 1 {
+		var names []string
+		for _, s := range r.Ended() {
+			names = append(names, s.Name())
+		}
+		t.Fatalf("%d spans named %q, want 1; spans: %q", len(found), name, names)
+	}
+	return found[0]
+}
+
+// children returns the ended spans whose parent is p, of kind k.
+func (r *spanRecorder) children(p sdktrace.ReadOnlySpan, k trace.SpanKind) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range r.Ended() {
+		if s.Parent().SpanID() == p.SpanContext().SpanID() && s.SpanKind() == k {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func spanAttrs(s sdktrace.ReadOnlySpan) map[string]string {
+	m := make(map[string]string)
+	for _, kv := range s.Attributes() {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	return m
+}
+
+func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]string) {
+	t.Helper()
+	got := spanAttrs(s)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("span %q: %s = %q, want %q", s.Name(), k, got[k], v)
+		}
+	}
+}
+
+// dialHeader connects to nsp with extra handshake headers.
+func dialHeader(t *testing.T, base, nsp string, h http.Header) *wsClient {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(u, h)
+	if err != nil {
+		t.Fatalf("dial %s: %v", u, err)
+	}
+	c := &wsClient{t: t, conn: conn, nsp: nsp, in: make(chan frame, 4096)}
+	t.Cleanup(func() { conn.Close() })
+	go c.readLoop()
+	if open := c.nextFrame(); !strings.HasPrefix(open.text, "0{") {
+		t.Fatalf("first frame %q, want OPEN", open.text)
+	}
+	c.send("40" + c.prefix())
+	f := c.nextFrame()
+	if !strings.HasPrefix(f.text, "40"+c.prefix()+"{") {
+		t.Fatalf("CONNECT answered %q", f.text)
+	}
+	var v struct {
+		SID string `json:"sid"`
+	}
+	_ = json.Unmarshal([]byte(strings.TrimPrefix(f.text, "40"+c.prefix())), &v)
+	c.sid = v.SID
+	return c
+}
+
+// TestTraceTree follows one client event through a webhook answered with
+// an emit: the connect span (its parent the handshake's traceparent), the
+// event span under it, the webhook client span under the event span
+// (whose traceparent the backend received), and the emit span.
+func TestTraceTree(t *testing.T) {
+	rec, tp := newSpanRecorder(t)
+	h := startHook(t, func(w http.ResponseWriter, d delivery) {
+		switch {
+		case d.Env.Type == "event" && d.Env.Event == "hello":
+			jsonAnswer(w, 200, `{"ack":["ok"],"emit":[{"event":"reply","to":["`+d.Env.Socket.ID+`"],"args":["hi"]}]}`)
+		case d.Env.Type == "event":
+			jsonAnswer(w, 500, `{"message":"broken"}`)
+		default:
+			jsonAnswer(w, 200, `{}`)
+		}
+	})
+	prop := propagation.TraceContext{}
+	wh := newClient(t, h.URL, webhook.Config{
+		Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop)),
+	})
+	sc := startSidecar(t, translate.Config{
+		Routes:         []translate.Route{{Name: "/chat", OnConnect: "webhook", Backend: wh}},
+		TracerProvider: tp,
+		Propagator:     prop,
+	})
+
+	const (
+		clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		clientSpan  = "00f067aa0ba902b7"
+	)
+	c := dialHeader(t, sc.url, "/chat", http.Header{"Traceparent": {"00-" + clientTrace + "-" + clientSpan + "-01"}})
+	if d := h.next(t, "connect"); d.Header.Get("Traceparent") == "" {
+		t.Error("the connect delivery has no traceparent")
+	}
+	ack := c.waitAck(c.emitAck("hello", `"x"`))
+	sameJSON(t, "ack", ack, `["ok"]`)
+	args, _ := c.waitEvent("reply")
+	sameJSON(t, "reply", args, `["hi"]`)
+	ev := h.next(t, "event")
+	rec.waitEnded(t, "/chat hello receive")
+
+	// The connect span: a child of the client's span, in its trace.
+	conn := rec.span(t, "/chat connection receive")
+	if got := conn.SpanContext().TraceID().String(); got != clientTrace {
+		t.Errorf("connect span trace %s, want the handshake's %s", got, clientTrace)
+	}
+	if got := conn.Parent().SpanID().String(); got != clientSpan || !conn.Parent().IsRemote() {
+		t.Errorf("connect span parent %s (remote %v), want the handshake's %s", got, conn.Parent().IsRemote(), clientSpan)
+	}
+	if conn.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("connect span kind %v, want consumer", conn.SpanKind())
+	}
+	wantAttrs(t, conn, map[string]string{
+		"messaging.system": "socket.io", "messaging.destination": "/chat", "messaging.operation": "receive",
+		"messaging.socket.io.event_name": "connection", "iobridge.socket.id": c.sid,
+	})
+	if n := len(rec.children(conn, trace.SpanKindClient)); n != 1 {
+		t.Errorf("connect span has %d webhook client spans, want 1", n)
+	}
+
+	// The event span: a child of the connect span.
+	evSpan := rec.span(t, "/chat hello receive")
+	if evSpan.Parent().SpanID() != conn.SpanContext().SpanID() {
+		t.Errorf("event span parent %s, want the connect span %s", evSpan.Parent().SpanID(), conn.SpanContext().SpanID())
+	}
+	if evSpan.SpanKind() != trace.SpanKindConsumer || evSpan.Status().Code == codes.Error {
+		t.Errorf("event span kind %v status %v, want consumer, not an error", evSpan.SpanKind(), evSpan.Status())
+	}
+	wantAttrs(t, evSpan, map[string]string{
+		"messaging.system": "socket.io", "messaging.destination": "/chat", "messaging.operation": "receive",
+		"messaging.socket.io.event_name": "hello", "iobridge.socket.id": c.sid, "iobridge.delivery.id": ev.Env.ID,
+	})
+
+	// The webhook delivery: a client span under the event span, and the
+	// backend received its context as traceparent.
+	clients := rec.children(evSpan, trace.SpanKindClient)
+	if len(clients) != 1 {
+		t.Fatalf("event span has %d client spans, want 1", len(clients))
+	}
+	cs := clients[0].SpanContext()
+	wantTP := "00-" + cs.TraceID().String() + "-" + cs.SpanID().String() + "-01"
+	if got := ev.Header.Get("Traceparent"); got != wantTP {
+		t.Errorf("the backend received traceparent %q, want the client span's %q", got, wantTP)
+	}
+	wantAttrs(t, clients[0], map[string]string{"http.request.method": "POST", "http.response.status_code": "200"})
+
+	// The emit of the answer: a producer span under the event span.
+	emit := rec.span(t, "/chat["+c.sid+"] send")
+	if emit.Parent().SpanID() != evSpan.SpanContext().SpanID() || emit.SpanKind() != trace.SpanKindProducer {
+		t.Errorf("emit span parent %s kind %v, want the event span, producer", emit.Parent().SpanID(), emit.SpanKind())
+	}
+	wantAttrs(t, emit, map[string]string{
+		"messaging.system": "socket.io", "messaging.destination_kind": "topic", "messaging.destination": "/chat",
+		"messaging.socket.io.namespace": "/chat", "messaging.socket.io.event_name": "reply",
+		"messaging.socket.io.rooms": `["` + c.sid + `"]`,
+	})
+
+	// A failed delivery is recorded on the event span with an Error status.
+	c.waitAck(c.emitAck("boom", ""))
+	rec.waitEnded(t, "/chat boom receive")
+	boom := rec.span(t, "/chat boom receive")
+	if boom.Status().Code != codes.Error || !strings.Contains(boom.Status().Description, "broken") {
+		t.Errorf("failed event span status %v, want Error naming the backend's message", boom.Status())
+	}
+	if len(boom.Events()) == 0 || boom.Events()[0].Name != "exception" {
+		t.Errorf("failed event span events %v, want an exception", boom.Events())
+	}
+}
