@@ -163,6 +163,15 @@ func (st *socketState) deliver(ctx context.Context, env *Envelope) (*Reply, erro
 	return reply, err
 }
 
+// deliverConnect sends a connect delivery, recording its metrics and id.
+func (t *Translator) deliverConnect(ctx context.Context, r *route, env *Envelope) (*Reply, error) {
+	st := socketState{t: t, r: r, ns: env.Namespace}
+	if t.metrics != nil {
+		st.mns = t.metrics.Namespace(env.Namespace)
+	}
+	return st.deliver(ctx, env)
+}
+
 // Delivery outcomes (the outcome label of iobridge.webhook.deliveries).
 const (
 	outcomeOK          = "ok"

@@ -460,7 +460,7 @@ func (t *Translator) connect(ctx context.Context, s *socketio.Socket) error {
 		log.Warn("translate: connect refused: too many deliveries in flight", "delivery_id", env.ID, "bound", t.maxInFlight)
 		return unavailable(ErrOverloaded)
 	}
-	reply, err := r.Backend.Deliver(ctx, &env)
+	reply, err := t.deliverConnect(ctx, r, &env)
 	t.release()
 	if err != nil {
 		var se *StatusError
