@@ -40,8 +40,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -73,6 +79,17 @@ type Config struct {
 	// handler (a few gauges and counters in the Prometheus text format):
 	// the seam for an OpenTelemetry Prometheus exporter.
 	Metrics http.Handler
+	// TracerProvider, when set, gives each request a server span (otelgin;
+	// /metrics, /healthz and /readyz excepted) whose context flows into
+	// the executor, so an emit's span is its child. Nil means no spans.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context of requests (traceparent). Nil
+	// means W3C trace context.
+	Propagator propagation.TextMapPropagator
+	// MeterProvider, when set, receives the API's metrics: requests by
+	// route and code (iobridge.api.requests) and the Engine.IO
+	// connections (iobridge.connections). Nil means none.
+	MeterProvider metric.MeterProvider
 	// Logger receives the API's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -93,7 +110,9 @@ type API struct {
 	srv      *http.Server
 	stopping atomic.Bool
 
-	metrics requestCounter
+	metrics    requestCounter
+	tel        *telemetry.Metrics // nil: no OTel metrics
+	unregister func()
 }
 
 type namedCheck struct {
@@ -131,6 +150,34 @@ func New(cfg Config) (*API, error) {
 	if err := e.SetTrustedProxies(nil); err != nil { // ClientIP is the peer address
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if cfg.TracerProvider != nil {
+		prop := cfg.Propagator
+		if prop == nil {
+			prop = propagation.TraceContext{}
+		}
+		e.Use(otelgin.Middleware("iobridge",
+			otelgin.WithTracerProvider(cfg.TracerProvider),
+			otelgin.WithPropagators(prop),
+			// The API's own counter is iobridge.api.requests.
+			otelgin.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelgin.WithGinFilter(func(c *gin.Context) bool {
+				switch c.Request.URL.Path {
+				case "/metrics", "/healthz", "/readyz":
+					return false
+				}
+				return true
+			}),
+		))
+	}
+	a.tel = telemetry.NewMetrics(cfg.MeterProvider)
+	unregister, err := a.tel.RegisterGauges(telemetry.Gauge{
+		Name: "iobridge.connections", Description: "Engine.IO connections attached to the Socket.IO server.", Unit: "{connection}",
+		Observe: func() int64 { return int64(cfg.Server.Clients()) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
+	a.unregister = unregister
 	e.Use(a.recoverer, a.logRequests)
 	// Under /v1/ the token is checked first, so the API does not tell
 	// strangers which routes exist.
@@ -201,6 +248,7 @@ func (a *API) Shutdown(ctx context.Context) error {
 	a.stopping.Store(true)
 	srv := a.srv
 	a.mu.Unlock()
+	a.unregister()
 	if srv == nil {
 		return nil
 	}
@@ -263,6 +311,7 @@ func (a *API) logRequests(c *gin.Context) {
 		route = "unmatched"
 	}
 	a.metrics.add(route, status)
+	a.tel.APIRequest(c.Request.Context(), route, status)
 	level := slog.LevelDebug
 	if status >= 500 {
 		level = slog.LevelWarn
