@@ -368,8 +368,7 @@ const (
 // errFrame is wrapped by the errors of decodeFrame.
 var errFrame = errors.New("bridge: malformed frame")
 
-// decodeFrame decodes a backend frame: an object, or an array of
-// instruction objects.
+// decodeFrame decodes a backend frame: an object, or an array of them.
 func decodeFrame(msg []byte) ([]frame, error) {
 	msg = bytes.TrimSpace(msg)
 	if len(msg) == 0 {
@@ -383,13 +382,8 @@ func decodeFrame(msg []byte) ([]frame, error) {
 			return nil, fmt.Errorf("%w: %v", errFrame, err)
 		}
 	case '[':
-		var ins []translate.Instruction
-		if err := json.Unmarshal(msg, &ins); err != nil {
+		if err := json.Unmarshal(msg, &out); err != nil {
 			return nil, fmt.Errorf("%w: %v", errFrame, err)
-		}
-		out = make([]frame, len(ins))
-		for i := range ins {
-			out[i].Instruction = ins[i]
 		}
 	default:
 		return nil, fmt.Errorf("%w: not a JSON object or array", errFrame)

@@ -17,7 +17,7 @@
 //
 //	{"type":"ack","id":7,"args":[…]}                    answers the event with id 7
 //	{"to":[…],"event":"e","args":[…],…}                 an instruction; "type" absent or "emit"
-//	[instruction, …]                                    several, applied in order
+//	[frame, …]                                          several, applied in order
 //	{"type":"join","rooms":[…]}, {"type":"leave","rooms":[…]}   this socket's rooms
 //
 // An instruction without "to" goes to this bridge's socket; without
