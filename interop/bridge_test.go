@@ -80,7 +80,7 @@ type bridgeConn struct {
 			Handshake translate.Handshake `json:"handshake"`
 		} `json:"socket"`
 	}
-	events chan string                // event names, in order
+	events chan string          // event names, in order
 	closed chan *gws.CloseError // the sidecar's close frame
 }
 
