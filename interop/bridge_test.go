@@ -24,8 +24,9 @@ import (
 
 // bridgeSidecar runs iobridge's Socket.IO server on 127.0.0.1 with the
 // translator, namespace "/" accepted without a backend, and each name in
-// bridges bridged to its ws:// URL.
-func bridgeSidecar(t *testing.T, bridges map[string]string) string {
+// bridges bridged to its ws:// URL. It returns the URL and the
+// translator's executor.
+func bridgeSidecar(t *testing.T, bridges map[string]string) (string, *translate.Executor) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -67,7 +68,7 @@ func bridgeSidecar(t *testing.T, bridges map[string]string) string {
 		_ = tr.Shutdown(ctx)
 		ts.Close()
 	})
-	return ts.URL
+	return ts.URL, tr.Executor()
 }
 
 // bridgeConn is what the bridge backend saw of one socket's bridge.
@@ -193,7 +194,7 @@ func (bc *bridgeConn) closeFrame(t *testing.T) *gws.CloseError {
 func TestBridgeClient(t *testing.T) {
 	t.Parallel()
 	be := startChatBridge(t)
-	url := bridgeSidecar(t, map[string]string{"/chat": be.ws})
+	url, _ := bridgeSidecar(t, map[string]string{"/chat": be.ws})
 	c := startClient(t)
 
 	c.connect("a", url, connectOpts{NSP: "/chat", Manager: "m", Auth: map[string]any{"token": "t"}})
@@ -242,7 +243,7 @@ func TestBridgeDialFailure(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	down := "ws" + strings.TrimPrefix(gone.URL, "http") + "/bridge"
 	gone.Close()
-	url := bridgeSidecar(t, map[string]string{"/down": down})
+	url, _ := bridgeSidecar(t, map[string]string{"/down": down})
 	c := startClient(t)
 	c.connect("a", url, connectOpts{NSP: "/down"})
 	e := c.wait("connect_error", "a")
