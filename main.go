@@ -41,6 +41,7 @@ import (
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
 	"github.com/iobridge/iobridge/translate/bridge"
@@ -247,9 +248,6 @@ func unsupported(cfg *config.Config) []string {
 // serve yet but can start without.
 func notYet(cfg *config.Config) []string {
 	var out []string
-	if cfg.Telemetry.OTLPEndpoint != "" {
-		out = append(out, "telemetry: OTLP export")
-	}
 	return out
 }
 
@@ -280,6 +278,8 @@ type sidecar struct {
 	// streams the backend streams (namespace stream and [[stream]]).
 	bridges []*bridge.Bridge
 	streams []*stream.Stream
+	// tel is OpenTelemetry: metrics for /metrics, spans when configured.
+	tel *telemetry.Telemetry
 }
 
 // newSidecar builds the Socket.IO server from [server], a translate route
@@ -287,8 +287,13 @@ type sidecar struct {
 // Of, by pattern with OfPattern, in file order), and the control API from
 // [api]. It opens the API's listener; the caller serves it.
 func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
+	tel, err := newTelemetry(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	chains, err := newChains(cfg, logger)
 	if err != nil {
+		tel.Shutdown(context.Background())
 		return nil, err
 	}
 	ecfg := engineConfig(cfg.Server, logger)
@@ -300,7 +305,7 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		Recovery:       cfg.Server.Recovery.Std(),
 		Logger:         logger,
 	})
-	sc := &sidecar{sio: sio, chains: chains}
+	sc := &sidecar{sio: sio, chains: chains, tel: tel}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
 	// Bridges apply their backends' instructions to named namespaces.
 	bridgeExec := translate.NewExecutor(sio)
@@ -324,10 +329,11 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		}
 		if n.Webhook != "" {
 			wh, err := webhook.New(webhook.Config{
-				URL:     n.Webhook,
-				Secret:  n.Secret,
-				Timeout: n.Timeout.Std(),
-				Logger:  logger,
+				URL:       n.Webhook,
+				Secret:    n.Secret,
+				Timeout:   n.Timeout.Std(),
+				Transport: webhookTransport(tel),
+				Logger:    logger,
 			})
 			if err != nil { // config has validated the URL and secret; this is a guard
 				sc.shutdown(context.Background())
@@ -355,7 +361,13 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		}
 		routes = append(routes, r)
 	}
-	tr, err := translate.New(translate.Config{Routes: routes, Logger: logger}, sio)
+	tr, err := translate.New(translate.Config{
+		Routes:         routes,
+		Logger:         logger,
+		TracerProvider: tel.TracerProvider(),
+		Propagator:     tel.Propagator(),
+		MeterProvider:  tel.MeterProvider(),
+	}, sio)
 	if err != nil {
 		sc.shutdown(context.Background())
 		return nil, fmt.Errorf("translate: %w", err)
@@ -376,6 +388,11 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			Server:   sio,
 			Executor: tr.Executor(),
 			Logger:   logger.With("component", "api"),
+			// /metrics: the OpenTelemetry meter in the Prometheus format.
+			Metrics:        tel.MetricsHandler(),
+			TracerProvider: tel.TracerProvider(),
+			Propagator:     tel.Propagator(),
+			MeterProvider:  tel.MeterProvider(),
 		})
 		if err != nil {
 			sc.shutdown(context.Background())
@@ -455,6 +472,9 @@ func (sc *sidecar) shutdown(ctx context.Context) error {
 		errs = append(errs, sc.tr.Shutdown(ctx))
 	}
 	errs = append(errs, shutdownChains(ctx, sc.chains))
+	if sc.tel != nil { // last: the spans of the shutdown are flushed
+		errs = append(errs, sc.tel.Shutdown(ctx))
+	}
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/iobridge/iobridge/config"
+	"github.com/iobridge/iobridge/telemetry"
+	"github.com/iobridge/iobridge/translate/webhook"
+)
+
+// newTelemetry sets up OpenTelemetry from [telemetry] and the OTEL_*
+// environment: metrics always (GET /metrics), spans when an OTLP endpoint
+// is configured.
+func newTelemetry(cfg *config.Config, logger *slog.Logger) (*telemetry.Telemetry, error) {
+	tc := cfg.Telemetry
+	tel, err := telemetry.New(context.Background(), telemetry.Config{
+		OTLPEndpoint:   tc.OTLPEndpoint,
+		Protocol:       tc.Protocol,
+		ServiceName:    tc.ServiceName,
+		ServiceVersion: version,
+		SampleRatio:    tc.SampleRatio,
+		Getenv:         os.LookupEnv,
+		Logger:         logger.With("component", "telemetry"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if tel.Tracing() {
+		logger.Info("telemetry: tracing on", "otlp_endpoint", tc.OTLPEndpoint, "protocol", tc.Protocol, "sample_ratio", tc.SampleRatio)
+	}
+	return tel, nil
+}
+
+// webhookTransport is the webhook clients' transport: with tracing, the
+// shared transport wrapped by otelhttp, which makes a client span per
+// attempt and injects traceparent and tracestate; without, nil (the
+// shared transport itself).
+func webhookTransport(tel *telemetry.Telemetry) http.RoundTripper {
+	if !tel.Tracing() {
+		return nil
+	}
+	return otelhttp.NewTransport(webhook.SharedTransport(),
+		otelhttp.WithTracerProvider(tel.TracerProvider()),
+		otelhttp.WithPropagators(tel.Propagator()),
+		// Deliveries are counted by translate (iobridge.webhook.*).
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+	)
+}
