@@ -73,6 +73,11 @@ func newHandshake(r *http.Request, auth json.RawMessage, now time.Time) Handshak
 	if h.Headers == nil {
 		h.Headers = http.Header{}
 	}
+	// Node's req.headers holds the Host header; net/http moves it to
+	// r.Host. Request returns a fresh header map, so setting it is safe.
+	if r.Host != "" && h.Headers.Get("Host") == "" {
+		h.Headers.Set("Host", r.Host)
+	}
 	h.URL = r.RequestURI
 	if r.URL != nil {
 		h.Query = r.URL.Query()

@@ -38,7 +38,7 @@ func TestConnectMainNamespace(t *testing.T) {
 		t.Fatalf("rooms %v do not include own id", s.Rooms())
 	}
 	h := s.Handshake()
-	if string(h.Auth) != "{}" || h.Address != "127.0.0.1" || h.Query.Get("foo") != "bar" || h.Headers.Get("X-Test") != "yes" || h.Secure || h.Issued == 0 || h.Time == "" || h.URL == "" {
+	if string(h.Auth) != "{}" || h.Address != "127.0.0.1" || h.Query.Get("foo") != "bar" || h.Headers.Get("X-Test") != "yes" || h.Headers.Get("Host") == "" || h.Secure || h.Issued == 0 || h.Time == "" || h.URL == "" {
 		t.Fatalf("handshake %+v", h)
 	}
 	if s.Recovered() || !s.Connected() || s.Protocol() != 4 || s.ConnID() != c.ID() {
