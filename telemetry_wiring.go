@@ -6,9 +6,6 @@ import (
 	"net/http"
 	"os"
 
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate/webhook"
@@ -38,17 +35,13 @@ func newTelemetry(cfg *config.Config, logger *slog.Logger) (*telemetry.Telemetry
 }
 
 // webhookTransport is the webhook clients' transport: with tracing, the
-// shared transport wrapped by otelhttp, which makes a client span per
-// attempt and injects traceparent and tracestate; without, nil (the
-// shared transport itself).
+// shared transport with a client span per attempt and traceparent and
+// tracestate injected (telemetry.Transport, which keeps net/http's
+// one-write requests; see its doc for why not otelhttp); without, nil
+// (the shared transport itself).
 func webhookTransport(tel *telemetry.Telemetry) http.RoundTripper {
 	if !tel.Tracing() {
 		return nil
 	}
-	return otelhttp.NewTransport(webhook.SharedTransport(),
-		otelhttp.WithTracerProvider(tel.TracerProvider()),
-		otelhttp.WithPropagators(tel.Propagator()),
-		// Deliveries are counted by translate (iobridge.webhook.*).
-		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
-	)
+	return telemetry.Transport(webhook.SharedTransport(), telemetry.Tracer(tel.TracerProvider()), tel.Propagator())
 }

@@ -330,3 +330,52 @@ func TestNilMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTransport(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Traceparent")
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	tr, exp := newTracer(t)
+	rt := telemetry.Transport(http.DefaultTransport, tr, nil)
+	for _, tc := range []struct {
+		path       string
+		wantStatus codes.Code
+	}{{"/ok", codes.Unset}, {"/fail", codes.Error}} {
+		t.Run(tc.path, func(t *testing.T) {
+			exp.Reset()
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.URL+tc.path, strings.NewReader("{}"))
+			res, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if req.Header.Get("Traceparent") != "" {
+				t.Error("the caller's request was modified")
+			}
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans, want 1", len(spans))
+			}
+			s := spans[0]
+			sc := s.SpanContext
+			if want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"; <-got != want {
+				t.Errorf("the server did not receive the span's traceparent %s", want)
+			}
+			if s.Name != "POST" || s.SpanKind != trace.SpanKindClient || s.Status.Code != tc.wantStatus {
+				t.Errorf("span %q %v status %v, want POST, client, %v", s.Name, s.SpanKind, s.Status.Code, tc.wantStatus)
+			}
+			a := attrs(s)
+			if a["http.request.method"] != "POST" || a["url.full"] != srv.URL+tc.path || a["server.address"] != "127.0.0.1" || a["http.response.status_code"] == "" {
+				t.Errorf("attributes %v", a)
+			}
+		})
+	}
+	if telemetry.Transport(http.DefaultTransport, nil, nil) != http.DefaultTransport {
+		t.Error("Transport with a nil tracer wraps")
+	}
+}
