@@ -236,11 +236,6 @@ func unsupported(cfg *config.Config) []string {
 	if cfg.Adapter.Type != "memory" {
 		out = append(out, fmt.Sprintf("adapter.type = %q: this build has the in-memory adapter only", cfg.Adapter.Type))
 	}
-	for i, n := range cfg.Namespaces {
-		if n.Bridge != "" && n.Pattern != "" {
-			out = append(out, fmt.Sprintf("namespace[%d].bridge: this build bridges namespaces given by name only, not by pattern", i))
-		}
-	}
 	return out
 }
 
@@ -307,9 +302,13 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 	})
 	sc := &sidecar{sio: sio, chains: chains, tel: tel}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
-	// Bridges apply their backends' instructions to named namespaces.
+	// Bridges apply their backends' instructions to their namespaces.
 	bridgeExec := translate.NewExecutor(sio)
-	bridged := map[string]*bridge.Bridge{}
+	type bridgedNamespace struct {
+		route translate.Route
+		br    *bridge.Bridge
+	}
+	var bridged []bridgedNamespace
 	for i, n := range cfg.Namespaces {
 		r := translate.Route{
 			Name:       n.Name,
@@ -357,7 +356,7 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			}
 			r.Backend = br
 			sc.bridges = append(sc.bridges, br)
-			bridged[n.Name] = br
+			bridged = append(bridged, bridgedNamespace{route: r, br: br})
 		}
 		routes = append(routes, r)
 	}
@@ -375,8 +374,12 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 	sc.tr = tr
 	// After translate.New: a bridge dials after on_connect and the
 	// plugins accepted the socket.
-	for name, br := range bridged {
-		br.Attach(sio.Of(name))
+	for _, b := range bridged {
+		if b.route.Pattern != nil {
+			b.br.Attach(sio.OfPattern(b.route.Pattern))
+		} else {
+			b.br.Attach(sio.Of(b.route.Name))
+		}
 	}
 	if err := sc.newStreams(cfg, logger); err != nil {
 		sc.shutdown(context.Background())

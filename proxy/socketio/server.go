@@ -108,10 +108,19 @@ func (s *Server) Of(name string) *Namespace {
 // that does not exist and whose name matches re gets a child namespace of
 // that name, which runs the parent's Middleware and connection handlers.
 // Broadcasts and queries on the parent reach every child. Patterns are
-// tried in the order they were added.
+// tried in the order they were added. Calling OfPattern again with the same
+// expression returns the same parent.
 func (s *Server) OfPattern(re *regexp.Regexp) *Namespace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The same pattern gives the same parent, as Of does for a name, so
+	// every layer that registers on a pattern (routes, bridges, plugins)
+	// shares one set of middleware and handlers.
+	for _, n := range s.patterns {
+		if n.pattern.String() == re.String() {
+			return n
+		}
+	}
 	n := newNamespace(s, re.String(), nil, re)
 	s.patterns = append(s.patterns, n)
 	return n

@@ -640,3 +640,16 @@ func (c *syncCloseConn) Send(p []engineio.Packet) error {
 	}
 	return c.fakeConn.Send(p)
 }
+
+func TestOfPatternSameExpressionSameParent(t *testing.T) {
+	srv := newServer(t, socketio.Config{})
+	a := srv.OfPattern(regexp.MustCompile(`^/tenant-\d+$`))
+	b := srv.OfPattern(regexp.MustCompile(`^/tenant-\d+$`))
+	c := srv.OfPattern(regexp.MustCompile(`^/other-\d+$`))
+	if a != b {
+		t.Fatal("OfPattern with the same expression returned two parents")
+	}
+	if a == c {
+		t.Fatal("OfPattern with another expression returned the same parent")
+	}
+}
