@@ -128,7 +128,7 @@ func TestSSEReader(t *testing.T) {
 		"event: empty\n\n" +
 		"data\rdata: y\r\r" +
 		"retry: 100\nevent: c\ndata: {}\n\n" +
-		"data: incomplete"
+		"id: 9\ndata: incomplete"
 	r := translate.NewSSEReader(strings.NewReader(in), 0)
 	want := []translate.SSEMessage{
 		{Event: "a", Data: []byte("1\n2"), ID: "7"},
@@ -147,6 +147,15 @@ func TestSSEReader(t *testing.T) {
 	}
 	if _, err := r.Next(); err != io.EOF {
 		t.Fatalf("after the last message: %v, want io.EOF", err)
+	}
+	// The cut message's id is not the last event ID: a reconnect asks
+	// for it again.
+	if id := r.LastEventID(); id != "7" {
+		t.Fatalf("LastEventID after a cut message = %q, want 7", id)
+	}
+	idOnly := translate.NewSSEReader(strings.NewReader("id: 3\n\nid: 4\n"), 0)
+	if _, err := idOnly.Next(); err != io.EOF || idOnly.LastEventID() != "3" {
+		t.Fatalf("id-only messages: %v, LastEventID %q, want io.EOF and 3", err, idOnly.LastEventID())
 	}
 	long := translate.NewSSEReader(strings.NewReader("data: "+strings.Repeat("x", 100)+"\n\n"), 32)
 	if _, err := long.Next(); !errors.Is(err, translate.ErrSSELineTooLong) {

@@ -31,11 +31,14 @@ const DefaultSSEMaxLine = 1 << 20
 // SSEReader parses a text/event-stream as the HTML standard's
 // EventSource does: lines end with \n, \r\n or \r; ":" starts a comment;
 // a blank line dispatches the message being built unless its data is
-// empty; an incomplete message at the end of the stream is dropped. It is
+// empty; an incomplete message at the end of the stream is dropped, and so
+// is its "id:" (the last event ID changes only when a blank line ends a
+// message, so a reconnect after a cut never skips the cut message). It is
 // used by one goroutine.
 type SSEReader struct {
 	sc     *bufio.Scanner
-	lastID string
+	lastID string // the last event ID, as of the last blank line
+	idBuf  string // the last "id:" field read
 	first  bool
 }
 
@@ -66,6 +69,7 @@ func (r *SSEReader) Next() (SSEMessage, error) {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
 		if len(line) == 0 {
+			r.lastID = r.idBuf
 			if !hasData {
 				m.Event = ""
 				continue
@@ -95,7 +99,7 @@ func (r *SSEReader) Next() (SSEMessage, error) {
 			hasData = true
 		case "id":
 			if bytes.IndexByte(value, 0) < 0 {
-				r.lastID = string(value)
+				r.idBuf = string(value)
 			}
 		case "retry":
 			if n, err := strconv.Atoi(string(value)); err == nil && n >= 0 {
@@ -112,7 +116,9 @@ func (r *SSEReader) Next() (SSEMessage, error) {
 	return SSEMessage{}, io.EOF
 }
 
-// LastEventID is the last "id:" field read.
+// LastEventID is the last event ID: the last "id:" field of a message
+// that a blank line ended (whether or not it had data), as EventSource
+// sends back in Last-Event-ID.
 func (r *SSEReader) LastEventID() string { return r.lastID }
 
 // scanSSELines splits at \n, \r\n or \r.
