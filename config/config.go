@@ -151,13 +151,17 @@ type TLS struct {
 	// that Ask approves) or "manual" (CertFile and KeyFile).
 	Mode string `toml:"mode"`
 	// Domains are the names to obtain certificates for (acme: required;
-	// on_demand: optional names issued up front).
+	// on_demand: optional names allowed without asking Ask). The first is
+	// served to clients that send no server name.
 	Domains []string `toml:"domains"`
 	// Email is the ACME account contact. Optional; recommended.
 	Email string `toml:"email"`
-	// CA is the ACME directory URL. Empty means Let's Encrypt.
+	// CA is the ACME directory URL, or "production" (Let's Encrypt, the
+	// default) or "staging" (Let's Encrypt's staging environment: untrusted
+	// certificates, for trying a setup out).
 	CA string `toml:"ca"`
-	// CARoot is a PEM file with the root of a private ACME CA. Optional.
+	// CARoot is a PEM file with the root of a private ACME CA (Pebble, an
+	// internal CA), trusted for the connection to CA. Optional.
 	CARoot string `toml:"ca_root"`
 	// Storage is the folder for certificates and ACME accounts. Empty
 	// means certmagic's default folder.
@@ -183,6 +187,12 @@ const (
 	TLSACME     = "acme"
 	TLSOnDemand = "on_demand"
 	TLSManual   = "manual"
+)
+
+// Named ACME directories for TLS.CA.
+const (
+	TLSCAProduction = "production"
+	TLSCAStaging    = "staging"
 )
 
 // Telemetry configures OpenTelemetry traces and metrics export.

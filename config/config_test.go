@@ -209,6 +209,12 @@ mode = "manual"
 [tls]
 mode = "on_demand"
 `, nil},
+	{"tls ca name", `
+[tls]
+mode = "acme"
+domains = ["rt.example.com"]
+ca = "letsencrypt-staging"
+`, nil},
 	{"telemetry", `
 [telemetry]
 otlp_endpoint = "collector"
@@ -615,5 +621,28 @@ func TestProblemString(t *testing.T) {
 	e := &Error{Problems: []Problem{tests[0].p, tests[1].p}}
 	if got, want := e.Error(), tests[0].want+"\n"+tests[1].want; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestTLSCA(t *testing.T) {
+	tests := []struct {
+		name, ca string
+	}{
+		{"default", ""},
+		{"production", "production"},
+		{"staging", "staging"},
+		{"URL", "https://127.0.0.1:14000/dir"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := "[tls]\nmode = \"acme\"\ndomains = [\"rt.example.com\"]\nca = \"" + tc.ca + "\"\n"
+			cfg, _, err := Parse([]byte(text), nil)
+			if err != nil {
+				t.Fatalf("Parse(ca = %q) = %v", tc.ca, err)
+			}
+			if cfg.TLS.CA != tc.ca {
+				t.Errorf("TLS.CA = %q, want %q", cfg.TLS.CA, tc.ca)
+			}
+		})
 	}
 }

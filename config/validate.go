@@ -395,8 +395,14 @@ func (l *loader) validateTLS(t *TLS) {
 		if t.Email != "" {
 			l.check(strings.Contains(t.Email, "@"), "tls.email", "%s is not an email address", l.show("tls.email", t.Email))
 		}
-		if t.CA != "" {
-			l.url("tls.ca", t.CA, "https", "http")
+		switch t.CA {
+		case "", TLSCAProduction, TLSCAStaging:
+		default:
+			if strings.Contains(t.CA, "://") {
+				l.url("tls.ca", t.CA, "https", "http")
+			} else {
+				l.check(false, "tls.ca", `%s is not an ACME directory URL, %q or %q`, l.show("tls.ca", t.CA), TLSCAProduction, TLSCAStaging)
+			}
 		}
 	}
 	switch t.Mode {
