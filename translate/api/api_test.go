@@ -378,7 +378,8 @@ func TestReadiness(t *testing.T) {
 	f.api.AddReadiness("stream news", func(ctx context.Context) error { return errors.New("not connected") })
 	f.api.AddReadiness("fine", func(ctx context.Context) error { return nil })
 	f.api.AddReadiness("slow", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
-	f.expect("GET", "/readyz", "", 503, `{"status":"not ready","reasons":["stream news: not connected","slow: context deadline exceeded"]}`)
+	f.expect("GET", "/readyz", "", 503, `{"status":"not ready","reasons":["stream news: not connected","slow: context deadline exceeded"],`+
+		`"checks":{"stream news":"not connected","fine":"ok","slow":"context deadline exceeded"}}`)
 	f.expect("GET", "/healthz", "", 200, `{"status":"ok"}`)
 }
 

@@ -26,7 +26,9 @@ func (a *API) healthz(c *gin.Context) {
 
 // readyz is GET /readyz: 200 {"status":"ready"} when every registered
 // check passes, else 503 {"status":"not ready","reasons":[…]}, one reason
-// per failed check ("name: error"). During Shutdown it is 503.
+// per failed check ("name: error"). During Shutdown it is 503. With
+// checks registered, "checks" gives each one's state by name: "ok" or its
+// error (each backend stream's, for example).
 func (a *API) readyz(c *gin.Context) {
 	var reasons []string
 	if a.stopping.Load() {
@@ -43,16 +45,27 @@ func (a *API) readyz(c *gin.Context) {
 		wg.Go(func() { errs[i] = ch.check(ctx) })
 	}
 	wg.Wait()
+	var states map[string]string
+	if len(checks) > 0 {
+		states = make(map[string]string, len(checks))
+	}
 	for i, err := range errs {
+		states[checks[i].name] = "ok"
 		if err != nil {
 			reasons = append(reasons, checks[i].name+": "+err.Error())
+			states[checks[i].name] = err.Error()
 		}
 	}
+	ans := gin.H{"status": "ready"}
+	if states != nil {
+		ans["checks"] = states
+	}
 	if len(reasons) > 0 {
-		writeJSON(c, http.StatusServiceUnavailable, gin.H{"status": "not ready", "reasons": reasons})
+		ans["status"], ans["reasons"] = "not ready", reasons
+		writeJSON(c, http.StatusServiceUnavailable, ans)
 		return
 	}
-	writeJSON(c, http.StatusOK, gin.H{"status": "ready"})
+	writeJSON(c, http.StatusOK, ans)
 }
 
 // metricsHandler is the built-in GET /metrics: the Socket.IO server's
