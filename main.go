@@ -230,9 +230,6 @@ func versionString() string {
 // cluster was asked for), so the sidecar refuses to start.
 func unsupported(cfg *config.Config) []string {
 	var out []string
-	if cfg.TLS.Mode != config.TLSOff {
-		out = append(out, fmt.Sprintf("tls.mode = %q: this build serves plain HTTP only", cfg.TLS.Mode))
-	}
 	if cfg.Adapter.Type != "memory" {
 		out = append(out, fmt.Sprintf("adapter.type = %q: this build has the in-memory adapter only", cfg.Adapter.Type))
 	}
@@ -525,6 +522,17 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		sc.shutdown(context.Background())
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	edge, err := newEdgeTLS(cfg.TLS, ln, logger)
+	if err != nil {
+		ln.Close()
+		sc.shutdown(context.Background())
+		return err
+	}
+	scheme := "http"
+	if edge != nil {
+		ln, scheme = edge.listener(ln), "https"
+		defer edge.shutdown(context.Background()) // a no-op after the graceful one below
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -532,7 +540,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("listening", "url", listenURL(ln.Addr()), "path", cfg.Server.Path, "version", version)
+	logger.Info("listening", "url", scheme+strings.TrimPrefix(listenURL(ln.Addr()), "http"), "path", cfg.Server.Path, "version", version)
+	if edge != nil {
+		if err := edge.start(); err != nil {
+			sc.shutdown(context.Background())
+			srv.Close()
+			return err
+		}
+	}
 	sc.startStreams()
 	if sc.api != nil {
 		go func() {
@@ -561,10 +576,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	// http.Server.Shutdown does not wait for them.
 	scErr := sc.shutdown(sctx)
 	srvErr := srv.Shutdown(sctx)
+	var tlsErr error
+	if edge != nil {
+		tlsErr = edge.shutdown(sctx)
+	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if err := errors.Join(scErr, srvErr); err != nil {
+	if err := errors.Join(scErr, srvErr, tlsErr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")

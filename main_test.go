@@ -345,17 +345,10 @@ func TestServeAnswersHandshake(t *testing.T) {
 }
 
 func TestServeRefusesUnsupported(t *testing.T) {
-	dir := t.TempDir()
-	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	for _, f := range []string{cert, key} {
-		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfgFile := writeFile(t, "tls.toml", goodConfig+"[tls]\nmode = \"manual\"\ncert_file = \""+cert+"\"\nkey_file = \""+key+"\"\n")
+	cfgFile := writeFile(t, "redis.toml", goodConfig+"[adapter]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n")
 	code, _, stderr := runCmd(t, "-config", cfgFile)
-	if code != 1 || !strings.Contains(stderr, "tls.mode") {
-		t.Errorf("serving with TLS configured = exit %d, stderr %q; want exit 1 naming tls.mode", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "adapter.type") {
+		t.Errorf("serving with the Redis adapter configured = exit %d, stderr %q; want exit 1 naming adapter.type", code, stderr)
 	}
 }
 
