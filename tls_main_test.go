@@ -131,7 +131,7 @@ redirect_listen = "127.0.0.1:0"
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	logs.waitRecord(t, "tls: certificate files reloaded", exited)
+	logs.waitRecord(t, "tls: certificate reloaded", exited)
 	pool2 := x509.NewCertPool()
 	pool2.AddCert(second)
 	if _, _, err := get("second.test", pool2); err != nil {

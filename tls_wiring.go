@@ -154,10 +154,9 @@ func (e *edgeTLS) start() error {
 		for {
 			select {
 			case <-e.hup:
+				// Success is logged by the manager ("tls: certificate reloaded").
 				if err := e.m.Reload(); err != nil {
 					e.logger.Error("tls: certificate files not reloaded; serving the previous certificate", "err", err)
-				} else {
-					e.logger.Info("tls: certificate files reloaded", "names", e.m.Names())
 				}
 			case <-e.stopHUP:
 				return
