@@ -30,6 +30,13 @@
 // (for /readyz). Shutdown closes the connection and waits for the
 // goroutine.
 //
+// # Metrics
+//
+// With Config.MeterProvider, each attempt to connect again after a
+// failure or an end is counted in telemetry.MetricStreamReconnects and
+// each skipped message or instruction in MetricSkipped, both labelled
+// with the stream's name; Stats has the same counts.
+//
 // # Bounds
 //
 //   - One message: Config.MaxMessageBytes (default 1 MiB), an SSE line or a

@@ -12,9 +12,17 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/metric"
 
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 )
+
+// MetricSkipped counts the messages and instructions a stream skipped as
+// malformed or not applicable, by stream (Prometheus:
+// iobridge_stream_skipped_total). Reconnects are counted by
+// telemetry.MetricStreamReconnects.
+const MetricSkipped = "iobridge.stream.skipped"
 
 // Defaults of Config.
 const (
@@ -77,12 +85,19 @@ type Config struct {
 	MaxMessageBytes int
 	// Logger receives the stream's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the stream's metrics: reconnects
+	// (telemetry.MetricStreamReconnects) and skipped messages
+	// (MetricSkipped), labelled with the stream's name. Nil means none.
+	MeterProvider metric.MeterProvider
 }
 
 // Stats are a stream's counters since New.
 type Stats struct {
 	// Connects counts connections established.
 	Connects uint64
+	// Reconnects counts the attempts to connect again after a connection
+	// failed or ended (the first attempt is not one).
+	Reconnects uint64
 	// Messages counts messages read; Instructions those applied;
 	// Skipped messages and instructions skipped as malformed or not
 	// applicable.
@@ -107,7 +122,11 @@ type Stream struct {
 	lastErr   atomic.Pointer[error]
 	lastID    string // SSE Last-Event-ID; the run goroutine's own
 
-	connects, messages, instructions, skipped atomic.Uint64
+	connects, reconnects, messages, instructions, skipped atomic.Uint64
+
+	metrics    *telemetry.Metrics
+	skippedCtr metric.Int64Counter // nil without a MeterProvider
+	label      metric.MeasurementOption
 }
 
 // New checks cfg and returns a Stream; Start connects it.
@@ -161,6 +180,14 @@ func New(cfg Config) (*Stream, error) {
 		}
 	}
 	s.opts = translate.ExecOptions{Namespace: cfg.Namespace}
+	if s.metrics = telemetry.NewMetrics(cfg.MeterProvider); s.metrics != nil {
+		s.label = metric.WithAttributes(telemetry.LabelStream.String(s.name))
+		c, err := cfg.MeterProvider.Meter(telemetry.ScopeName).Int64Counter(MetricSkipped,
+			metric.WithDescription("Backend stream messages and instructions skipped as malformed."), metric.WithUnit("{message}"))
+		if err == nil {
+			s.skippedCtr = c
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	err = ErrNotConnected
 	s.lastErr.Store(&err)
@@ -192,6 +219,7 @@ func (s *Stream) Ready(context.Context) error {
 func (s *Stream) Stats() Stats {
 	return Stats{
 		Connects:     s.connects.Load(),
+		Reconnects:   s.reconnects.Load(),
 		Messages:     s.messages.Load(),
 		Instructions: s.instructions.Load(),
 		Skipped:      s.skipped.Load(),
@@ -257,6 +285,16 @@ func (s *Stream) run() {
 		if retry == 0 {
 			delay = min(2*delay, s.cfg.MaxBackoff)
 		}
+		s.reconnects.Add(1)
+		s.metrics.StreamReconnect(s.ctx, s.name)
+	}
+}
+
+// skip counts a skipped message or instruction.
+func (s *Stream) skip() {
+	s.skipped.Add(1)
+	if s.skippedCtr != nil {
+		s.skippedCtr.Add(s.ctx, 1, s.label)
 	}
 }
 
@@ -273,14 +311,14 @@ func (s *Stream) apply(msg []byte) bool {
 	s.messages.Add(1)
 	ins, err := Decode(msg)
 	if err != nil {
-		s.skipped.Add(1)
+		s.skip()
 		s.log.Warn("stream: message skipped", "bytes", len(msg), "err", err)
 		return false
 	}
 	applied := false
 	for i := range ins {
 		if _, err := s.cfg.Executor.Execute(s.ctx, &ins[i], s.opts); err != nil {
-			s.skipped.Add(1)
+			s.skip()
 			s.log.Warn("stream: instruction skipped", "event", ins[i].Event, "namespace", ins[i].Namespace, "err", err)
 			continue
 		}

@@ -110,7 +110,7 @@ func (s *Stream) runWS() (delivered bool, err error) {
 		}
 		if typ != websocket.TextMessage {
 			s.messages.Add(1)
-			s.skipped.Add(1)
+			s.skip()
 			s.log.Warn("stream: binary frame skipped", "bytes", len(msg))
 			continue
 		}
