@@ -434,6 +434,8 @@ func (sc *sidecar) newStreams(cfg *config.Config, logger *slog.Logger) error {
 			Namespace: sp.namespace,
 			Executor:  sc.tr.Executor(),
 			Logger:    logger,
+			// Reconnects and skipped messages, on /metrics.
+			MeterProvider: sc.tel.MeterProvider(),
 		})
 		if err != nil { // config has validated the URL; this is a guard
 			return fmt.Errorf("%s: %w", sp.key, err)
