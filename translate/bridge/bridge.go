@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,9 @@ const (
 	// DefaultCloseTimeout is how long a closing bridge waits for the
 	// backend's close frame.
 	DefaultCloseTimeout = time.Second
+	// DefaultPingInterval is how often an open bridge pings its backend,
+	// as the Socket.IO server pings its clients.
+	DefaultPingInterval = 25 * time.Second
 )
 
 // Sentinel errors.
@@ -58,6 +63,20 @@ type Config struct {
 	// Header is sent with every dial (an Authorization header, for
 	// example). It is not logged.
 	Header http.Header
+	// ForwardHeaders names headers of the client's handshake request
+	// copied onto the socket's dial (its Authorization or Cookie, for
+	// example), over Header's. Names are case-insensitive; headers the
+	// WebSocket handshake sets itself (Host, Connection, Upgrade,
+	// Sec-WebSocket-*) are never copied. The connect frame carries the
+	// whole handshake (headers, query, auth) either way. Not logged.
+	ForwardHeaders []string
+	// PingInterval is how often a bridge pings its backend (a WebSocket
+	// ping control frame, which a backend's WebSocket library answers by
+	// itself). A bridge that receives nothing, pong or frame, for
+	// PingInterval plus Timeout is closed and its socket disconnected, as
+	// when the backend closes it. Zero means DefaultPingInterval; a
+	// negative value sends no pings and never closes an idle bridge.
+	PingInterval time.Duration
 	// Dialer opens the WebSockets. Nil means a Dialer with the proxy from
 	// the environment, ReadBufferSize and pooled write buffers.
 	Dialer *websocket.Dialer
@@ -77,10 +96,11 @@ type Config struct {
 // Bridge holds the bridges of the sockets of the namespaces it is
 // attached to. It is safe for concurrent use.
 type Bridge struct {
-	cfg    Config
-	url    string
-	dialer *websocket.Dialer
-	log    *slog.Logger
+	cfg     Config
+	url     string
+	dialer  *websocket.Dialer
+	log     *slog.Logger
+	forward []string // canonical names of ForwardHeaders
 
 	conns sync.Map // socket id → *conn
 	open  atomic.Int64
@@ -103,6 +123,13 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, fmt.Errorf("%w: an executor is required", ErrConfig)
 	}
 	b := &Bridge{cfg: cfg, url: u.String(), dialer: cfg.Dialer, log: cfg.Logger}
+	for _, h := range cfg.ForwardHeaders {
+		name := http.CanonicalHeaderKey(h)
+		if !ForwardableHeader(name) {
+			return nil, fmt.Errorf("%w: ForwardHeaders: %q is not a header a dial may forward", ErrConfig, h)
+		}
+		b.forward = append(b.forward, name)
+	}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -117,6 +144,9 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	if b.cfg.CloseTimeout <= 0 {
 		b.cfg.CloseTimeout = DefaultCloseTimeout
+	}
+	if b.cfg.PingInterval == 0 {
+		b.cfg.PingInterval = DefaultPingInterval
 	}
 	if b.cfg.ReadBufferSize <= 0 {
 		b.cfg.ReadBufferSize = DefaultReadBufferSize
@@ -200,7 +230,7 @@ func (b *Bridge) middleware(ctx context.Context, s *socketio.Socket) error {
 		return &socketio.ConnectError{Message: "server shutting down", Err: ErrClosed}
 	}
 	c := newConn(b, s)
-	ws, err := b.dial(ctx)
+	ws, err := b.dial(ctx, s)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -233,10 +263,49 @@ func (e *dialError) Error() string {
 }
 func (e *dialError) Unwrap() error { return e.err }
 
-func (b *Bridge) dial(ctx context.Context) (*websocket.Conn, error) {
+// ForwardableHeader reports whether the header name may be copied from a
+// client's handshake onto a bridge's dial: any valid name but those the
+// WebSocket handshake sets itself.
+func ForwardableHeader(name string) bool {
+	name = http.CanonicalHeaderKey(name)
+	if name == "" || strings.HasPrefix(name, "Sec-Websocket-") {
+		return false
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return false
+		}
+	}
+	switch name {
+	case "Host", "Connection", "Upgrade", "Content-Length", "Transfer-Encoding", "Te", "Trailer", "Keep-Alive", "Proxy-Connection":
+		return false
+	}
+	return true
+}
+
+// header is the dial's request header: Config.Header, and the forwarded
+// headers of s's handshake.
+func (b *Bridge) header(s *socketio.Socket) http.Header {
+	if len(b.forward) == 0 {
+		return b.cfg.Header
+	}
+	h := b.cfg.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	hs := s.Handshake().Headers
+	for _, name := range b.forward {
+		if v, ok := hs[name]; ok {
+			h[name] = slices.Clone(v)
+		}
+	}
+	return h
+}
+
+func (b *Bridge) dial(ctx context.Context, s *socketio.Socket) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
-	ws, resp, err := b.dialer.DialContext(ctx, b.url, b.cfg.Header)
+	ws, resp, err := b.dialer.DialContext(ctx, b.url, b.header(s))
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, &dialError{status: resp.StatusCode, err: err}

@@ -420,6 +420,7 @@ func TestNewErrors(t *testing.T) {
 		{"http url", bridge.Config{URL: "http://127.0.0.1/", Executor: exec}},
 		{"no url", bridge.Config{Executor: exec}},
 		{"no executor", bridge.Config{URL: "ws://127.0.0.1/"}},
+		{"forwarding Host", bridge.Config{URL: "ws://127.0.0.1/", Executor: exec, ForwardHeaders: []string{"host"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := bridge.New(tc.cfg); !errors.Is(err, bridge.ErrConfig) {

@@ -87,7 +87,7 @@ func (c *conn) setWS(ws *websocket.Conn) {
 // dialLate dials the bridge of a socket already connected (recovered),
 // then runs it. A failed dial disconnects the socket.
 func (c *conn) dialLate() {
-	ws, err := c.b.dial(context.Background())
+	ws, err := c.b.dial(context.Background(), c.s)
 	if err != nil {
 		c.s.Logger().Warn("bridge: dial failed; socket disconnected", "status", dialStatus(err), "err", err)
 		c.fail(err)
@@ -124,6 +124,7 @@ func (c *conn) run() {
 	} else if err := c.write(c.connectFrame()); err != nil {
 		c.s.Logger().Warn("bridge: connect frame not sent", "err", err)
 	}
+	stopPing := c.keepAlive()
 	var err error
 	for {
 		var typ int
@@ -132,12 +133,14 @@ func (c *conn) run() {
 		if err != nil {
 			break
 		}
+		c.alive()
 		if typ != websocket.TextMessage {
 			c.s.Logger().Warn("bridge: binary frame skipped", "bytes", len(msg))
 			continue
 		}
 		c.handle(msg)
 	}
+	stopPing()
 	ws.Close()
 	c.b.open.Add(-1)
 	c.mu.Lock()
@@ -153,6 +156,53 @@ func (c *conn) run() {
 			log.Info("bridge: closed by the backend; socket disconnected", "err", err)
 		}
 		c.s.Disconnect(false)
+	}
+}
+
+// keepAlive pings the backend every PingInterval, from a timer (no
+// goroutine while the bridge is idle), and gives the backend PingInterval
+// plus Timeout to show it is alive (a pong or any frame; the read
+// deadline then ends run). It returns the function that stops the pings.
+func (c *conn) keepAlive() (stop func()) {
+	every := c.b.cfg.PingInterval
+	if every < 0 {
+		return func() {}
+	}
+	c.ws.SetPongHandler(func(string) error { c.alive(); return nil })
+	c.alive()
+	var (
+		mu      sync.Mutex
+		t       *time.Timer
+		stopped bool
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.b.cfg.Timeout))
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil && !stopped {
+			t.Reset(every)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
+}
+
+// alive moves the read deadline on: the backend answered. While the bridge
+// is closing, the close handshake's deadline stays.
+func (c *conn) alive() {
+	if c.b.cfg.PingInterval < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateOpen {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.b.cfg.PingInterval + c.b.cfg.Timeout))
 	}
 }
 

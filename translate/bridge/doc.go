@@ -37,6 +37,9 @@
 // middleware (the dial: after on_connect accepted) and a connection
 // handler (the connect frame, the reader).
 //
+//   - The dial carries Config.Header and the client's handshake headers
+//     named in Config.ForwardHeaders (its Authorization or Cookie, say);
+//     the connect frame carries the whole handshake: headers, query, auth.
 //   - The dial happens while the client's CONNECT waits. If it fails, the
 //     client gets a connect_error "bridge unavailable" with data
 //     {"status":N}: the backend's HTTP status when it refused the upgrade,
@@ -65,4 +68,13 @@
 //     read; then the bridge is closed and the socket disconnected.
 //   - An event with ack waits at most Timeout for the ack frame; then the
 //     client's ack gets {"error":{"status":504,…}}.
+//   - Keepalive: a ping every Config.PingInterval (default 25s) from a
+//     timer, no goroutine; a backend silent (no pong, no frame) for
+//     PingInterval plus Timeout is closed as if it had closed, and its
+//     socket disconnected ("io server disconnect").
+//   - Outgoing frames: a bridge has no queue of its own. Frames are written
+//     one at a time, straight to the connection; the events waiting behind
+//     them are the socket's delivery queue in translate (MaxQueue events,
+//     then status 429 to the client), so a bridge holds at most one frame
+//     being written per socket, and a write stuck for Timeout closes it.
 package bridge

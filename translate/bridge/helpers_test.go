@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -105,8 +106,14 @@ func dialSIO(t testing.TB, base, nsp string) *sioClient {
 // dialRaw connects and returns the client, or the CONNECT_ERROR payload.
 func dialRaw(t testing.TB, base, nsp string) (*sioClient, string) {
 	t.Helper()
+	return dialRawHeader(t, base, nsp, nil)
+}
+
+// dialRawHeader is dialRaw with headers on the handshake request.
+func dialRawHeader(t testing.TB, base, nsp string, h http.Header) (*sioClient, string) {
+	t.Helper()
 	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	conn, _, err := websocket.DefaultDialer.Dial(u, h)
 	if err != nil {
 		t.Fatalf("dial %s: %v", u, err)
 	}
