@@ -123,6 +123,13 @@ type Namespace struct {
 	// Bridge is an optional ws:// or wss:// URL: each socket of the
 	// namespace gets its own WebSocket to it. Default none.
 	Bridge string `toml:"bridge"`
+	// BridgeHeaders names headers of each client's handshake request that
+	// its bridge's dial carries ("authorization", "cookie"),
+	// case-insensitive. Hop-by-hop headers and those the WebSocket
+	// handshake sets (Host, Connection, Upgrade, Sec-WebSocket-*) are
+	// refused. The connect frame carries the whole handshake (headers,
+	// query, auth) either way. Needs Bridge. Default none.
+	BridgeHeaders []string `toml:"bridge_headers"`
 	// Plugins are the [[namespace.plugin]] blocks, run in order.
 	Plugins []Plugin `toml:"plugin"`
 }

@@ -106,6 +106,17 @@ namespace = "chat"
 name = "s"
 url = ""
 `, nil},
+	{"bridge headers", `
+[[namespace]]
+name = "/a"
+on_connect = "accept"
+bridge = "ws://127.0.0.1:4000/bridge"
+bridge_headers = ["authorization", "Host", "sec-websocket-protocol", "bad name"]
+[[namespace]]
+name = "/b"
+on_connect = "accept"
+bridge_headers = ["cookie"]
+`, nil},
 	{"on_connect", `
 [[namespace]]
 name = "/a"

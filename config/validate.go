@@ -272,6 +272,11 @@ func (l *loader) validateNamespace(p string, n *Namespace, names, patterns map[s
 	if n.Bridge != "" {
 		l.url(p+".bridge", n.Bridge, "ws", "wss")
 	}
+	l.check(len(n.BridgeHeaders) == 0 || n.Bridge != "", p+".bridge_headers", "needs bridge: the headers are those a bridge's dial carries")
+	for i, h := range n.BridgeHeaders {
+		hp := indexPath(p+".bridge_headers", i)
+		l.check(forwardableHeader(h), hp, "%s is not a header a bridge may forward (a header name, not Host, Connection, Upgrade, Sec-WebSocket-* or another hop-by-hop header)", l.show(hp, h))
+	}
 	for i := range n.Plugins {
 		l.validatePlugin(indexPath(p+".plugin", i), &n.Plugins[i])
 	}
@@ -585,4 +590,27 @@ func orList(words []string) string {
 		return strings.Join(words, "")
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// forwardableHeader accepts a header name a bridge's dial may carry from
+// the client's handshake: a valid name, not one the WebSocket handshake
+// sets itself nor a hop-by-hop header (translate/bridge checks the same).
+func forwardableHeader(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return false
+		}
+	}
+	lower := strings.ToLower(name)
+	if strings.HasPrefix(lower, "sec-websocket-") {
+		return false
+	}
+	switch lower {
+	case "host", "connection", "upgrade", "content-length", "transfer-encoding", "te", "trailer", "keep-alive", "proxy-connection":
+		return false
+	}
+	return true
 }
