@@ -341,11 +341,14 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			// The bridge carries the events; connect and disconnect
 			// deliveries still go to the webhook, if any.
 			br, err := bridge.New(bridge.Config{
-				URL:      n.Bridge,
-				Executor: bridgeExec,
-				Webhook:  r.Backend,
-				Timeout:  n.Timeout.Std(),
-				Logger:   logger,
+				URL:            n.Bridge,
+				Executor:       bridgeExec,
+				Webhook:        r.Backend,
+				Timeout:        n.Timeout.Std(),
+				ForwardHeaders: n.BridgeHeaders,
+				// Bridges are pinged as the clients are.
+				PingInterval: cfg.Server.PingInterval.Std(),
+				Logger:       logger,
 			})
 			if err != nil { // config has validated the URL; this is a guard
 				sc.shutdown(context.Background())
