@@ -16,6 +16,12 @@
 //   - The control API. At any time the backend may POST an instruction to
 //     the sidecar's /v1/emit with its bearer token. The file-copy job
 //     reports its progress this way, long after the webhook was answered.
+//   - A stream. GET /ticker is a Server-Sent Events feed of instructions
+//     the sidecar subscribes to: a ticker.tick to every socket each second,
+//     resumed from Last-Event-ID after a reconnect.
+//   - A bridge. GET /legacy is a plain WebSocket the sidecar opens once per
+//     socket of a bridged namespace: a legacy chat that reads event frames
+//     and answers with ack frames and instructions.
 //
 // The demo's events:
 //
@@ -26,6 +32,8 @@
 //	file.copy        [{name, size}]      → ack [{job}], then file.progress and
 //	                                       file.complete through /v1/emit to "user:<id>"
 //	assistant.ask    [{question}]        → SSE: "assistant.token" events, then the ack
+//	(stream /ticker)                     → "ticker.tick" {seq, symbol, price, time} each second
+//	legacy.say       [{text}]            → over the bridge: "legacy.message" to the lobby, ack [{ok, n}]
 //
 // Run it alone with go run ./examples/backend/cmd, or with the sidecar and
 // the demo page through `iobridge demo`.
@@ -49,6 +57,7 @@ import (
 const (
 	DefaultStepDelay  = 300 * time.Millisecond
 	DefaultTokenDelay = 60 * time.Millisecond
+	DefaultTickDelay  = time.Second
 	// maxBody caps a webhook body. The sidecar's own limit on client
 	// messages is smaller in the example config.
 	maxBody = 1 << 20
@@ -72,6 +81,9 @@ type Config struct {
 	// TokenDelay is the time between two tokens of an assistant answer.
 	// Zero means DefaultTokenDelay.
 	TokenDelay time.Duration
+	// TickDelay is the time between two ticks of GET /ticker. Zero means
+	// DefaultTickDelay.
+	TickDelay time.Duration
 	// Client makes the control API calls. Nil means a client with a 10s
 	// timeout.
 	Client *http.Client
@@ -91,6 +103,8 @@ type Backend struct {
 	jobsCtx  context.Context
 	stopJobs context.CancelFunc
 	nextJob  atomic.Uint64
+
+	legacyCounters
 }
 
 // New returns a Backend. It fails only on a malformed Secret.
@@ -100,6 +114,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.TokenDelay == 0 {
 		cfg.TokenDelay = DefaultTokenDelay
+	}
+	if cfg.TickDelay == 0 {
+		cfg.TickDelay = DefaultTickDelay
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second}
@@ -120,8 +137,10 @@ func New(cfg Config) (*Backend, error) {
 	b.jobsCtx, b.stopJobs = context.WithCancel(context.Background())
 	b.mux = http.NewServeMux()
 	b.mux.HandleFunc("POST /hooks", b.hooks)
+	b.mux.HandleFunc("GET /ticker", b.ticker)
+	b.mux.HandleFunc("GET /legacy", b.legacy)
 	b.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "iobridge example backend: the sidecar POSTs webhooks to /hooks\n")
+		io.WriteString(w, "iobridge example backend: the sidecar POSTs webhooks to /hooks, subscribes to /ticker and bridges sockets to /legacy\n")
 	})
 	return b, nil
 }
