@@ -601,8 +601,8 @@ const demoNamespace = "/chat"
 
 // listenDemoBackend opens the example backend's listener on the address of
 // demoNamespace's webhook. With port 0 it picks a free port and points the
-// webhook there, so it must run before the sidecar's webhook clients are
-// made.
+// webhook there (and every stream and bridge URL on the same address), so
+// it must run before the sidecar's webhook clients are made.
 func listenDemoBackend(cfg *config.Config) (net.Listener, *config.Namespace, error) {
 	var ns *config.Namespace
 	for i := range cfg.Namespaces {
@@ -621,8 +621,23 @@ func listenDemoBackend(cfg *config.Config) (net.Listener, *config.Namespace, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: example backend: listen on %s: %w", u.Host, err)
 	}
+	from := u.Host
 	u.Host = ln.Addr().String()
 	ns.Webhook = u.String()
+	moved := func(raw string) string {
+		if v, err := url.Parse(raw); err == nil && v.Host == from {
+			v.Host = u.Host
+			return v.String()
+		}
+		return raw
+	}
+	for i := range cfg.Namespaces {
+		n := &cfg.Namespaces[i]
+		n.Stream, n.Bridge = moved(n.Stream), moved(n.Bridge)
+	}
+	for i := range cfg.Streams {
+		cfg.Streams[i].URL = moved(cfg.Streams[i].URL)
+	}
 	return ln, ns, nil
 }
 

@@ -428,6 +428,12 @@ name = "/chat"
 on_connect = "webhook"
 webhook = "http://127.0.0.1:0/hooks"
 secret = "whsec_ZGVtby1vbmx5LWlvYnJpZGdlLXNpZ25pbmcta2V5LTAwMQ=="
+stream = "http://127.0.0.1:0/ticker"
+
+[[namespace]]
+name = "/legacy"
+on_connect = "accept"
+bridge = "ws://127.0.0.1:0/legacy"
 `), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -467,6 +473,14 @@ secret = "whsec_ZGVtby1vbmx5LWlvYnJpZGdlLXNpZ25pbmcta2V5LTAwMQ=="
 	got := connectNamespaces(t, base+"rt/?EIO=4&transport=polling&sid="+sid, `{"name":"tester"}`, "/chat")
 	if !strings.HasPrefix(got["/chat"], `40/chat,{"sid":"`) {
 		t.Errorf("CONNECT /chat through the example backend answered %q, want an acknowledgement", got["/chat"])
+	}
+	// The stream and the bridge reach the example backend on its picked
+	// port too.
+	logs.waitRecord(t, "stream: connected", exited)
+	sid = pollHandshake(t, base+"rt/?EIO=4&transport=polling")
+	got = connectNamespaces(t, base+"rt/?EIO=4&transport=polling&sid="+sid, "", "/legacy")
+	if !strings.HasPrefix(got["/legacy"], `40/legacy,{"sid":"`) {
+		t.Errorf("CONNECT /legacy bridged to the example backend answered %q, want an acknowledgement", got["/legacy"])
 	}
 
 	addr, _ := backendRec["addr"].(string)
