@@ -1,7 +1,8 @@
 // Package demo serves the demo page of `iobridge demo`: a static page
 // (HTML, CSS and JavaScript, no build step) with a chat, a file-copy job
-// whose progress the backend pushes, and an assistant whose answer streams
-// token by token. It also serves the Socket.IO browser client the way the
+// whose progress the backend pushes, an assistant whose answer streams
+// token by token, a ticker fed by a backend SSE stream, and a legacy chat
+// on a namespace bridged to a backend WebSocket. It also serves the Socket.IO browser client the way the
 // reference server's serveClient option does.
 package demo
 
@@ -30,6 +31,9 @@ type Config struct {
 	Path string
 	// Namespace is the namespace the page connects to. Empty means "/".
 	Namespace string
+	// Legacy is the bridged namespace of the legacy chat panel. Empty
+	// means "/legacy".
+	Legacy string
 }
 
 // Mount registers the page at "/" (and its /demo.css and /demo.js), and
@@ -45,6 +49,9 @@ func Mount(mux *http.ServeMux, cfg Config) error {
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "/"
+	}
+	if cfg.Legacy == "" {
+		cfg.Legacy = "/legacy"
 	}
 	var html bytes.Buffer
 	if err := page.Execute(&html, cfg); err != nil {

@@ -90,6 +90,9 @@ function connect(name) {
     span.textContent = token;
     $("#answer").append(span);
   });
+  socket.on("ticker.tick", showTick);
+
+  connectLegacy();
 }
 
 $("#who").addEventListener("submit", (e) => {
@@ -221,6 +224,100 @@ $("#ask-form").addEventListener("submit", async (e) => {
     status.textContent = "failed: " + err.message;
   } finally {
     btn.disabled = false;
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Ticker: the backend's SSE feed, which the sidecar subscribes to; each
+// message is a ticker.tick instruction to every socket of the namespace.
+
+const prices = [];
+let ticks = 0;
+
+function showTick(t) {
+  ticks++;
+  const panel = $("#ticker");
+  const prev = prices.length ? prices[prices.length - 1] : t.price;
+  prices.push(t.price);
+  if (prices.length > 60) prices.shift();
+  panel.querySelector(".symbol").textContent = t.symbol;
+  panel.querySelector(".price").textContent = t.price.toFixed(2);
+  const change = panel.querySelector(".change");
+  const d = t.price - prev;
+  change.textContent = (d >= 0 ? "▲ " : "▼ ") + Math.abs(d).toFixed(2);
+  change.className = "change " + (d >= 0 ? "up" : "down");
+  panel.querySelector(".seq").textContent = t.seq;
+  panel.querySelector(".count").textContent = ticks;
+  const lo = Math.min(...prices), hi = Math.max(...prices), span = hi - lo || 1;
+  const step = 300 / Math.max(prices.length - 1, 1);
+  const pts = prices.map((p, i) => `${i * step},${56 - ((p - lo) / span) * 52}`);
+  panel.querySelector("polyline").setAttribute("points", pts.join(" "));
+}
+
+// ---------------------------------------------------------------------------
+// Legacy chat: a second socket, on the bridged namespace, over the same
+// connection. The backend behind it is a plain WebSocket server.
+
+const legacyNamespace = $("#legacy").dataset.namespace;
+let legacy = null;
+
+function legacyLine(kind, text, who) {
+  const li = document.createElement("li");
+  if (kind) li.className = kind;
+  if (who) {
+    const w = document.createElement("span");
+    w.className = "who";
+    w.textContent = who;
+    li.append(w);
+  }
+  li.append(document.createTextNode(text));
+  const list = $("#legacy-messages");
+  list.append(li);
+  list.scrollTop = list.scrollHeight;
+  return li;
+}
+
+function connectLegacy() {
+  if (legacy) {
+    legacy.disconnect();
+    legacy.removeAllListeners();
+  }
+  const status = $("#legacy-status");
+  status.textContent = "connecting…";
+  legacy = io(legacyNamespace, { path: cfg.path });
+  legacy.on("connect", () => {
+    status.textContent = `bridged · ${legacy.id}`;
+    status.className = "hint on";
+    log("sys", "connect " + legacyNamespace, { id: legacy.id });
+  });
+  legacy.on("connect_error", (err) => {
+    status.textContent = "connect_error: " + err.message;
+    status.className = "hint error";
+    log("sys", "connect_error " + legacyNamespace, { message: err.message, data: err.data });
+  });
+  legacy.on("disconnect", (reason) => {
+    status.textContent = "disconnected: " + reason;
+    status.className = "hint";
+  });
+  legacy.onAny((event, ...args) => log("in", legacyNamespace + " " + event, args));
+  legacy.onAnyOutgoing((event, ...args) => log("out", legacyNamespace + " " + event, args));
+  legacy.on("legacy.welcome", (w) => legacyLine("system", `welcome, ${w.user} · ${w.online} online`));
+  legacy.on("legacy.message", (m) => legacyLine("", m.text, m.user));
+}
+
+$("#legacy-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("#legacy-text");
+  const text = input.value.trim();
+  if (!text || !legacy || !legacy.connected) return;
+  input.value = "";
+  try {
+    const res = await legacy.timeout(ACK_TIMEOUT).emitWithAck("legacy.say", { text });
+    if (res && res.error) throw new Error(`${res.error.message} (${res.error.status})`);
+    if (!res.ok) throw new Error(res.error);
+    legacyLine("acked", `ack frame: message #${res.n} delivered`);
+  } catch (err) {
+    legacyLine("error", err.message);
   }
 });
 
