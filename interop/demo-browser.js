@@ -78,6 +78,27 @@ async function main() {
     const times = await page.evaluate(() => window.__tokens);
     out({ type: "step", name: "answer" });
 
+    // Ticker: ticker.tick instructions from the backend's SSE feed, which
+    // the sidecar subscribes to; two in a row have consecutive numbers.
+    await page.waitForFunction(() => Number(document.querySelector("#ticker .count").textContent) >= 2);
+    const firstSeq = Number(await page.textContent("#ticker .seq"));
+    await page.waitForFunction((s) => Number(document.querySelector("#ticker .seq").textContent) > s, firstSeq);
+    const nextSeq = Number(await page.textContent("#ticker .seq"));
+    const price = await page.textContent("#ticker .price");
+    out({ type: "step", name: "ticker", firstSeq, nextSeq, price });
+
+    // Legacy chat: the bridged namespace; the backend's WebSocket welcomes
+    // the socket, broadcasts what it says and answers with an ack frame.
+    await page.waitForSelector("#legacy-status.on");
+    const legacyStatus = await page.textContent("#legacy-status");
+    await page.waitForSelector("#legacy-messages li.system >> text=welcome");
+    await page.fill("#legacy-text", "hello over the bridge");
+    await page.click("#legacy-btn");
+    await page.waitForSelector("#legacy-messages li:not(.system):not(.acked) >> text=hello over the bridge");
+    await page.waitForSelector("#legacy-messages li.acked");
+    const legacyAck = await page.textContent("#legacy-messages li.acked");
+    out({ type: "step", name: "legacy", legacyStatus, legacyAck });
+
     await page.screenshot({ path: screenshot, fullPage: true });
     out({
       type: "done",
@@ -88,6 +109,11 @@ async function main() {
       answerStatus,
       tokens: times.length,
       spreadMs: times.length ? times[times.length - 1] - times[0] : 0,
+      firstSeq,
+      nextSeq,
+      price,
+      legacyStatus,
+      legacyAck,
       console: console_,
     });
   } catch (err) {

@@ -36,13 +36,20 @@ type browserResult struct {
 	AnswerStatus  string   `json:"answerStatus"`
 	Tokens        int      `json:"tokens"`
 	SpreadMs      float64  `json:"spreadMs"`
+	FirstSeq      int      `json:"firstSeq"`
+	NextSeq       int      `json:"nextSeq"`
+	Price         string   `json:"price"`
+	LegacyStatus  string   `json:"legacyStatus"`
+	LegacyAck     string   `json:"legacyAck"`
 	Console       []string `json:"console"`
 }
 
 // TestDemoInBrowser runs `iobridge demo` as a newcomer would and opens its
 // page in headless Chromium: the page loads and connects, the chat works,
 // a file copy shows the progress the backend pushes through the control
-// API, and the assistant's answer streams in token by token.
+// API, the assistant's answer streams in token by token, the ticker moves
+// with the backend's SSE feed (a stream) and the legacy chat answers over
+// its bridge.
 //
 // Set IOBRIDGE_DEMO_SCREENSHOT=/path/shot.png to keep the screenshot.
 func TestDemoInBrowser(t *testing.T) {
@@ -159,6 +166,17 @@ func TestDemoInBrowser(t *testing.T) {
 	// would show them all within a few ms.
 	if min := float64(res.Tokens-1) * 20; res.SpreadMs < min {
 		t.Errorf("%d tokens shown within %.0fms, want them spread over at least %.0fms (streamed)", res.Tokens, res.SpreadMs, min)
+	}
+	// The ticker: the backend's SSE feed through the sidecar's stream.
+	if res.FirstSeq < 1 || res.NextSeq <= res.FirstSeq || !regexp.MustCompile(`^\d+\.\d\d$`).MatchString(res.Price) {
+		t.Errorf("ticker ticks %d then %d at price %q, want increasing tick numbers and a price", res.FirstSeq, res.NextSeq, res.Price)
+	}
+	// The legacy chat: the bridged namespace and its WebSocket backend.
+	if !strings.HasPrefix(res.LegacyStatus, "bridged") {
+		t.Errorf("legacy chat status %q, want bridged", res.LegacyStatus)
+	}
+	if !regexp.MustCompile(`^ack frame: message #\d+ delivered$`).MatchString(res.LegacyAck) {
+		t.Errorf("legacy chat ack %q, want the ack frame's answer", res.LegacyAck)
 	}
 	for _, c := range res.Console {
 		if strings.HasPrefix(c, "error") || strings.HasPrefix(c, "pageerror") {
