@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/plugins"
@@ -37,6 +38,18 @@ type Executor struct {
 // Executor also accepts namespaces its pattern routes would create (they
 // have no recipients until a client connects).
 func NewExecutor(srv *socketio.Server) *Executor { return &Executor{srv: srv} }
+
+// WithTelemetry returns a copy of x that makes an emit's producer span
+// with tp (a child of the span in Execute's ctx) and counts emits and acks
+// timed out on mp, as the Translator's Executor does. Nil providers leave
+// that part off. x itself is unchanged, so both stay safe for concurrent
+// use. main gives it to the bridges, whose Executor exists before the
+// Translator.
+func (x *Executor) WithTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) *Executor {
+	c := *x
+	c.tracer, c.metrics = telemetry.Tracer(tp), telemetry.NewMetrics(mp)
+	return &c
+}
 
 // ExecOptions say how an instruction is applied.
 type ExecOptions struct {
