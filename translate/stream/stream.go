@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
@@ -89,6 +90,13 @@ type Config struct {
 	// (telemetry.MetricStreamReconnects) and skipped messages
 	// (MetricSkipped), labelled with the stream's name. Nil means none.
 	MeterProvider metric.MeterProvider
+	// TracerProvider makes a consumer span per message read
+	// (telemetry.StartStreamSpan: "<name> receive", with iobridge.stream
+	// and, for a message of one instruction, its event); the emits of the
+	// message's instructions are its children. A malformed message or an
+	// instruction that fails is recorded on the span with an Error
+	// status. Nil means no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Stats are a stream's counters since New.
@@ -124,6 +132,7 @@ type Stream struct {
 
 	connects, reconnects, messages, instructions, skipped atomic.Uint64
 
+	tracer     trace.Tracer // nil without a TracerProvider
 	metrics    *telemetry.Metrics
 	skippedCtr metric.Int64Counter // nil without a MeterProvider
 	label      metric.MeasurementOption
@@ -180,6 +189,7 @@ func New(cfg Config) (*Stream, error) {
 		}
 	}
 	s.opts = translate.ExecOptions{Namespace: cfg.Namespace}
+	s.tracer = telemetry.Tracer(cfg.TracerProvider)
 	if s.metrics = telemetry.NewMetrics(cfg.MeterProvider); s.metrics != nil {
 		s.label = metric.WithAttributes(telemetry.LabelStream.String(s.name))
 		c, err := cfg.MeterProvider.Meter(telemetry.ScopeName).Int64Counter(MetricSkipped,
@@ -313,17 +323,35 @@ func (s *Stream) apply(msg []byte) bool {
 	if err != nil {
 		s.skip()
 		s.log.Warn("stream: message skipped", "bytes", len(msg), "err", err)
+		if s.tracer != nil {
+			_, span := telemetry.StartStreamSpan(s.ctx, s.tracer, s.name, "")
+			telemetry.End(span, err)
+		}
 		return false
+	}
+	ctx, span := s.ctx, trace.Span(nil)
+	if s.tracer != nil {
+		event := ""
+		if len(ins) == 1 {
+			event = ins[0].Event
+		}
+		ctx, span = telemetry.StartStreamSpan(ctx, s.tracer, s.name, event)
 	}
 	applied := false
 	for i := range ins {
-		if _, err := s.cfg.Executor.Execute(s.ctx, &ins[i], s.opts); err != nil {
+		if _, err := s.cfg.Executor.Execute(ctx, &ins[i], s.opts); err != nil {
 			s.skip()
 			s.log.Warn("stream: instruction skipped", "event", ins[i].Event, "namespace", ins[i].Namespace, "err", err)
+			if span != nil {
+				telemetry.Fail(span, fmt.Errorf("instruction %d (%s): %w", i, ins[i].Event, err))
+			}
 			continue
 		}
 		s.instructions.Add(1)
 		applied = true
+	}
+	if span != nil {
+		span.End()
 	}
 	return applied
 }
