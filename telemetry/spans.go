@@ -42,6 +42,9 @@ const (
 	AttrDeliveryID       = attribute.Key("iobridge.delivery.id")
 	AttrStream           = attribute.Key("iobridge.stream")
 	AttrDisconnectReason = attribute.Key("iobridge.disconnect.reason")
+	// AttrBridgeFrame is the type of a bridge frame: "event" sent, "ack",
+	// "emit", "join" or "leave" received, "malformed".
+	AttrBridgeFrame = attribute.Key("iobridge.bridge.frame")
 )
 
 // Tracer returns the tracer of iobridge's spans from tp, or nil when tp is

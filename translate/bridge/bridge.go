@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -91,6 +93,19 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Logger receives the bridges' logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider makes a span per frame (telemetry.StartBridgeSpan):
+	// a producer span "<namespace> <event> send" per event frame, a child
+	// of the span in Deliver's ctx (the client event's), lasting until
+	// the frame is written or, with an ack, until the ack frame; a
+	// consumer span "<namespace> <event> receive" per backend frame, the
+	// event being the instruction's or the frame's type (ack, join,
+	// leave). An ack frame's span is a child of its event's span; an
+	// instruction's emit span (with an Executor that traces) is a child
+	// of its frame's. Failures (a write, an ack timeout, a malformed
+	// frame, an instruction that fails) are recorded with an Error
+	// status; iobridge.bridge.frame says the frame's type. Nil means no
+	// spans.
+	TracerProvider trace.TracerProvider
 }
 
 // Bridge holds the bridges of the sockets of the namespaces it is
@@ -100,7 +115,8 @@ type Bridge struct {
 	url     string
 	dialer  *websocket.Dialer
 	log     *slog.Logger
-	forward []string // canonical names of ForwardHeaders
+	forward []string     // canonical names of ForwardHeaders
+	tracer  trace.Tracer // nil: no spans
 
 	conns sync.Map // socket id → *conn
 	open  atomic.Int64
@@ -122,7 +138,7 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.Executor == nil {
 		return nil, fmt.Errorf("%w: an executor is required", ErrConfig)
 	}
-	b := &Bridge{cfg: cfg, url: u.String(), dialer: cfg.Dialer, log: cfg.Logger}
+	b := &Bridge{cfg: cfg, url: u.String(), dialer: cfg.Dialer, log: cfg.Logger, tracer: telemetry.Tracer(cfg.TracerProvider)}
 	for _, h := range cfg.ForwardHeaders {
 		name := http.CanonicalHeaderKey(h)
 		if !ForwardableHeader(name) {

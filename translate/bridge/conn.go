@@ -14,8 +14,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -54,6 +56,7 @@ type conn struct {
 type pendingAck struct {
 	id uint64
 	ch chan []json.RawMessage
+	sc trace.SpanContext // the event frame's span, the ack frame's parent
 }
 
 // start makes run own the bridge of a connected socket. It reports false
@@ -308,8 +311,27 @@ func (c *conn) write(frame []byte) error {
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // deliver writes an event frame and, when the client wants an ack, waits
-// for the backend's.
+// for the backend's: send, in the frame's span when tracing.
 func (c *conn) deliver(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
+	if c.b.tracer == nil {
+		return c.send(ctx, env)
+	}
+	ctx, span := telemetry.StartBridgeSpan(ctx, c.b.tracer, telemetry.OperationSend, c.ns, env.Event, c.s.ID())
+	if span.IsRecording() {
+		span.SetAttributes(frameEvent)
+	}
+	reply, err := c.send(ctx, env)
+	telemetry.End(span, err)
+	return reply, err
+}
+
+// Values of telemetry.AttrBridgeFrame, made once.
+var (
+	frameEvent     = telemetry.AttrBridgeFrame.String("event")
+	frameMalformed = telemetry.AttrBridgeFrame.String("malformed")
+)
+
+func (c *conn) send(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
 	select {
 	case <-c.ready:
 	default:
@@ -333,6 +355,9 @@ func (c *conn) deliver(ctx context.Context, env *translate.Envelope) (*translate
 	if env.Ack {
 		c.nextID++
 		p = pendingAck{id: c.nextID, ch: make(chan []json.RawMessage, 1)}
+		if c.b.tracer != nil {
+			p.sc = trace.SpanContextFromContext(ctx)
+		}
 		c.pending = append(c.pending, p)
 	}
 	c.mu.Unlock()
@@ -397,6 +422,19 @@ func (c *conn) resolve(id uint64, args []json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// pendingSpan returns the span context of the event waiting for the ack
+// frame id (none when no event waits).
+func (c *conn) pendingSpan(id uint64) trace.SpanContext {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.pending {
+		if p.id == id {
+			return p.sc
+		}
+	}
+	return trace.SpanContext{}
 }
 
 // frame is a backend frame: an ack, a join or leave, or an instruction.
@@ -465,10 +503,18 @@ func (c *conn) handle(msg []byte) {
 	frames, err := decodeFrame(msg)
 	if err != nil {
 		c.s.Logger().Warn("bridge: frame skipped", "bytes", len(msg), "err", err)
+		if c.b.tracer != nil {
+			_, span := telemetry.StartBridgeSpan(context.Background(), c.b.tracer, telemetry.OperationReceive, c.ns, "malformed", c.s.ID())
+			if span.IsRecording() {
+				span.SetAttributes(frameMalformed)
+			}
+			telemetry.End(span, err)
+		}
 		return
 	}
 	for i := range frames {
 		f := &frames[i]
+		ctx, span := c.frameSpan(f)
 		switch f.Type {
 		case frameAck:
 			if !c.resolve(*f.ID, f.Args) {
@@ -485,11 +531,45 @@ func (c *conn) handle(msg []byte) {
 			if len(ins.To) == 0 {
 				ins.To = translate.Rooms{c.s.ID()}
 			}
-			if _, err := c.b.cfg.Executor.Execute(context.Background(), ins, translate.ExecOptions{Namespace: c.ns}); err != nil {
+			if _, err := c.b.cfg.Executor.Execute(ctx, ins, translate.ExecOptions{Namespace: c.ns}); err != nil {
 				c.s.Logger().Warn("bridge: instruction skipped", "event", ins.Event, "err", err)
+				if span != nil {
+					telemetry.Fail(span, err)
+				}
 			}
 		}
+		if span != nil {
+			span.End()
+		}
 	}
+}
+
+// frameSpan starts the consumer span of backend frame f: named for the
+// instruction's event, or for the frame's type (ack, join, leave); an ack
+// frame's parent is the span of the event it answers. Without a tracer it
+// returns context.Background() and a nil span.
+func (c *conn) frameSpan(f *frame) (context.Context, trace.Span) {
+	ctx := context.Background()
+	if c.b.tracer == nil {
+		return ctx, nil
+	}
+	typ, event := f.Type, f.Event
+	switch f.Type {
+	case "", frameEmit:
+		typ = frameEmit
+	case frameAck:
+		event = frameAck
+		if sc := c.pendingSpan(*f.ID); sc.IsValid() {
+			ctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+	default:
+		event = f.Type
+	}
+	ctx, span := telemetry.StartBridgeSpan(ctx, c.b.tracer, telemetry.OperationReceive, c.ns, event, c.s.ID())
+	if span.IsRecording() {
+		span.SetAttributes(telemetry.AttrBridgeFrame.String(typ))
+	}
+	return ctx, span
 }
 
 // appendString appends s as a JSON string.

@@ -52,7 +52,9 @@ func startSidecar(t testing.TB, route translate.Route, cfg bridge.Config) *sidec
 	// The executor exists before the bridge (the translator's); the
 	// bridge exists before the translator (its route's Backend).
 	var tr *translate.Translator
-	cfg.Executor = translate.NewExecutor(srv)
+	// With a TracerProvider, the executor and the translator trace too,
+	// as main wires them.
+	cfg.Executor = translate.NewExecutor(srv).WithTelemetry(cfg.TracerProvider, nil)
 	if cfg.Logger == nil {
 		cfg.Logger = logger
 	}
@@ -64,7 +66,7 @@ func startSidecar(t testing.TB, route translate.Route, cfg bridge.Config) *sidec
 		route.Name = "/b"
 	}
 	route.Backend = br
-	tr, err = translate.New(translate.Config{Routes: []translate.Route{route}, Logger: logger}, srv)
+	tr, err = translate.New(translate.Config{Routes: []translate.Route{route}, Logger: logger, TracerProvider: cfg.TracerProvider}, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
