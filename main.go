@@ -299,8 +299,9 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 	})
 	sc := &sidecar{sio: sio, chains: chains, tel: tel}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
-	// Bridges apply their backends' instructions to their namespaces.
-	bridgeExec := translate.NewExecutor(sio)
+	// Bridges apply their backends' instructions to their namespaces,
+	// with emit spans and counts as the translator's Executor.
+	bridgeExec := translate.NewExecutor(sio).WithTelemetry(tel.TracerProvider(), tel.MeterProvider())
 	type bridgedNamespace struct {
 		route translate.Route
 		br    *bridge.Bridge
@@ -347,8 +348,9 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 				Timeout:        n.Timeout.Std(),
 				ForwardHeaders: n.BridgeHeaders,
 				// Bridges are pinged as the clients are.
-				PingInterval: cfg.Server.PingInterval.Std(),
-				Logger:       logger,
+				PingInterval:   cfg.Server.PingInterval.Std(),
+				Logger:         logger,
+				TracerProvider: tel.TracerProvider(),
 			})
 			if err != nil { // config has validated the URL; this is a guard
 				sc.shutdown(context.Background())
@@ -438,7 +440,8 @@ func (sc *sidecar) newStreams(cfg *config.Config, logger *slog.Logger) error {
 			Executor:  sc.tr.Executor(),
 			Logger:    logger,
 			// Reconnects and skipped messages, on /metrics.
-			MeterProvider: sc.tel.MeterProvider(),
+			MeterProvider:  sc.tel.MeterProvider(),
+			TracerProvider: sc.tel.TracerProvider(),
 		})
 		if err != nil { // config has validated the URL; this is a guard
 			return fmt.Errorf("%s: %w", sp.key, err)
