@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
@@ -156,8 +156,9 @@ func TestTraceTree(t *testing.T) {
 		}
 	})
 	prop := propagation.TraceContext{}
+	// The webhook client's transport as main builds it (webhookTransport).
 	wh := newClient(t, h.URL, webhook.Config{
-		Transport: otelhttp.NewTransport(http.DefaultTransport, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(prop)),
+		Transport: telemetry.Transport(webhook.SharedTransport(), telemetry.Tracer(tp), prop),
 	})
 	sc := startSidecar(t, translate.Config{
 		Routes:         []translate.Route{{Name: "/chat", OnConnect: "webhook", Backend: wh}},
