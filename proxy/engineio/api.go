@@ -111,12 +111,40 @@ type Handler interface {
 	OnClose(reason CloseReason, err error)
 }
 
+// UpgradeHandler is a Handler told when its session's transport changes.
+// The session checks for it when an upgrade completes (once per session,
+// not per packet).
+type UpgradeHandler interface {
+	Handler
+	// OnUpgrade is called once an upgrade to transport ("websocket")
+	// has completed: Session.Transport already reports it. It does not
+	// overlap OnMessage and comes before OnClose; it must not block.
+	OnUpgrade(transport string)
+}
+
+// Stats are a Server's counts of what it dropped at its bounds, since
+// NewServer. Server.Stats reads them without locking (atomics), so a
+// metric callback may call it at every collection.
+type Stats struct {
+	// VolatileDropped counts SendVolatile calls that dropped their
+	// packets because the transport was busy or the queue bound would
+	// have been passed (not those on a closed session).
+	VolatileDropped uint64
+	// QueueFullPackets counts packets dropped at a session's
+	// MaxQueueBytes bound: those of the Send that hit it and those still
+	// queued when the session closed for it.
+	QueueFullPackets uint64
+	// SlowConsumers counts sessions closed with ReasonSlowConsumer.
+	SlowConsumers uint64
+}
+
 // The session API (implemented in server.go and session.go):
 //
 //	func NewServer(cfg Config, accept func(s *Session) Handler) *Server
 //	func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request)
 //	func (s *Server) Shutdown(ctx context.Context) error // closes every session with ReasonServerShutdown
 //	func (s *Server) Count() int                         // open sessions
+//	func (s *Server) Stats() Stats                       // drops at the bounds
 //
 //	func (s *Session) ID() string             // 20-char sid
 //	func (s *Session) Protocol() int          // 3 or 4

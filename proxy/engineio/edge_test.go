@@ -166,6 +166,10 @@ func TestSend_SlowConsumerClosesAtTheBound(t *testing.T) {
 	if err := s.Send(eight); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after close = %v, want ErrClosed", err)
 	}
+	// The queued packet and the one that hit the bound; one session.
+	if st := e.srv.Stats(); st.SlowConsumers != 1 || st.QueueFullPackets != 2 || st.VolatileDropped != 0 {
+		t.Errorf("Stats() = %+v, want 1 slow consumer, 2 packets dropped", st)
+	}
 	if r := e.get("EIO=4&transport=polling&sid=" + sid); r.status != 400 {
 		t.Errorf("GET after slow consumer = %d, want 400", r.status)
 	}
@@ -195,6 +199,9 @@ func TestSendVolatile_DroppedUnlessWritable(t *testing.T) {
 	}
 	if r := recv(t, pending, "GET"); r.body != "4v" {
 		t.Errorf("GET = %q, want 4v", r.body)
+	}
+	if st := e.srv.Stats(); st.VolatileDropped != 1 {
+		t.Errorf("Stats().VolatileDropped = %d, want 1", st.VolatileDropped)
 	}
 
 	c := e.mustDial("EIO=4&transport=websocket")

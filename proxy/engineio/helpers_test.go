@@ -35,6 +35,18 @@ type testHandler struct {
 	echo   bool
 	msgs   chan []byte
 	closed chan closeEvent
+	// upgrades receives the transports OnUpgrade reports (buffered; the
+	// handler never blocks on it).
+	upgrades chan string
+}
+
+var _ UpgradeHandler = (*testHandler)(nil)
+
+func (h *testHandler) OnUpgrade(transport string) {
+	select {
+	case h.upgrades <- transport:
+	default:
+	}
 }
 
 func (h *testHandler) OnMessage(data []byte, binary bool) {
@@ -93,7 +105,7 @@ func newEnv(t *testing.T, cfg Config) *testEnv {
 		idle:     make(chan string, 64),
 	}
 	e.srv = NewServer(cfg, func(s *Session) Handler {
-		h := &testHandler{s: s, echo: true, msgs: make(chan []byte, 64), closed: make(chan closeEvent, 1)}
+		h := &testHandler{s: s, echo: true, msgs: make(chan []byte, 64), closed: make(chan closeEvent, 1), upgrades: make(chan string, 4)}
 		e.mu.Lock()
 		e.hs[s.ID()] = h
 		e.mu.Unlock()

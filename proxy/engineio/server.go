@@ -84,6 +84,9 @@ type Server struct {
 	sessions map[string]*Session
 	closed   bool
 
+	// Drops at the bounds (Stats).
+	volatileDropped, queueFullPackets, slowConsumers atomic.Uint64
+
 	// hooks let tests observe internal transitions; nil in production.
 	hooks struct {
 		parked   func(*Session) // a GET parked waiting for packets
@@ -151,6 +154,15 @@ func (s *Server) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)
+}
+
+// Stats returns the counts of what the server dropped at its bounds.
+func (s *Server) Stats() Stats {
+	return Stats{
+		VolatileDropped:  s.volatileDropped.Load(),
+		QueueFullPackets: s.queueFullPackets.Load(),
+		SlowConsumers:    s.slowConsumers.Load(),
+	}
 }
 
 // Shutdown closes every session with ReasonServerShutdown, refuses new

@@ -201,9 +201,11 @@ func (s *Session) Send(packets []Packet) error {
 		return ErrClosed
 	}
 	if s.queued+n > s.srv.cfg.MaxQueueBytes {
-		queued := s.queued
+		queued, dropped := s.queued, len(packets)+len(s.queue)
 		s.mu.Unlock()
 		if s.closeWith(ReasonSlowConsumer, ErrQueueFull, closeHard) {
+			s.srv.slowConsumers.Add(1)
+			s.srv.queueFullPackets.Add(uint64(dropped))
 			s.logAttrs(slog.LevelWarn, "slow consumer", slog.String("reason", string(ReasonSlowConsumer)), slog.Int("bytes", queued), slog.Int("bound", s.srv.cfg.MaxQueueBytes))
 		}
 		return ErrQueueFull
@@ -226,14 +228,20 @@ func (s *Session) SendVolatile(packets []Packet) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != stateOpen || s.queued+n > s.srv.cfg.MaxQueueBytes {
+	if s.state != stateOpen {
+		return false
+	}
+	if s.queued+n > s.srv.cfg.MaxQueueBytes {
+		s.srv.volatileDropped.Add(1)
 		return false
 	}
 	if s.ws {
 		if s.writing || len(s.queue) > 0 {
+			s.srv.volatileDropped.Add(1)
 			return false
 		}
 	} else if s.poll == nil || s.probed {
+		s.srv.volatileDropped.Add(1)
 		return false
 	}
 	s.queue = append(s.queue, packets...)

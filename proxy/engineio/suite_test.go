@@ -343,6 +343,15 @@ func TestUpgrade_SuccessfullyUpgradesFromHTTPLongPollingToWebSocket(t *testing.T
 	if tr := e.session(sid).Transport(); tr != "websocket" {
 		t.Errorf("Transport() = %q, want websocket", tr)
 	}
+	// The handler was told, once.
+	if got := recv(t, e.handler(sid).upgrades, "OnUpgrade"); got != "websocket" {
+		t.Errorf("OnUpgrade(%q), want websocket", got)
+	}
+	select {
+	case got := <-e.handler(sid).upgrades:
+		t.Errorf("a second OnUpgrade(%q)", got)
+	default:
+	}
 }
 
 func TestUpgrade_IgnoresHTTPRequestsWithSameSidAfterUpgrade(t *testing.T) {

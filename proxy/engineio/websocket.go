@@ -318,6 +318,18 @@ func (r *reader) onProbePacket(p Packet, err error) bool {
 		}
 		r.probe = false
 		_ = conn.SetReadDeadline(time.Time{})
+		// Under dispatchMu, and only while open: OnClose (which waits for
+		// dispatchMu) comes after it.
+		s.dispatchMu.Lock()
+		if uh, ok := s.h.(UpgradeHandler); ok {
+			s.mu.Lock()
+			open := s.state == stateOpen
+			s.mu.Unlock()
+			if open {
+				uh.OnUpgrade(transportNameWebSocket)
+			}
+		}
+		s.dispatchMu.Unlock()
 		if hook := s.srv.hooks.upgraded; hook != nil {
 			hook(s)
 		}
