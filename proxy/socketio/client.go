@@ -266,6 +266,21 @@ func (c *client) disconnectAll() {
 }
 
 // OnClose implements engineio.Handler.
+var _ engineio.UpgradeHandler = (*client)(nil)
+
+// OnUpgrade tells the connected sockets that the connection's transport
+// is now transport.
+func (c *client) OnUpgrade(transport string) {
+	c.mu.Lock()
+	socks := slices.Clone(c.socks)
+	c.mu.Unlock()
+	for _, s := range socks {
+		if s.Connected() {
+			s.upgraded(transport)
+		}
+	}
+}
+
 func (c *client) OnClose(reason engineio.CloseReason, err error) {
 	if reason == engineio.ReasonSlowConsumer {
 		// The engine may report this from inside Send, called while an

@@ -8,6 +8,7 @@ func (s *Server) initEngine() {
 		return s.Attach(sess)
 	})
 	s.engine = e
+	s.eio.Store(e)
 	s.engineShutdown = e.Shutdown
 }
 

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iobridge/iobridge/proxy/engineio"
@@ -50,6 +51,7 @@ type Server struct {
 	engineOnce     sync.Once
 	engine         http.Handler
 	engineShutdown func(context.Context) error
+	eio            atomic.Pointer[engineio.Server] // for EngineStats
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -192,6 +194,16 @@ func (s *Server) removeClient(c *client) {
 	s.mu.Lock()
 	delete(s.clients, c)
 	s.mu.Unlock()
+}
+
+// EngineStats returns the Engine.IO server's counts of packets and
+// connections dropped at its bounds (volatile packets, slow consumers);
+// zeros until the first request. Lock-free: a metric callback may call it.
+func (s *Server) EngineStats() engineio.Stats {
+	if e := s.eio.Load(); e != nil {
+		return e.Stats()
+	}
+	return engineio.Stats{}
 }
 
 // Clients returns the number of attached connections.

@@ -78,6 +78,7 @@ type Socket struct {
 	anyHandlers   []EventHandler
 	handlers      map[string][]EventHandler
 	disconnecting []func(DisconnectReason)
+	upgrade       []func(transport string)
 	disconnect    []func(DisconnectReason)
 	acks          map[uint64]*ackWaiter
 	acksClosed    bool
@@ -247,6 +248,37 @@ func (s *Socket) OnDisconnecting(fn func(reason DisconnectReason)) {
 	s.mu.Lock()
 	s.disconnecting = append(s.disconnecting, fn)
 	s.mu.Unlock()
+}
+
+// OnUpgrade adds a handler called when the socket's connection changes
+// transport (an Engine.IO upgrade from polling to "websocket" completed),
+// on the connection's reader, not overlapping its event handlers; it
+// must not block. A socket that connects after the upgrade is not told:
+// Transport already reports the new transport then.
+func (s *Socket) OnUpgrade(fn func(transport string)) {
+	s.mu.Lock()
+	s.upgrade = append(s.upgrade, fn)
+	s.mu.Unlock()
+}
+
+// upgraded calls the OnUpgrade handlers.
+func (s *Socket) upgraded(transport string) {
+	s.mu.Lock()
+	fns := s.upgrade
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn(transport)
+	}
+}
+
+// Transport returns the connection's current transport ("polling" or
+// "websocket"), or "" when its Conn does not say (a Conn without a
+// Transport method).
+func (s *Socket) Transport() string {
+	if t, ok := s.client.conn.(interface{ Transport() string }); ok {
+		return t.Transport()
+	}
+	return ""
 }
 
 // OnDisconnect adds a handler called once the socket has left.
