@@ -22,7 +22,10 @@ type spanRecorder struct {
 
 func (r *spanRecorder) OnEnd(s sdktrace.ReadOnlySpan) {
 	r.SpanRecorder.OnEnd(s)
-	r.ended <- s
+	select {
+	case r.ended <- s:
+	default:
+	}
 }
 
 func newSpanRecorder(t *testing.T) (*spanRecorder, trace.TracerProvider) {
@@ -33,21 +36,33 @@ func newSpanRecorder(t *testing.T) (*spanRecorder, trace.TracerProvider) {
 	return rec, tp
 }
 
-// next waits for the next span to end whose name is name.
-func (r *spanRecorder) next(t *testing.T, name string) sdktrace.ReadOnlySpan {
+// nth waits until n spans named name have ended and returns the nth
+// (from 1) to end.
+func (r *spanRecorder) nth(t *testing.T, name string, n int) sdktrace.ReadOnlySpan {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
-		select {
-		case s := <-r.ended:
+		k := 0
+		for _, s := range r.Ended() {
 			if s.Name() == name {
-				return s
+				if k++; k == n {
+					return s
+				}
 			}
+		}
+		select {
+		case <-r.ended:
 		case <-deadline:
-			t.Fatalf("no span %q ended within %v", name, waitTimeout)
+			t.Fatalf("%d spans %q ended within %v, want %d", k, name, waitTimeout, n)
 			return nil
 		}
 	}
+}
+
+// span waits for the first span named name to end.
+func (r *spanRecorder) span(t *testing.T, name string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	return r.nth(t, name, 1)
 }
 
 func attrs(s sdktrace.ReadOnlySpan) map[string]string {
@@ -74,8 +89,8 @@ func TestStreamSpans(t *testing.T) {
 
 	be.msgs <- "data: {\"event\":\"headline\",\"args\":[1]}\n\n"
 	c.expect("headline", `[1]`)
-	emit := rec.next(t, "/feed send")
-	msg := rec.next(t, "news receive")
+	emit := rec.span(t, "/feed send")
+	msg := rec.span(t, "news receive")
 	if msg.SpanKind() != trace.SpanKindConsumer || msg.Parent().IsValid() || msg.Status().Code == codes.Error {
 		t.Errorf("message span kind %v parent %v status %v, want a consumer root span, no error", msg.SpanKind(), msg.Parent(), msg.Status())
 	}
@@ -98,13 +113,13 @@ func TestStreamSpans(t *testing.T) {
 
 	// A malformed message, and a message whose second instruction fails.
 	be.msgs <- "data: not json\n\n"
-	bad := rec.next(t, "news receive")
+	bad := rec.nth(t, "news receive", 2)
 	if bad.Status().Code != codes.Error || len(bad.Events()) == 0 || bad.Events()[0].Name != "exception" {
 		t.Errorf("malformed message span status %v events %v, want Error and an exception", bad.Status(), bad.Events())
 	}
 	be.msgs <- "data: [{\"event\":\"a\"},{\"event\":\"connect\"}]\n\n"
 	c.expect("a", `[]`)
-	partly := rec.next(t, "news receive")
+	partly := rec.nth(t, "news receive", 3)
 	if partly.Status().Code != codes.Error {
 		t.Errorf("message span with a failed instruction: status %v, want Error", partly.Status())
 	}
