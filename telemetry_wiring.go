@@ -35,13 +35,13 @@ func newTelemetry(cfg *config.Config, logger *slog.Logger) (*telemetry.Telemetry
 }
 
 // webhookTransport is the webhook clients' transport: with tracing, the
-// shared transport with a client span per attempt and traceparent and
-// tracestate injected (telemetry.Transport, which keeps net/http's
-// one-write requests; see its doc for why not otelhttp); without, nil
-// (the shared transport itself).
+// default transport (webhook.DefaultTransport) with a client span per
+// attempt and traceparent and tracestate injected (telemetry.Transport,
+// which keeps one-write requests; see its doc for why not otelhttp);
+// without, nil (the default transport itself).
 func webhookTransport(tel *telemetry.Telemetry) http.RoundTripper {
 	if !tel.Tracing() {
 		return nil
 	}
-	return telemetry.Transport(webhook.SharedTransport(), telemetry.Tracer(tel.TracerProvider()), tel.Propagator())
+	return telemetry.Transport(webhook.DefaultTransport(), telemetry.Tracer(tel.TracerProvider()), tel.Propagator())
 }

@@ -158,7 +158,7 @@ func TestTraceTree(t *testing.T) {
 	prop := propagation.TraceContext{}
 	// The webhook client's transport as main builds it (webhookTransport).
 	wh := newClient(t, h.URL, webhook.Config{
-		Transport: telemetry.Transport(webhook.SharedTransport(), telemetry.Tracer(tp), prop),
+		Transport: telemetry.Transport(webhook.DefaultTransport(), telemetry.Tracer(tp), prop),
 	})
 	sc := startSidecar(t, translate.Config{
 		Routes:         []translate.Route{{Name: "/chat", OnConnect: "webhook", Backend: wh}},

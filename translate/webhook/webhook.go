@@ -80,8 +80,9 @@ type Config struct {
 	// MaxBackoff caps each wait, including a Retry-After. Zero means
 	// DefaultMaxBackoff.
 	MaxBackoff time.Duration
-	// Transport sends the requests. Nil means the shared Transport (see
-	// SharedTransport), whose idle connections every Client reuses.
+	// Transport sends the requests. Nil means DefaultTransport(), whose
+	// idle connections every Client reuses (https:// URLs go through
+	// SharedTransport).
 	Transport http.RoundTripper
 	// Propagate, when set, adds trace context headers (traceparent,
 	// tracestate) from ctx to each request.
@@ -158,7 +159,7 @@ func New(cfg Config) (*Client, error) {
 		c.maxWait = DefaultMaxBackoff
 	}
 	if c.rt == nil {
-		c.rt = SharedTransport()
+		c.rt = DefaultTransport()
 	}
 	if cfg.UserAgent == "" {
 		c.userAgent = []string{"iobridge"}
@@ -174,7 +175,8 @@ var (
 	shared     *http.Transport
 )
 
-// SharedTransport is the Transport Clients use by default: keep-alive
+// SharedTransport is the net/http Transport of Clients for https:// URLs
+// and proxies (DefaultTransport's Fallback): keep-alive
 // connections, up to 512 idle per backend host (enough for hundreds of
 // sockets with a delivery in flight each, so none redials), no
 // compression (answers are small and local), and dial and TLS timeouts.
@@ -283,6 +285,7 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		ProtoMinor:    1,
 		Header:        make(http.Header, 8),
 		Body:          io.NopCloser(bytes.NewReader(body)),
+		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
 		ContentLength: int64(len(body)),
 		Host:          c.url.Host,
 	}
