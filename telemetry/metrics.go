@@ -28,6 +28,10 @@ const (
 	MetricAPIRequests      = "iobridge.api.requests"         // counter {route, code}
 	MetricInFlight         = "iobridge.deliveries.in_flight" // gauge
 	MetricQueued           = "iobridge.deliveries.queued"    // gauge
+	// Counts the Engine.IO server keeps (observed at each collection).
+	MetricVolatileDropped  = "iobridge.volatile.dropped"   // counter
+	MetricQueueFullDropped = "iobridge.queue_full.dropped" // counter
+	MetricSlowConsumers    = "iobridge.slow_consumers"     // counter
 )
 
 // Label keys of the metrics.
@@ -106,7 +110,7 @@ func NewMetrics(mp metric.MeterProvider) *Metrics {
 		}
 	}
 	var e error
-	m.sockets, e = mt.Int64UpDownCounter(MetricSockets, metric.WithDescription("Connected sockets by namespace and (handshake) transport."), metric.WithUnit("{socket}"))
+	m.sockets, e = mt.Int64UpDownCounter(MetricSockets, metric.WithDescription("Connected sockets by namespace and current transport (a socket moves on an upgrade)."), metric.WithUnit("{socket}"))
 	keep(e)
 	m.connects, e = mt.Int64Counter(MetricConnects, metric.WithDescription("Socket.IO connects by namespace and outcome."), metric.WithUnit("{connect}"))
 	keep(e)
@@ -140,6 +144,10 @@ type Gauge struct {
 	Description string
 	Unit        string
 	Observe     func() int64
+	// Counter makes it an observable counter: Observe returns a total
+	// that only grows (a count kept in an atomic elsewhere), exported as
+	// a counter (Prometheus: _total).
+	Counter bool
 }
 
 // RegisterGauges registers gauges observed at each collection (queue
@@ -150,9 +158,13 @@ func (m *Metrics) RegisterGauges(gauges ...Gauge) (unregister func(), err error)
 		return func() {}, nil
 	}
 	obs := make([]metric.Observable, len(gauges))
-	insts := make([]metric.Int64ObservableGauge, len(gauges))
+	insts := make([]metric.Int64Observable, len(gauges))
 	for i, g := range gauges {
-		insts[i], err = m.meter.Int64ObservableGauge(g.Name, metric.WithDescription(g.Description), metric.WithUnit(g.Unit))
+		if g.Counter {
+			insts[i], err = m.meter.Int64ObservableCounter(g.Name, metric.WithDescription(g.Description), metric.WithUnit(g.Unit))
+		} else {
+			insts[i], err = m.meter.Int64ObservableGauge(g.Name, metric.WithDescription(g.Description), metric.WithUnit(g.Unit))
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -286,6 +298,16 @@ func (n *Namespace) SocketOpened(ctx context.Context, transport string) {
 		return
 	}
 	n.m.sockets.Add(ctx, 1, n.with(LabelTransport, transport, "", ""))
+}
+
+// SocketMoved moves a socket from transport from to transport to (an
+// upgrade).
+func (n *Namespace) SocketMoved(ctx context.Context, from, to string) {
+	if n == nil || from == to {
+		return
+	}
+	n.m.sockets.Add(ctx, -1, n.with(LabelTransport, from, "", ""))
+	n.m.sockets.Add(ctx, 1, n.with(LabelTransport, to, "", ""))
 }
 
 // SocketClosed counts a socket of transport leaving for reason.
