@@ -36,6 +36,16 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 		telemetry.Gauge{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.Load},
 		telemetry.Gauge{Name: telemetry.MetricQueued, Description: "Events waiting in the sockets' queues behind the delivery in flight.", Unit: "{event}", Observe: t.queued.Load},
 		telemetry.Gauge{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.Load},
+		// The Engine.IO server's drops, kept in its atomics.
+		telemetry.Gauge{Name: telemetry.MetricVolatileDropped, Counter: true, Unit: "{packet}",
+			Description: "Volatile packets not sent because the transport was busy (one per recipient).",
+			Observe:     func() int64 { return int64(t.srv.EngineStats().VolatileDropped) }},
+		telemetry.Gauge{Name: telemetry.MetricQueueFullDropped, Counter: true, Unit: "{packet}",
+			Description: "Packets dropped at a connection's outbound queue bound (slow consumer): the one that hit it and those queued.",
+			Observe:     func() int64 { return int64(t.srv.EngineStats().QueueFullPackets) }},
+		telemetry.Gauge{Name: telemetry.MetricSlowConsumers, Counter: true, Unit: "{connection}",
+			Description: "Connections closed at their outbound queue bound (slow consumer).",
+			Observe:     func() int64 { return int64(t.srv.EngineStats().SlowConsumers) }},
 	)
 	if err != nil {
 		return err
@@ -90,14 +100,37 @@ func (st *socketState) observeConnection(hs *socketio.Handshake) {
 	if t.metrics == nil {
 		return
 	}
-	if hs == nil {
-		h := st.s.Handshake()
-		hs = &h
-	}
-	st.transport = transportName(hs.Query.Get("transport"))
 	st.mns = t.metrics.Namespace(st.ns)
 	st.mns.Connect(context.Background(), telemetry.ConnectAccepted)
+	// The socket is counted under its connection's transport now and
+	// moves on an upgrade. Under st.mu, the hook sees either no transport
+	// yet (the upgrade came first: Transport already says websocket) or
+	// the one counted.
+	st.s.OnUpgrade(st.upgraded)
+	st.mu.Lock()
+	tr := st.s.Transport()
+	if tr == "" {
+		if hs == nil {
+			h := st.s.Handshake()
+			hs = &h
+		}
+		tr = hs.Query.Get("transport")
+	}
+	st.transport = transportName(tr)
 	st.mns.SocketOpened(context.Background(), st.transport)
+	st.mu.Unlock()
+}
+
+// upgraded moves the socket to transport in the sockets gauge.
+func (st *socketState) upgraded(transport string) {
+	to := transportName(transport)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.transport == "" || st.transport == to {
+		return
+	}
+	st.mns.SocketMoved(context.Background(), st.transport, to)
+	st.transport = to
 }
 
 // transportName interns the handshake's transport for the metric label.
@@ -235,7 +268,11 @@ func (st *socketState) emitted(parent trace.Span, event string) trace.Span {
 // disconnect delivery: a disconnect span, child of the connect span.
 func (st *socketState) closed(reason socketio.DisconnectReason) (context.Context, trace.Span) {
 	if st.mns != nil {
-		st.mns.SocketClosed(context.Background(), st.transport, string(reason))
+		st.mu.Lock()
+		transport := st.transport
+		st.transport = "" // no move after the close
+		st.mu.Unlock()
+		st.mns.SocketClosed(context.Background(), transport, string(reason))
 		if reason == socketio.ReasonSlowConsumer {
 			st.mns.Dropped(context.Background(), telemetry.BoundSlowConsumer)
 		}

@@ -563,7 +563,7 @@ type socketState struct {
 
 	sc        *trace.SpanContext   // the connect span's; nil without tracing
 	mns       *telemetry.Namespace // nil without metrics
-	transport string               // the handshake's, for metrics
+	transport string               // the connection's, for metrics; under mu
 }
 
 func (st *socketState) onEvent(e socketio.Event) {

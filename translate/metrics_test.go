@@ -1,0 +1,143 @@
+package translate_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/translate"
+)
+
+// sumOf returns the value of the Int64 sum named name at the point with
+// attrs (0 when there is none), and whether the metric was collected.
+func sumOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) (int64, bool) {
+	t.Helper()
+	want := attribute.NewSet(attrs...)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				t.Fatalf("%s is a %T, want an int64 sum", name, m.Data)
+			}
+			for _, p := range sum.DataPoints {
+				if p.Attributes.Equals(&want) {
+					return p.Value, true
+				}
+			}
+			return 0, true
+		}
+	}
+	return 0, false
+}
+
+// TestSocketsGaugeFollowsUpgrade: a socket connected over polling is
+// counted under polling, moves to websocket when its connection upgrades,
+// and leaves from there; the engine's drop counters are collected.
+func TestSocketsGaugeFollowsUpgrade(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	sc := startSidecar(t, translate.Config{
+		Routes:        []translate.Route{{Name: "/", OnConnect: translate.OnConnectAccept}},
+		MeterProvider: mp,
+	})
+	// Handlers added after the translator's run after its own.
+	connected, upgraded, left := make(chan string, 1), make(chan string, 1), make(chan struct{})
+	sc.srv.Of("/").OnConnection(func(s *socketio.Socket) {
+		s.OnUpgrade(func(tr string) { upgraded <- tr })
+		s.OnDisconnect(func(socketio.DisconnectReason) { close(left) })
+		connected <- s.Transport()
+	})
+	gauge := func(transport string) int64 {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		v, ok := sumOf(t, rm, "iobridge.sockets", attribute.String("namespace", "/"), attribute.String("transport", transport))
+		if !ok {
+			t.Fatal("iobridge.sockets not collected")
+		}
+		for _, name := range []string{"iobridge.volatile.dropped", "iobridge.queue_full.dropped", "iobridge.slow_consumers"} {
+			if _, ok := sumOf(t, rm, name); !ok {
+				t.Errorf("%s not collected", name)
+			}
+		}
+		return v
+	}
+
+	base := sc.url + "/socket.io/?EIO=4&transport=polling"
+	body := func(method, url, in string) string {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(in))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	open := body("GET", base, "")
+	i := strings.Index(open, `"sid":"`)
+	if i < 0 {
+		t.Fatalf("handshake %q", open)
+	}
+	sid := open[i+7 : i+27]
+	body("POST", base+"&sid="+sid, "40")
+	select {
+	case tr := <-connected:
+		if tr != "polling" {
+			t.Errorf("Transport() = %q, want polling", tr)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no connection")
+	}
+	if p, w := gauge("polling"), gauge("websocket"); p != 1 || w != 0 {
+		t.Fatalf("sockets polling %d websocket %d, want 1 and 0", p, w)
+	}
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(sc.url, "http")+"/socket.io/?EIO=4&transport=websocket&sid="+sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m, err := ws.ReadMessage(); err != nil || string(m) != "3probe" {
+		t.Fatalf("probe answer %q, %v", m, err)
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte("5"))
+	select {
+	case tr := <-upgraded:
+		if tr != "websocket" {
+			t.Errorf("OnUpgrade(%q), want websocket", tr)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no upgrade")
+	}
+	if p, w := gauge("polling"), gauge("websocket"); p != 0 || w != 1 {
+		t.Fatalf("after the upgrade: sockets polling %d websocket %d, want 0 and 1", p, w)
+	}
+
+	ws.Close()
+	select {
+	case <-left:
+	case <-time.After(waitTimeout):
+		t.Fatal("the socket did not leave")
+	}
+	if p, w := gauge("polling"), gauge("websocket"); p != 0 || w != 0 {
+		t.Fatalf("after the close: sockets polling %d websocket %d, want 0 and 0", p, w)
+	}
+}
