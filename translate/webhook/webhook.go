@@ -106,6 +106,7 @@ type Client struct {
 	backoff   time.Duration
 	maxWait   time.Duration
 	rt        http.RoundTripper
+	req       *http.Request // the fields every attempt shares
 	propagate func(context.Context, http.Header)
 	userAgent []string
 	log       *slog.Logger
@@ -134,6 +135,14 @@ func New(cfg Config) (*Client, error) {
 		propagate: cfg.Propagate,
 		userAgent: []string{cfg.UserAgent},
 		log:       cfg.Logger,
+	}
+	c.req = &http.Request{
+		Method:     http.MethodPost,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Host:       u.Host,
 	}
 	if cfg.Secret != "" {
 		if c.signer, err = NewSigner(cfg.Secret); err != nil {
@@ -277,19 +286,12 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		timer.Stop()
 		cancel(nil)
 	}
-	req := &http.Request{
-		Method:        http.MethodPost,
-		URL:           c.url,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        make(http.Header, 8),
-		Body:          io.NopCloser(bytes.NewReader(body)),
-		GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
-		ContentLength: int64(len(body)),
-		Host:          c.url.Host,
-	}
-	req = req.WithContext(actx)
+	// One copy of the template, with the attempt's context.
+	req := c.req.WithContext(actx)
+	req.Header = make(http.Header, 8)
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	req.ContentLength = int64(len(body))
 	h := req.Header
 	h["Content-Type"] = contentTypeJSON
 	h["User-Agent"] = c.userAgent
@@ -318,7 +320,7 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 			c.inflight.Add(-1)
 		}}}, 0, nil
 	}
-	b, rerr := readLimited(resp.Body, c.maxAnswer)
+	b, rerr := readAnswer(resp, c.maxAnswer)
 	cause := context.Cause(actx)
 	resp.Body.Close()
 	cancelAll()
@@ -366,9 +368,26 @@ func isEventStream(ct string) bool {
 
 var errTooLarge = errors.New("webhook: answer too large")
 
-func readLimited(r io.Reader, max int64) ([]byte, error) {
+// readAnswer reads resp's body, at most max bytes. A body of known
+// length is read into a slice of that size (the Reply aliases it, so it
+// cannot come from a pool), and up to its EOF, which frees the connection
+// for the next request.
+func readAnswer(resp *http.Response, max int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= max {
+		b := make([]byte, n, n+1) // the spare byte takes the read to EOF
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		if m, err := resp.Body.Read(b[n : n+1]); m > 0 || (err != nil && err != io.EOF) {
+			if err == nil {
+				err = errors.New("webhook: answer longer than its Content-Length")
+			}
+			return nil, err
+		}
+		return b, nil
+	}
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		return buf.Bytes(), err
 	}
