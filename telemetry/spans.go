@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -78,24 +79,70 @@ func SendSpanName(namespace string, rooms []string) string {
 	return namespace + "[" + strings.Join(rooms, ",") + "] " + OperationSend
 }
 
+// Attributes that never change, made once.
+var (
+	kvSystem      = AttrMessagingSystem.String(MessagingSystem)
+	kvReceive     = AttrMessagingOperation.String(OperationReceive)
+	kvTopic       = AttrMessagingDestinationKind.String("topic")
+	startConsumer = trace.WithSpanKind(trace.SpanKindConsumer)
+	startProducer = trace.WithSpanKind(trace.SpanKindProducer)
+)
+
+// attrs is a span's attributes while they are set: SetAttributes copies
+// them into the span, so the buffer goes back to attrPool at once and a
+// span's attributes cost the SDK's one copy, in one call (each further
+// SetAttributes call on a span grows its attribute slice again). They are
+// set once the span is known to record, so a span the sampler dropped
+// costs none. The alternative, trace.WithAttributes at Start, hands them
+// to the sampler too but copies them twice more (the option and the
+// start config), sampled or not.
+type attrs struct {
+	kv [8]attribute.KeyValue
+	n  int
+}
+
+var attrPool = sync.Pool{New: func() any { return new(attrs) }}
+
+func getAttrs() *attrs { return attrPool.Get().(*attrs) }
+
+func (a *attrs) add(kv attribute.KeyValue) { a.kv[a.n] = kv; a.n++ }
+
+// set sets the attributes on span and returns the buffer to the pool.
+func (a *attrs) set(span trace.Span) {
+	span.SetAttributes(a.kv[:a.n]...)
+	clear(a.kv[:a.n])
+	a.n = 0
+	attrPool.Put(a)
+}
+
 // StartReceive starts the consumer span of event received on a socket of
 // namespace (ConnectEvent for a connect), as a child of the span in ctx.
 // With a nil tracer it returns ctx and a non-recording span at no cost.
 func StartReceive(ctx context.Context, tr trace.Tracer, namespace, event, socketID string) (context.Context, trace.Span) {
+	return StartEvent(ctx, tr, namespace, event, socketID, "")
+}
+
+// StartEvent is StartReceive for an inbound event whose delivery id is
+// known (iobridge.delivery.id, not set when empty): every attribute is set
+// in one call.
+func StartEvent(ctx context.Context, tr trace.Tracer, namespace, event, socketID, deliveryID string) (context.Context, trace.Span) {
 	if tr == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := tr.Start(ctx, ReceiveSpanName(namespace, event), trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := tr.Start(ctx, ReceiveSpanName(namespace, event), startConsumer)
 	if span.IsRecording() {
-		span.SetAttributes(
-			AttrMessagingSystem.String(MessagingSystem),
-			AttrMessagingDestination.String(namespace),
-			AttrMessagingOperation.String(OperationReceive),
-			AttrSocketIOEventName.String(event),
-		)
+		a := getAttrs()
+		a.add(kvSystem)
+		a.add(AttrMessagingDestination.String(namespace))
+		a.add(kvReceive)
+		a.add(AttrSocketIOEventName.String(event))
 		if socketID != "" {
-			span.SetAttributes(AttrSocketID.String(socketID))
+			a.add(AttrSocketID.String(socketID))
 		}
+		if deliveryID != "" {
+			a.add(AttrDeliveryID.String(deliveryID))
+		}
+		a.set(span)
 	}
 	return ctx, span
 }
@@ -108,18 +155,18 @@ func StartSend(ctx context.Context, tr trace.Tracer, namespace, event string, ro
 	if tr == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := tr.Start(ctx, SendSpanName(namespace, rooms), trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := tr.Start(ctx, SendSpanName(namespace, rooms), startProducer)
 	if span.IsRecording() {
-		span.SetAttributes(
-			AttrMessagingSystem.String(MessagingSystem),
-			AttrMessagingDestinationKind.String("topic"),
-			AttrMessagingDestination.String(namespace),
-			AttrSocketIONamespace.String(namespace),
-			AttrSocketIOEventName.String(event),
-		)
+		a := getAttrs()
+		a.add(kvSystem)
+		a.add(kvTopic)
+		a.add(AttrMessagingDestination.String(namespace))
+		a.add(AttrSocketIONamespace.String(namespace))
+		a.add(AttrSocketIOEventName.String(event))
 		if len(rooms) > 0 {
-			span.SetAttributes(AttrSocketIORooms.StringSlice(rooms))
+			a.add(AttrSocketIORooms.StringSlice(rooms))
 		}
+		a.set(span)
 	}
 	return ctx, span
 }
@@ -133,16 +180,16 @@ func StartStreamSpan(ctx context.Context, tr trace.Tracer, stream, event string)
 	if tr == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := tr.Start(ctx, stream+" "+OperationReceive, trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := tr.Start(ctx, stream+" "+OperationReceive, startConsumer)
 	if span.IsRecording() {
-		span.SetAttributes(
-			AttrMessagingDestination.String(stream),
-			AttrMessagingOperation.String(OperationReceive),
-			AttrStream.String(stream),
-		)
+		a := getAttrs()
+		a.add(AttrMessagingDestination.String(stream))
+		a.add(kvReceive)
+		a.add(AttrStream.String(stream))
 		if event != "" {
-			span.SetAttributes(AttrSocketIOEventName.String(event))
+			a.add(AttrSocketIOEventName.String(event))
 		}
+		a.set(span)
 	}
 	return ctx, span
 }
@@ -164,13 +211,13 @@ func StartBridgeSpan(ctx context.Context, tr trace.Tracer, operation, namespace,
 	}
 	ctx, span := tr.Start(ctx, name, trace.WithSpanKind(kind))
 	if span.IsRecording() {
-		span.SetAttributes(
-			AttrMessagingSystem.String(MessagingSystem),
-			AttrMessagingDestination.String(namespace),
-			AttrMessagingOperation.String(operation),
-			AttrSocketIOEventName.String(event),
-			AttrSocketID.String(socketID),
-		)
+		a := getAttrs()
+		a.add(kvSystem)
+		a.add(AttrMessagingDestination.String(namespace))
+		a.add(AttrMessagingOperation.String(operation))
+		a.add(AttrSocketIOEventName.String(event))
+		a.add(AttrSocketID.String(socketID))
+		a.set(span)
 	}
 	return ctx, span
 }
