@@ -32,6 +32,7 @@ const (
 	MetricVolatileDropped  = "iobridge.volatile.dropped"   // counter
 	MetricQueueFullDropped = "iobridge.queue_full.dropped" // counter
 	MetricSlowConsumers    = "iobridge.slow_consumers"     // counter
+	MetricSpansDropped     = "iobridge.spans.dropped"      // counter: spans dropped at the export queue bound
 )
 
 // Label keys of the metrics.

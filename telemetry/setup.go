@@ -176,7 +176,18 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 				t.mp.Shutdown(ctx)
 				return nil, err
 			}
-			topts = append(topts, sdktrace.WithBatcher(te))
+			b := newBatcher(te)
+			topts = append(topts, sdktrace.WithSpanProcessor(b))
+			_, err = t.mp.Meter(ScopeName).Int64ObservableCounter(MetricSpansDropped,
+				metric.WithDescription("Spans dropped at the export queue's bound (8192 spans) instead of waiting."),
+				metric.WithUnit("{span}"),
+				metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+					o.Observe(int64(b.Dropped()))
+					return nil
+				}))
+			if err != nil {
+				otel.Handle(err)
+			}
 		}
 		if cfg.SpanProcessor != nil {
 			topts = append(topts, sdktrace.WithSpanProcessor(cfg.SpanProcessor))
