@@ -156,13 +156,13 @@ func (st *socketState) parent(base context.Context) context.Context {
 }
 
 // startEvent counts an inbound event and starts its span, a child of the
-// connect span.
-func (st *socketState) startEvent(event string) trace.Span {
+// connect span, with its delivery id.
+func (st *socketState) startEvent(event, id string) trace.Span {
 	st.mns.EventIn(context.Background())
 	if st.t.tracer == nil {
 		return noSpan
 	}
-	_, span := telemetry.StartReceive(st.parent(context.Background()), st.t.tracer, st.ns, event, st.s.ID())
+	_, span := telemetry.StartEvent(st.parent(context.Background()), st.t.tracer, st.ns, event, st.s.ID(), id)
 	return span
 }
 
@@ -179,9 +179,10 @@ func (st *socketState) spanContext(base context.Context, span trace.Span) contex
 }
 
 // deliver sends env to the route's backend, recording the delivery's
-// metrics and its id on the span in ctx.
+// metrics and its id on the span in ctx (an event's span has it from its
+// start).
 func (st *socketState) deliver(ctx context.Context, env *Envelope) (*Reply, error) {
-	if st.t.tracer != nil {
+	if st.t.tracer != nil && env.Type != TypeEvent {
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
 			span.SetAttributes(telemetry.AttrDeliveryID.String(env.ID))
 		}

@@ -539,6 +539,7 @@ func (t *Translator) onConnection(s *socketio.Socket) {
 // job is one delivery waiting in a socket's queue.
 type job struct {
 	kind  string // TypeEvent or TypeConnect (a recovered socket's)
+	id    string // the delivery id when made before (tracing), else ""
 	event string
 	args  []json.RawMessage
 	atts  [][]byte
@@ -567,7 +568,13 @@ type socketState struct {
 }
 
 func (st *socketState) onEvent(e socketio.Event) {
-	span := st.startEvent(e.Name)
+	// With tracing the delivery id is made now, so that the event's span
+	// gets every attribute at its start.
+	var id string
+	if st.t.tracer != nil {
+		id = NewDeliveryID()
+	}
+	span := st.startEvent(e.Name, id)
 	queued := false
 	defer func() {
 		if !queued {
@@ -579,7 +586,7 @@ func (st *socketState) onEvent(e socketio.Event) {
 			Socket: st.s, Name: e.Name, Args: e.Args, Attachments: e.Attachments, Ack: e.Ack != nil,
 		})
 		if err != nil {
-			st.fail(job{event: e.Name, ack: e.Ack, span: span}, NewDeliveryID(), err)
+			st.fail(job{event: e.Name, ack: e.Ack, span: span}, deliveryID(id), err)
 			var pe *plugins.Error
 			if errors.As(err, &pe) && pe.Disconnect {
 				st.s.Disconnect(false)
@@ -597,10 +604,18 @@ func (st *socketState) onEvent(e socketio.Event) {
 		}
 	}
 	if !st.r.forwards(e.Name) {
-		st.fail(job{event: e.Name, ack: e.Ack, span: span}, NewDeliveryID(), fmt.Errorf("%w: %q", ErrNotForwarded, e.Name))
+		st.fail(job{event: e.Name, ack: e.Ack, span: span}, deliveryID(id), fmt.Errorf("%w: %q", ErrNotForwarded, e.Name))
 		return
 	}
-	queued = st.enqueue(job{kind: TypeEvent, event: e.Name, args: e.Args, atts: e.Attachments, ack: e.Ack, span: span})
+	queued = st.enqueue(job{kind: TypeEvent, id: id, event: e.Name, args: e.Args, atts: e.Attachments, ack: e.Ack, span: span})
+}
+
+// deliveryID returns id, or a new delivery id when id is empty.
+func deliveryID(id string) string {
+	if id != "" {
+		return id
+	}
+	return NewDeliveryID()
 }
 
 // enqueue hands j to the socket's queue and reports whether it was taken
@@ -610,7 +625,7 @@ func (st *socketState) enqueue(j job) bool {
 	if st.running {
 		if len(st.queue) >= st.t.maxQueue {
 			st.mu.Unlock()
-			st.fail(j, NewDeliveryID(), fmt.Errorf("%w (bound %d)", ErrQueueFull, st.t.maxQueue))
+			st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d)", ErrQueueFull, st.t.maxQueue))
 			return false
 		}
 		st.queue = append(st.queue, j)
@@ -620,7 +635,7 @@ func (st *socketState) enqueue(j job) bool {
 	}
 	if !st.t.acquire() {
 		st.mu.Unlock()
-		st.fail(j, NewDeliveryID(), fmt.Errorf("%w (bound %d)", ErrOverloaded, st.t.maxInFlight))
+		st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d)", ErrOverloaded, st.t.maxInFlight))
 		return false
 	}
 	st.running = true
@@ -630,7 +645,7 @@ func (st *socketState) enqueue(j job) bool {
 		st.running = false
 		st.mu.Unlock()
 		st.t.release()
-		st.fail(j, NewDeliveryID(), ErrClosed)
+		st.fail(j, deliveryID(j.id), ErrClosed)
 		return false
 	}
 	return true
@@ -664,7 +679,7 @@ func (st *socketState) process(j job) {
 	t := st.t
 	env := Envelope{
 		Type:      j.kind,
-		ID:        NewDeliveryID(),
+		ID:        deliveryID(j.id),
 		Time:      time.Now(),
 		Namespace: st.ns,
 		Socket:    socketInfo(st.s, st.handshake),
