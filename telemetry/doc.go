@@ -38,6 +38,13 @@
 // iobridge.stream where they apply. Errors are recorded on the span
 // (RecordError) with an Error status.
 //
-// StartReceive, StartSend, StartStreamSpan and StartBridgeSpan are the
-// helpers; they return at once, without allocating, when the tracer is nil.
+// StartReceive, StartEvent, StartSend, StartStreamSpan and StartBridgeSpan
+// are the helpers; they return at once, without allocating, when the
+// tracer is nil, and set a span's attributes in one call once it records.
+//
+// # Export
+//
+// Spans go to the OTLP exporter through a batcher of our own: at most
+// 8192 wait, exported in batches of up to 2048; ending a span never waits,
+// and a span past the bound is dropped and counted (MetricSpansDropped).
 package telemetry

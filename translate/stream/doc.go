@@ -30,12 +30,14 @@
 // (for /readyz). Shutdown closes the connection and waits for the
 // goroutine.
 //
-// # Metrics
+// # Metrics and traces
 //
 // With Config.MeterProvider, each attempt to connect again after a
 // failure or an end is counted in telemetry.MetricStreamReconnects and
 // each skipped message or instruction in MetricSkipped, both labelled
-// with the stream's name; Stats has the same counts.
+// with the stream's name; Stats has the same counts. With
+// Config.TracerProvider, each message is a consumer span
+// (telemetry.StartStreamSpan), the parent of its instructions' emits.
 //
 // # Bounds
 //
