@@ -94,7 +94,7 @@ func (st *socketState) observeConnection(hs *socketio.Handshake) {
 	t := st.t
 	if t.tracer != nil {
 		if v, ok := t.spans.LoadAndDelete(st.s); ok {
-			st.sc = v.(*trace.SpanContext)
+			st.pctx = trace.ContextWithSpanContext(context.Background(), *v.(*trace.SpanContext))
 		}
 	}
 	if t.metrics == nil {
@@ -149,10 +149,13 @@ func transportName(s string) string {
 // parent returns a context whose span is the socket's connect span (base
 // itself when tracing is off or the connect was not traced).
 func (st *socketState) parent(base context.Context) context.Context {
-	if st.sc == nil {
+	if st.pctx == nil {
 		return base
 	}
-	return trace.ContextWithSpanContext(base, *st.sc)
+	if base == context.Background() {
+		return st.pctx // made once: no context per event
+	}
+	return trace.ContextWithSpanContext(base, trace.SpanContextFromContext(st.pctx))
 }
 
 // startEvent counts an inbound event and starts its span, a child of the

@@ -562,7 +562,7 @@ type socketState struct {
 	running bool
 	queue   []job
 
-	sc        *trace.SpanContext   // the connect span's; nil without tracing
+	pctx      context.Context      // Background with the connect span's context; nil without tracing
 	mns       *telemetry.Namespace // nil without metrics
 	transport string               // the connection's, for metrics; under mu
 }
