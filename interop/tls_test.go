@@ -205,7 +205,7 @@ func TestTLSACME(t *testing.T) {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
-	log.wait(t, "tls: certificate obtained", "sidecar.test")
+	log.wait(t, "tls: certificate in use", "sidecar.test")
 
 	url := fmt.Sprintf("https://sidecar.test:%d", port)
 	c := startTLSClient(t)

@@ -64,7 +64,7 @@ func TestACME(t *testing.T) {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
-	rec.wait(t, "tls: certificate obtained", "sidecar.test")
+	rec.wait(t, "tls: certificate in use", "sidecar.test")
 	leaf, err := handshake(ln.Addr().String(), "sidecar.test", ca.Roots, 0)
 	if err != nil {
 		t.Fatalf("handshake with Pebble's root: %v", err)

@@ -261,11 +261,15 @@ func (m *Manager) newACME() error {
 }
 
 // onEvent logs what an operator must know about certificates: each one
-// obtained, and each failure with the CA's error.
+// obtained, each one put in use (certmagic caches a new certificate only
+// after it reports it obtained, so "in use" is when handshakes get it), and
+// each failure with the CA's error.
 func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) error {
 	switch event {
 	case "cert_obtained":
 		m.logger.Info("tls: certificate obtained", "domain", data["identifier"], "renewal", data["renewal"])
+	case "cached_managed_cert":
+		m.logger.Info("tls: certificate in use", "names", data["sans"])
 	case "cert_failed":
 		err, _ := data["error"].(error)
 		m.logger.Error("tls: certificate not obtained", "domain", data["identifier"], "renewal", data["renewal"], "err", err)
