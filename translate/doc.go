@@ -31,9 +31,10 @@
 //
 // # Bounds
 //
-//   - One delivery in flight per socket; Config.MaxQueue (default 128)
-//     events waiting behind it. The next event fails at once with status
-//     429.
+//   - One delivery in flight per socket; behind it at most
+//     Config.MaxQueue (default 4096) events holding at most
+//     Config.MaxQueueBytes (default 1 MiB) of arguments and attachments
+//     wait. The next event fails at once with status 429.
 //   - Config.MaxInFlight (default 1024) connect and event deliveries in
 //     flight in total (a streamed answer counts until it ends). The next
 //     event fails at once with status 503; a connect is rejected with

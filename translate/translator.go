@@ -36,8 +36,12 @@ const (
 	// flight at once, over every socket and route.
 	DefaultMaxInFlight = 1024
 	// DefaultMaxQueue bounds the events of one socket waiting behind the
-	// one in flight.
-	DefaultMaxQueue = 128
+	// one in flight. A client may burst thousands of small events, as
+	// socket.io lets it; DefaultMaxQueueBytes is what bounds memory.
+	DefaultMaxQueue = 4096
+	// DefaultMaxQueueBytes bounds the bytes of arguments and attachments
+	// of one socket's waiting events.
+	DefaultMaxQueueBytes = 1 << 20
 	// DefaultMaxPendingDisconnects bounds the disconnect deliveries
 	// under way (with their retries) at once.
 	DefaultMaxPendingDisconnects = 10000
@@ -62,6 +66,12 @@ type Config struct {
 	// previous event is in flight. At the bound a new event fails at once
 	// with ErrQueueFull (status 429). Zero means DefaultMaxQueue.
 	MaxQueue int
+	// MaxQueueBytes bounds the bytes (arguments and binary attachments)
+	// of the events one socket has waiting. An event that would pass it
+	// fails at once with ErrQueueFull (status 429), unless nothing is
+	// waiting: one event of any accepted size always fits. Zero means
+	// DefaultMaxQueueBytes.
+	MaxQueueBytes int
 	// MaxPendingDisconnects bounds the disconnect deliveries under way.
 	// Over it a disconnect delivery is not sent and an error is logged.
 	// Zero means DefaultMaxPendingDisconnects.
@@ -154,6 +164,7 @@ type Translator struct {
 
 	maxInFlight int64
 	maxQueue    int
+	maxQBytes   int
 	maxDisc     int64
 
 	inflight atomic.Int64
@@ -201,6 +212,7 @@ func New(cfg Config, srv *socketio.Server) (*Translator, error) {
 		log:         cfg.Logger,
 		maxInFlight: int64(cfg.MaxInFlight),
 		maxQueue:    cfg.MaxQueue,
+		maxQBytes:   cfg.MaxQueueBytes,
 		maxDisc:     int64(cfg.MaxPendingDisconnects),
 	}
 	if t.log == nil {
@@ -211,6 +223,9 @@ func New(cfg Config, srv *socketio.Server) (*Translator, error) {
 	}
 	if t.maxQueue <= 0 {
 		t.maxQueue = DefaultMaxQueue
+	}
+	if t.maxQBytes <= 0 {
+		t.maxQBytes = DefaultMaxQueueBytes
 	}
 	if t.maxDisc <= 0 {
 		t.maxDisc = DefaultMaxPendingDisconnects
@@ -547,6 +562,18 @@ type job struct {
 	span  trace.Span // the event's span; failures are recorded on it
 }
 
+// size is what j counts against Config.MaxQueueBytes.
+func (j *job) size() int {
+	n := 0
+	for _, a := range j.args {
+		n += len(a)
+	}
+	for _, a := range j.atts {
+		n += len(a)
+	}
+	return n
+}
+
 // socketState is a routed socket's delivery queue: one delivery in flight
 // at a time, the others waiting in order. A goroutine runs only while the
 // queue is not empty.
@@ -561,6 +588,7 @@ type socketState struct {
 	mu      sync.Mutex
 	running bool
 	queue   []job
+	qbytes  int // the size of queue's jobs
 
 	pctx      context.Context      // Background with the connect span's context; nil without tracing
 	mns       *telemetry.Namespace // nil without metrics
@@ -625,10 +653,17 @@ func (st *socketState) enqueue(j job) bool {
 	if st.running {
 		if len(st.queue) >= st.t.maxQueue {
 			st.mu.Unlock()
-			st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d)", ErrQueueFull, st.t.maxQueue))
+			st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d events)", ErrQueueFull, st.t.maxQueue))
+			return false
+		}
+		n := j.size()
+		if len(st.queue) > 0 && st.qbytes+n > st.t.maxQBytes {
+			st.mu.Unlock()
+			st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d bytes)", ErrQueueFull, st.t.maxQBytes))
 			return false
 		}
 		st.queue = append(st.queue, j)
+		st.qbytes += n
 		st.t.queued.Add(1)
 		st.mu.Unlock()
 		return true
@@ -663,6 +698,7 @@ func (st *socketState) run(j job) {
 		if len(st.queue) == 0 {
 			st.running = false
 			st.queue = nil
+			st.qbytes = 0
 			st.mu.Unlock()
 			st.t.release()
 			return
@@ -670,6 +706,7 @@ func (st *socketState) run(j job) {
 		j = st.queue[0]
 		st.queue[0] = job{}
 		st.queue = st.queue[1:]
+		st.qbytes -= j.size()
 		st.t.queued.Add(-1)
 		st.mu.Unlock()
 	}

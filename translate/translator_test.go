@@ -447,6 +447,38 @@ func TestBounds(t *testing.T) {
 	sameJSON(t, "b later", b.waitAck(b.emitAck("other", "")), `["done"]`)
 }
 
+// TestQueueBytesBound: a socket's waiting events are bounded in bytes too;
+// one event always fits an empty queue, whatever its size.
+func TestQueueBytesBound(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	h := startHook(t, func(w http.ResponseWriter, d delivery) {
+		if d.Env.Event == "block" {
+			started <- struct{}{}
+			<-release
+		}
+		jsonAnswer(w, 200, `{"ack":["done"]}`)
+	})
+	sc := startSidecar(t, translate.Config{MaxQueueBytes: 10, Routes: []translate.Route{{
+		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
+	}}})
+	a := dial(t, sc.url, "/", "")
+	first := a.emitAck("block", "")
+	select {
+	case <-started:
+	case <-time.After(waitTimeout):
+		t.Fatal("first delivery never started")
+	}
+	big := a.emitAck("big", `"`+strings.Repeat("x", 30)+`"`) // 32 bytes: alone in the queue, it fits
+	sameJSON(t, "over the queue's bytes", a.waitAck(a.emitAck("small", `"xy"`)),
+		`[{"error":{"status":429,"message":"too many events queued for this socket"}}]`)
+	close(release)
+	sameJSON(t, "first", a.waitAck(first), `["done"]`)
+	sameJSON(t, "big", a.waitAck(big), `["done"]`)
+	// The queue is empty again: small events fit.
+	sameJSON(t, "small later", a.waitAck(a.emitAck("small", `"xy"`)), `["done"]`)
+}
+
 // TestDisconnectRetried: the disconnect delivery is retried with the same
 // webhook-id, honoring Retry-After, until the backend takes it.
 func TestDisconnectRetried(t *testing.T) {

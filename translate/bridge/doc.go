@@ -74,7 +74,7 @@
 //     socket disconnected ("io server disconnect").
 //   - Outgoing frames: a bridge has no queue of its own. Frames are written
 //     one at a time, straight to the connection; the events waiting behind
-//     them are the socket's delivery queue in translate (MaxQueue events,
-//     then status 429 to the client), so a bridge holds at most one frame
+//     them are the socket's delivery queue in translate (MaxQueue events
+//     and MaxQueueBytes, then status 429 to the client), so a bridge holds at most one frame
 //     being written per socket, and a write stuck for Timeout closes it.
 package bridge
