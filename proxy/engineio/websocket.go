@@ -89,7 +89,7 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if sc, ok := c.(syscall.Conn); ok {
 		h.raw, _ = sc.SyscallConn()
 	}
-	return c, bufio.NewReadWriter(h.br, brw.Writer), nil
+	return &corkConn{Conn: c}, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // idleReader lets a reader park on a shallow stack. Blocked inside
@@ -448,16 +448,22 @@ func (s *Session) writeLoop() {
 }
 
 // writeFrames writes one frame per packet and returns the data bytes
-// written.
-func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (int, error) {
+// written. A batch of several packets goes out in one write (corkConn).
+func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (n int, err error) {
+	if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+		return 0, err
+	}
+	if cc, ok := conn.NetConn().(*corkConn); ok && len(batch) > 1 {
+		cc.cork()
+		defer func() {
+			if uerr := cc.uncork(); err == nil {
+				err = uerr
+			}
+		}()
+	}
 	debug := s.logEnabled(slog.LevelDebug)
-	n := 0
 	for i := range batch {
 		p := &batch[i]
-		if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-			return n, err
-		}
-		var err error
 		switch {
 		case !p.Binary:
 			err = writeTextFrame(conn, p.Type, p.Data)
