@@ -63,6 +63,14 @@ type ExecOptions struct {
 	// recipient's ack (or the ack timeout) and returns them. Without it
 	// the emit goes out without asking for acks.
 	WaitAcks bool
+	// Accepted, when set, is called once the instruction is validated and
+	// its recipients counted, just before the emit goes out; it is not
+	// called when Execute fails before that, nor for an emit that waits
+	// for acks. The control API answers there, so that a backend's next
+	// request is read while this emit fans out: packets queued meanwhile
+	// go out together, one write per connection rather than one per
+	// packet.
+	Accepted func(Result)
 }
 
 // Result is what Execute did.
@@ -129,6 +137,9 @@ func (x *Executor) execute(ctx context.Context, ins *Instruction, opts ExecOptio
 	}
 	if opts.Count {
 		res.Recipients = countSockets(nsp, ins.To, ins.Except)
+	}
+	if opts.Accepted != nil && !wantAcks {
+		opts.Accepted(res)
 	}
 	if x.chain != nil {
 		if ch := x.chain(nsp.Name()); ch.HasOutbound() {

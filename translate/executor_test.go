@@ -98,6 +98,48 @@ func TestExecute(t *testing.T) {
 	}
 }
 
+// TestExecuteAccepted: Accepted is told the recipient count before the
+// emit goes out, once, and never for an instruction that fails validation
+// or for an emit that waits for acks.
+func TestExecuteAccepted(t *testing.T) {
+	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{Name: "/", OnConnect: "accept"}}})
+	x := sc.tr.Executor()
+	a := dial(t, sc.url, "/", "")
+	dial(t, sc.url, "/", "")
+	tests := []struct {
+		name     string
+		ins      string
+		waitAcks bool
+		calls    []int // the recipient counts Accepted was given
+		fails    bool
+	}{
+		{"to all", `{"event":"e"}`, false, []int{2}, false},
+		{"to one", `{"to":["` + a.sid + `"],"event":"e"}`, false, []int{1}, false},
+		{"invalid", `{"event":"connect"}`, false, nil, true},
+		{"unknown namespace", `{"namespace":"/nowhere","event":"e"}`, false, nil, true},
+		{"with acks", `{"to":["` + a.sid + `"],"event":"e","ack":{"timeout":"50ms"}}`, true, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var in translate.Instruction
+			if err := json.Unmarshal([]byte(tt.ins), &in); err != nil {
+				t.Fatal(err)
+			}
+			var calls []int
+			_, err := x.Execute(context.Background(), &in, translate.ExecOptions{
+				Count: true, WaitAcks: tt.waitAcks,
+				Accepted: func(r translate.Result) { calls = append(calls, r.Recipients) },
+			})
+			if (err != nil) != tt.fails {
+				t.Fatalf("Execute = %v, want failure %v", err, tt.fails)
+			}
+			if !slices.Equal(calls, tt.calls) {
+				t.Fatalf("Accepted calls = %v, want %v", calls, tt.calls)
+			}
+		})
+	}
+}
+
 // TestExecuteAcks: an emit with ack waits for each client; one slow
 // client times out and is listed, the others' answers are returned.
 func TestExecuteAcks(t *testing.T) {

@@ -14,9 +14,10 @@ import (
 )
 
 // emit is POST /v1/emit: one instruction, through the executor. Without
-// "ack" it answers as soon as the emit is queued (202, the recipient
-// count); with "ack" it waits for every recipient's ack or the timeout
-// (200, the acks and the ids that timed out).
+// "ack" it answers once the emit is validated and its recipients counted
+// (202, the recipient count), before it fans out; with "ack" it waits for
+// every recipient's ack or the timeout (200, the acks and the ids that
+// timed out).
 func (a *API) emit(c *gin.Context) {
 	var ins translate.Instruction
 	if err := decode(c, &ins); err != nil {
@@ -24,7 +25,22 @@ func (a *API) emit(c *gin.Context) {
 		return
 	}
 	withAck := ins.Ack != nil && ins.Ack.Timeout > 0
-	res, err := a.cfg.Executor.Execute(c.Request.Context(), &ins, translate.ExecOptions{Namespace: "/", Count: true, WaitAcks: withAck})
+	opts := translate.ExecOptions{Namespace: "/", Count: true, WaitAcks: withAck}
+	answered := false
+	if !withAck {
+		opts.Accepted = func(res translate.Result) {
+			writeJSON(c, http.StatusAccepted, gin.H{"recipients": res.Recipients})
+			c.Writer.Flush()
+			answered = true
+		}
+	}
+	res, err := a.cfg.Executor.Execute(c.Request.Context(), &ins, opts)
+	if answered {
+		if err != nil {
+			a.log.Error("api: emit failed after it was accepted", "namespace", ins.Namespace, "event", ins.Event, "err", err)
+		}
+		return
+	}
 	if err != nil {
 		a.fail(c, err)
 		return
