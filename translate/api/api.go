@@ -100,8 +100,10 @@ type Check func(ctx context.Context) error
 
 // API is the control API. Its methods are safe for concurrent use.
 type API struct {
-	cfg    Config
-	log    *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// emitMu orders the emits that answer before they fan out (emit).
+	emitMu sync.Mutex
 	engine *gin.Engine
 	token  [sha256.Size]byte // digest of the token: compared in constant time
 

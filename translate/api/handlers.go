@@ -33,6 +33,11 @@ func (a *API) emit(c *gin.Context) {
 			c.Writer.Flush()
 			answered = true
 		}
+		// The 202 goes out before the fan-out ends; one emit at a time
+		// keeps a backend that posts the next emit on another connection
+		// after the 202 from overtaking this one.
+		a.emitMu.Lock()
+		defer a.emitMu.Unlock()
 	}
 	res, err := a.cfg.Executor.Execute(c.Request.Context(), &ins, opts)
 	if answered {
