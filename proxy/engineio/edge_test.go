@@ -731,3 +731,28 @@ func TestWebSocket_MessagesArrivingTogetherAreAllRead(t *testing.T) {
 		t.Fatalf("echo = %q, want 4later", got)
 	}
 }
+
+// TestWebSocket_BusyThenQuiet: a connection whose messages come quickly
+// reads in place; after a gap it parks again. Every message is read, in
+// order, across both changes.
+func TestWebSocket_BusyThenQuiet(t *testing.T) {
+	e := newEnv(t, quietConfig())
+	c := e.mustDial("EIO=4&transport=websocket")
+	readText(t, c)
+	echo := func(msg string) {
+		t.Helper()
+		writeText(t, c, msg)
+		if got := readText(t, c); got != msg {
+			t.Fatalf("echo = %q, want %q", got, msg)
+		}
+	}
+	for round := range 2 {
+		for i := range 3 * busyAfter {
+			echo(fmt.Sprintf("4busy-%d-%d", round, i))
+		}
+		time.Sleep(2 * busyGap)
+		echo(fmt.Sprintf("4after-gap-%d", round))
+		time.Sleep(2 * busyGap)
+		echo(fmt.Sprintf("4parked-%d", round))
+	}
+}
