@@ -28,15 +28,17 @@ type corkConn struct {
 	buf    *[]byte // gathered frames; nil when there are none
 	// deadline is the write deadline last set on Conn. gorilla sets its
 	// deadline before every frame; passing on only a change saves a
-	// runtime timer update per frame.
+	// runtime timer update per frame. It has its own lock: a deadline
+	// must be settable while a write blocks, to end it.
+	dmu      sync.Mutex
 	deadline time.Time
 }
 
 // SetWriteDeadline sets Conn's write deadline when t differs from the one
 // it has.
 func (c *corkConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	if t.Equal(c.deadline) {
 		return nil
 	}
@@ -46,8 +48,8 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 
 // SetDeadline sets Conn's read and write deadlines.
 func (c *corkConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	c.deadline = t
 	return c.Conn.SetDeadline(t)
 }

@@ -396,6 +396,27 @@ func TestDisconnectReasons(t *testing.T) {
 	c.waitClosed(t)
 }
 
+// TestHandlersAddedAfterClose: a connection handler that adds its
+// disconnect handlers after the socket has already left (the connection
+// closed while handlers ran on another goroutine) still has them called,
+// once, with the reason.
+func TestHandlersAddedAfterClose(t *testing.T) {
+	srv := newServer(t, socketio.Config{})
+	events := newRecorder[string]()
+	srv.Of("/").OnConnection(func(s *socketio.Socket) {
+		s.Disconnect(false)
+		s.OnDisconnecting(func(r socketio.DisconnectReason) { events.add("disconnecting " + string(r)) })
+		s.OnDisconnect(func(r socketio.DisconnectReason) { events.add("disconnect " + string(r)) })
+	})
+	c, _ := connect(t, srv, "/")
+	c.expect(t, "1")
+	for _, want := range []string{"disconnecting server namespace disconnect", "disconnect server namespace disconnect"} {
+		if got := events.next(t); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
+
 func TestConnectTimeout(t *testing.T) {
 	srv := newServer(t, socketio.Config{ConnectTimeout: 20 * time.Millisecond})
 	idle := newFakeConn(4).attach(srv)

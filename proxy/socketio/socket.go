@@ -82,6 +82,13 @@ type Socket struct {
 	disconnect    []func(DisconnectReason)
 	acks          map[uint64]*ackWaiter
 	acksClosed    bool
+	// Set as close calls each handler list: a handler added after that
+	// (a connection handler still running on another goroutine when the
+	// connection closed) is called at once with closeReason, so none is
+	// missed.
+	closeReason       DisconnectReason
+	disconnectingDone bool
+	disconnectDone    bool
 }
 
 func newSocket(n *Namespace, c *client, auth json.RawMessage, sess *Session) *Socket {
@@ -243,9 +250,16 @@ func (s *Socket) OnAny(h EventHandler) {
 }
 
 // OnDisconnecting adds a handler called when the socket starts to leave,
-// while Rooms still reports its rooms.
+// while Rooms still reports its rooms. Added after the socket started to
+// leave, fn is called at once.
 func (s *Socket) OnDisconnecting(fn func(reason DisconnectReason)) {
 	s.mu.Lock()
+	if s.disconnectingDone {
+		reason := s.closeReason
+		s.mu.Unlock()
+		fn(reason)
+		return
+	}
 	s.disconnecting = append(s.disconnecting, fn)
 	s.mu.Unlock()
 }
@@ -281,9 +295,16 @@ func (s *Socket) Transport() string {
 	return ""
 }
 
-// OnDisconnect adds a handler called once the socket has left.
+// OnDisconnect adds a handler called once the socket has left. Added after
+// that, fn is called at once.
 func (s *Socket) OnDisconnect(fn func(reason DisconnectReason)) {
 	s.mu.Lock()
+	if s.disconnectDone {
+		reason := s.closeReason
+		s.mu.Unlock()
+		fn(reason)
+		return
+	}
 	s.disconnect = append(s.disconnect, fn)
 	s.mu.Unlock()
 }
@@ -566,6 +587,7 @@ func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
 	}
 	s.mu.Lock()
 	disconnecting := s.disconnecting
+	s.closeReason, s.disconnectingDone = reason, true
 	s.mu.Unlock()
 	for _, fn := range disconnecting {
 		fn(reason)
@@ -580,6 +602,7 @@ func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
 	s.acks = nil
 	s.acksClosed = true
 	disconnect := s.disconnect
+	s.disconnectDone = true
 	s.mu.Unlock()
 	for _, w := range acks {
 		if w.timer != nil {
