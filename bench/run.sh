@@ -117,24 +117,38 @@ FEEDBODY='{"to":["feed"],"event":"{{event}}","args":[{{payload}}]}'
 ECHO=(echo -c 100 -d 10s -warmup 2s -payload 64)
 ECHO1K=(echo -c 1000 -d 10s -warmup 3s -payload 64)
 
+# load SC LABEL NAMESPACE_TOML TLS TRACE PIDS -- SIOLOAD_ARGS...: starts the
+# sidecar for the scenario and runs sioload against it (over wss with TLS).
+load() {
+  local sc=$1 label=$2 ns=$3 tls=$4 trace=$5 pids=$6
+  shift 7
+  start "$sc" "$ns" "$tls" "$trace"
+  local url=http://$SIDECAR env=()
+  if [ -n "$tls" ]; then
+    url=https://localhost:${SIDECAR#*:}
+    env=(SSL_CERT_FILE="$WORK/cert.pem")
+  fi
+  local p=$SPID
+  [ "$pids" = both ] && p=$SPID,$BPID
+  env "${env[@]}" "$SIOLOAD" "$@" -url "$url" -pid "$p" -label "$label" -out "$OUT"
+}
+
+FEED=(-trigger http -trigger-url "http://$BACKEND/push" -trigger-body "$FEEDBODY")
+
 run() {
-  local sc=$1 label=$2
-  local url=http://$SIDECAR
-  local common=(-label "$label" -out "$OUT")
+  local sc=$1 l=$2
   case $sc in
-    echo)          start "$sc" "$WEBHOOK";            "$SIOLOAD" "${ECHO[@]}" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    echo1k)        start "$sc" "$WEBHOOK";            "$SIOLOAD" "${ECHO1K[@]}" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    bridge-echo)   start "$sc" "$BRIDGE";             "$SIOLOAD" "${ECHO[@]}" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    bridge-echo1k) start "$sc" "$BRIDGE";             "$SIOLOAD" "${ECHO1K[@]}" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    conns1k)       start "$sc" "$PLAIN";              "$SIOLOAD" conns -n 1000 -settle 3s -hold 5s -url "$url" -pid "$SPID" "${common[@]}" ;;
-    bridge-conns1k) start "$sc" "$BRIDGE";            "$SIOLOAD" conns -n 1000 -settle 3s -hold 5s -url "$url" -pid "$SPID" "${common[@]}" ;;
-    stream-fanout) start "$sc" "$STREAM";             "$SIOLOAD" fanout -n 1000 -m 5000 -msg-rate 1000 -payload 64 -drain 60s \
-                     -trigger http -trigger-url "http://$BACKEND/push" -trigger-body "$FEEDBODY" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    stream-fanout-paced) start "$sc" "$STREAM";       "$SIOLOAD" fanout -n 1000 -m 1000 -msg-rate 40 -payload 64 \
-                     -trigger http -trigger-url "http://$BACKEND/push" -trigger-body "$FEEDBODY" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    echo-tls)      start "$sc" "$WEBHOOK" tls;        SSL_CERT_FILE=$WORK/cert.pem "$SIOLOAD" "${ECHO[@]}" -url "https://localhost:${SIDECAR#*:}" -pid "$SPID,$BPID" "${common[@]}" ;;
-    echo-trace)    start "$sc" "$WEBHOOK" "" trace;   "$SIOLOAD" "${ECHO[@]}" -url "$url" -pid "$SPID,$BPID" "${common[@]}" ;;
-    echo-tls-trace) start "$sc" "$WEBHOOK" tls trace; SSL_CERT_FILE=$WORK/cert.pem "$SIOLOAD" "${ECHO[@]}" -url "https://localhost:${SIDECAR#*:}" -pid "$SPID,$BPID" "${common[@]}" ;;
+    echo)                load "$sc" "$l" "$WEBHOOK" ""  ""    both -- "${ECHO[@]}" ;;
+    echo1k)              load "$sc" "$l" "$WEBHOOK" ""  ""    both -- "${ECHO1K[@]}" ;;
+    bridge-echo)         load "$sc" "$l" "$BRIDGE"  ""  ""    both -- "${ECHO[@]}" ;;
+    bridge-echo1k)       load "$sc" "$l" "$BRIDGE"  ""  ""    both -- "${ECHO1K[@]}" ;;
+    conns1k)             load "$sc" "$l" "$PLAIN"   ""  ""    sidecar -- conns -n 1000 -settle 3s -hold 5s ;;
+    bridge-conns1k)      load "$sc" "$l" "$BRIDGE"  ""  ""    sidecar -- conns -n 1000 -settle 3s -hold 5s ;;
+    stream-fanout)       load "$sc" "$l" "$STREAM"  ""  ""    both -- fanout -n 1000 -m 5000 -msg-rate 1000 -payload 64 -drain 60s "${FEED[@]}" ;;
+    stream-fanout-paced) load "$sc" "$l" "$STREAM"  ""  ""    both -- fanout -n 1000 -m 1000 -msg-rate 40 -payload 64 "${FEED[@]}" ;;
+    echo-tls)            load "$sc" "$l" "$WEBHOOK" tls ""    both -- "${ECHO[@]}" ;;
+    echo-trace)          load "$sc" "$l" "$WEBHOOK" ""  trace both -- "${ECHO[@]}" ;;
+    echo-tls-trace)      load "$sc" "$l" "$WEBHOOK" tls trace both -- "${ECHO[@]}" ;;
     *) echo "unknown scenario $sc" >&2; return 1 ;;
   esac
 }

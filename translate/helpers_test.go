@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -34,9 +33,6 @@ type sidecar struct {
 }
 
 func quietLogger() *slog.Logger {
-	if os.Getenv("TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
@@ -120,6 +116,34 @@ func startHook(t *testing.T, handler func(w http.ResponseWriter, d delivery)) *h
 	}))
 	t.Cleanup(h.Close)
 	return h
+}
+
+// blockingHook is a backend that answers every event with the ack
+// ["done"], except that a delivery of the event "block" waits until
+// release is called. started returns once such a delivery has reached it.
+func blockingHook(t *testing.T) (h *hook, started, release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	arrived := make(chan struct{}, 16)
+	h = startHook(t, func(w http.ResponseWriter, d delivery) {
+		if d.Env.Type == "event" && d.Env.Event == "block" {
+			arrived <- struct{}{}
+			<-gate
+		}
+		jsonAnswer(w, 200, `{"ack":["done"]}`)
+	})
+	started = func() {
+		t.Helper()
+		select {
+		case <-arrived:
+		case <-time.After(waitTimeout):
+			t.Fatal("the blocking delivery never reached the backend")
+		}
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return h, started, release
 }
 
 // next returns the next delivery of type typ (others are skipped).

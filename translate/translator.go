@@ -560,6 +560,7 @@ type job struct {
 	atts  [][]byte
 	ack   socketio.AckFunc
 	span  trace.Span // the event's span; failures are recorded on it
+	bytes int        // size(), counted against Config.MaxQueueBytes while queued
 }
 
 // size is what j counts against Config.MaxQueueBytes.
@@ -656,14 +657,14 @@ func (st *socketState) enqueue(j job) bool {
 			st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d events)", ErrQueueFull, st.t.maxQueue))
 			return false
 		}
-		n := j.size()
-		if len(st.queue) > 0 && st.qbytes+n > st.t.maxQBytes {
+		j.bytes = j.size()
+		if len(st.queue) > 0 && st.qbytes+j.bytes > st.t.maxQBytes {
 			st.mu.Unlock()
 			st.fail(j, deliveryID(j.id), fmt.Errorf("%w (bound %d bytes)", ErrQueueFull, st.t.maxQBytes))
 			return false
 		}
 		st.queue = append(st.queue, j)
-		st.qbytes += n
+		st.qbytes += j.bytes
 		st.t.queued.Add(1)
 		st.mu.Unlock()
 		return true
@@ -706,7 +707,7 @@ func (st *socketState) run(j job) {
 		j = st.queue[0]
 		st.queue[0] = job{}
 		st.queue = st.queue[1:]
-		st.qbytes -= j.size()
+		st.qbytes -= j.bytes
 		st.t.queued.Add(-1)
 		st.mu.Unlock()
 	}

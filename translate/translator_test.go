@@ -415,32 +415,20 @@ func TestPerSocketOrder(t *testing.T) {
 // TestBounds: a full socket queue and the global in-flight bound fail at
 // once with their status.
 func TestBounds(t *testing.T) {
-	release := make(chan struct{})
-	started := make(chan string, 16)
-	h := startHook(t, func(w http.ResponseWriter, d delivery) {
-		if d.Env.Type == "event" && d.Env.Event == "block" {
-			started <- d.Env.Socket.ID
-			<-release
-		}
-		jsonAnswer(w, 200, `{"ack":["done"]}`)
-	})
+	h, started, release := blockingHook(t)
 	sc := startSidecar(t, translate.Config{MaxQueue: 1, MaxInFlight: 1, Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
 	a := dial(t, sc.url, "/", "")
 	b := dial(t, sc.url, "/", "")
 	first := a.emitAck("block", "")
-	select {
-	case <-started:
-	case <-time.After(waitTimeout):
-		t.Fatal("first delivery never started")
-	}
+	started()
 	queued := a.emitAck("next", "")
 	sameJSON(t, "over the socket's queue", a.waitAck(a.emitAck("more", "")),
 		`[{"error":{"status":429,"message":"too many events queued for this socket"}}]`)
 	sameJSON(t, "over the in-flight bound", b.waitAck(b.emitAck("other", "")),
 		`[{"error":{"status":503,"message":"too many deliveries in flight"}}]`)
-	close(release)
+	release()
 	sameJSON(t, "first", a.waitAck(first), `["done"]`)
 	sameJSON(t, "queued", a.waitAck(queued), `["done"]`)
 	// Slots come back: b proceeds now.
@@ -450,29 +438,17 @@ func TestBounds(t *testing.T) {
 // TestQueueBytesBound: a socket's waiting events are bounded in bytes too;
 // one event always fits an empty queue, whatever its size.
 func TestQueueBytesBound(t *testing.T) {
-	release := make(chan struct{})
-	started := make(chan struct{}, 1)
-	h := startHook(t, func(w http.ResponseWriter, d delivery) {
-		if d.Env.Event == "block" {
-			started <- struct{}{}
-			<-release
-		}
-		jsonAnswer(w, 200, `{"ack":["done"]}`)
-	})
+	h, started, release := blockingHook(t)
 	sc := startSidecar(t, translate.Config{MaxQueueBytes: 10, Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
 	a := dial(t, sc.url, "/", "")
 	first := a.emitAck("block", "")
-	select {
-	case <-started:
-	case <-time.After(waitTimeout):
-		t.Fatal("first delivery never started")
-	}
+	started()
 	big := a.emitAck("big", `"`+strings.Repeat("x", 30)+`"`) // 32 bytes: alone in the queue, it fits
 	sameJSON(t, "over the queue's bytes", a.waitAck(a.emitAck("small", `"xy"`)),
 		`[{"error":{"status":429,"message":"too many events queued for this socket"}}]`)
-	close(release)
+	release()
 	sameJSON(t, "first", a.waitAck(first), `["done"]`)
 	sameJSON(t, "big", a.waitAck(big), `["done"]`)
 	// The queue is empty again: small events fit.
