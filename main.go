@@ -251,10 +251,20 @@ func engineConfig(s config.Server, logger *slog.Logger) engineio.Config {
 		PingTimeout:       s.PingTimeout.Std(),
 		MaxHTTPBufferSize: s.MaxHTTPBufferSize,
 		MaxQueueBytes:     s.MaxQueueBytes,
+		BatchDelay:        batchDelay(s.BroadcastDelay.Std()),
 		CORSOrigins:       s.CORSOrigins,
 		AllowEIO3:         s.AllowEIO3,
 		Logger:            logger,
 	}
+}
+
+// batchDelay maps server.broadcast_delay, where "0" means no wait, onto
+// engineio.Config.BatchDelay, where zero means the default.
+func batchDelay(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // sidecar is everything serve runs: the Socket.IO server, the translator

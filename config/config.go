@@ -60,6 +60,12 @@ type Server struct {
 	// does not fit closes the connection with reason "slow consumer".
 	// At least 1. Default 1048576 (1 MiB).
 	MaxQueueBytes int `toml:"max_queue_bytes"`
+	// BroadcastDelay is how long a broadcast's packets may wait for the
+	// broadcasts that follow, so a WebSocket connection gets them in one
+	// write. Under a burst the wait grows with the time the last round of
+	// writes took, to at most 20ms. "0" writes each broadcast at once.
+	// At most 1s. Default 1ms.
+	BroadcastDelay Duration `toml:"broadcast_delay"`
 	// CORSOrigins are the origins allowed by CORS: exact origins
 	// ("https://app.example.com") or "*" (any origin, reflected, with
 	// credentials). Default none: no CORS headers, as the reference server.

@@ -145,6 +145,7 @@ listen = "127.0.0.1:9000"
 [server]
 max_http_buffer_size = -1
 max_queue_bytes = 0
+broadcast_delay = "2s"
 [[namespace]]
 name = "/"
 on_connect = "accept"
@@ -417,6 +418,7 @@ func TestDefaults(t *testing.T) {
 			PingTimeout:       Duration(20 * time.Second),
 			MaxHTTPBufferSize: 1_000_000,
 			MaxQueueBytes:     1 << 20,
+			BroadcastDelay:    Duration(time.Millisecond),
 			ConnectTimeout:    Duration(45 * time.Second),
 		},
 		API: &API{Listen: "127.0.0.1:8081", Token: "t"},

@@ -19,6 +19,7 @@ const (
 	DefaultPingTimeout       = Duration(20 * time.Second)
 	DefaultMaxHTTPBufferSize = 1_000_000
 	DefaultMaxQueueBytes     = 1 << 20
+	DefaultBroadcastDelay    = Duration(time.Millisecond)
 	DefaultConnectTimeout    = Duration(45 * time.Second)
 	DefaultAPIListen         = "127.0.0.1:8081"
 	DefaultErrorEvent        = "error"
@@ -53,6 +54,9 @@ func (l *loader) defaults(c *Config) {
 	}
 	if def("server.max_queue_bytes") {
 		s.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if def("server.broadcast_delay") {
+		s.BroadcastDelay = DefaultBroadcastDelay
 	}
 	if def("server.connect_timeout") {
 		s.ConnectTimeout = DefaultConnectTimeout
@@ -198,6 +202,7 @@ func (l *loader) validateServer(s *Server) {
 	l.check(s.ConnectTimeout > 0, "server.connect_timeout", `must be positive, as "45s"`)
 	l.check(s.MaxHTTPBufferSize >= 1, "server.max_http_buffer_size", "must be at least 1 (bytes), not %d", s.MaxHTTPBufferSize)
 	l.check(s.MaxQueueBytes >= 1, "server.max_queue_bytes", "must be at least 1 (bytes), not %d", s.MaxQueueBytes)
+	l.check(s.BroadcastDelay >= 0 && s.BroadcastDelay <= Duration(time.Second), "server.broadcast_delay", `must be between "0" and "1s", as "1ms"`)
 	for i, o := range s.CORSOrigins {
 		l.origin(indexPath("server.cors_origins", i), o, true)
 	}

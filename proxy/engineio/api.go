@@ -90,6 +90,12 @@ type Config struct {
 	// MaxQueueBytes bounds each session's outbound queue in bytes. Zero
 	// means 1 MiB. See Session.Send.
 	MaxQueueBytes int
+	// BatchDelay is how long packets queued by Session.SendDeferred (a
+	// broadcast's) may wait for more, so that a WebSocket gets the
+	// packets of several broadcasts in one write. Zero means 1ms;
+	// negative means no wait. It has no effect on polling, whose client
+	// collects packets between requests anyway.
+	BatchDelay time.Duration
 	// AllowRequest, if set, is called on every handshake before a session
 	// is created; an error rejects the handshake with 403 and
 	// {"code":4,"message":"Forbidden"}.

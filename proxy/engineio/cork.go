@@ -1,8 +1,10 @@
 package engineio
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +25,9 @@ var corkPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &
 // gathered, so frames keep their order.
 type corkConn struct {
 	net.Conn
+	// raw is Conn's descriptor, for writes that must not wait (tryFlush);
+	// nil for a TLS connection.
+	raw    syscall.RawConn
 	mu     sync.Mutex
 	corked bool
 	buf    *[]byte // gathered frames; nil when there are none
@@ -34,12 +39,22 @@ type corkConn struct {
 	deadline time.Time
 }
 
-// SetWriteDeadline sets Conn's write deadline when t differs from the one
-// it has.
+// deadlineSlack is how much later than the write deadline in force a new
+// one may be and still be ignored.
+const deadlineSlack = time.Second
+
+// SetWriteDeadline sets Conn's write deadline unless t is the one it has,
+// or later than it by less than deadlineSlack: the writer sets "now plus
+// writeTimeout" before every batch, and moving the runtime's timer each
+// time costs a twentieth of a broadcast's CPU. A write may so time out up
+// to a second early, never late.
 func (c *corkConn) SetWriteDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	if t.Equal(c.deadline) {
+		return nil
+	}
+	if !c.deadline.IsZero() && t.After(c.deadline) && t.Sub(c.deadline) < deadlineSlack && time.Until(c.deadline) > deadlineSlack {
 		return nil
 	}
 	c.deadline = t
@@ -99,4 +114,66 @@ func (c *corkConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Write(p)
+}
+
+// tryFlush ends the batch and writes what it gathered without waiting for
+// the connection to take it. It reports whether everything went out; what
+// did not stays gathered, for flush. A connection without a descriptor
+// (TLS) writes nothing here.
+func (c *corkConn) tryFlush() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if c.buf == nil {
+		return true, nil
+	}
+	if c.raw == nil {
+		return false, nil
+	}
+	b := *c.buf
+	var (
+		n    int
+		werr error
+	)
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	if err == nil && werr != nil && !errors.Is(werr, syscall.EAGAIN) {
+		err = werr
+	}
+	if err != nil {
+		return false, err
+	}
+	if n < 0 {
+		n = 0
+	}
+	if n < len(b) {
+		*c.buf = b[:copy(b, b[n:])]
+		return false, nil
+	}
+	if cap(b) <= maxCorked {
+		*c.buf = b[:0]
+		corkPool.Put(c.buf)
+	}
+	c.buf = nil
+	return true, nil
+}
+
+// flush writes what a tryFlush left gathered, waiting as a Write does.
+func (c *corkConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
+}
+
+// pending reports whether gathered bytes wait for flush.
+func (c *corkConn) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf != nil && !c.corked
 }

@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"bufio"
-	"net"
 	"syscall"
 	"testing"
 )
@@ -10,21 +9,7 @@ import (
 // TestIdleReaderLendsBuffer: a parked reader holds no read buffer; it gets
 // one back, reading from the same connection, when data arrives.
 func TestIdleReaderLendsBuffer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	raw, err := server.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)

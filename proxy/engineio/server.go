@@ -24,6 +24,7 @@ const (
 	defaultUpgradeTimeout    = 10 * time.Second
 	defaultMaxHTTPBufferSize = 1_000_000
 	defaultMaxQueueBytes     = 1 << 20
+	defaultBatchDelay        = time.Millisecond
 )
 
 const (
@@ -84,6 +85,8 @@ type Server struct {
 	sessions map[string]*Session
 	closed   bool
 
+	batch batcher
+
 	// Drops at the bounds (Stats).
 	volatileDropped, queueFullPackets, slowConsumers atomic.Uint64
 
@@ -92,6 +95,7 @@ type Server struct {
 		parked   func(*Session) // a GET parked waiting for packets
 		upgraded func(*Session) // an upgrade completed
 		idle     func(*Session) // a WebSocket writer finished with an empty queue
+		handoff  func(*Session) // the batcher left a write to a writer goroutine
 	}
 }
 
@@ -119,6 +123,9 @@ func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
 	if cfg.MaxQueueBytes <= 0 {
 		cfg.MaxQueueBytes = defaultMaxQueueBytes
 	}
+	if cfg.BatchDelay == 0 {
+		cfg.BatchDelay = defaultBatchDelay
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -128,6 +135,7 @@ func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
 		log:      cfg.Logger,
 		sessions: make(map[string]*Session),
 	}
+	s.batch.delay = cfg.BatchDelay
 	s.upgrader = websocket.Upgrader{
 		// Zero: gorilla adopts the reader hijackWriter supplies, of
 		// wsReadBufferSize bytes.

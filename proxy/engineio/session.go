@@ -75,6 +75,7 @@ type Session struct {
 	awaitPong bool
 	probed    bool // upgrade probe answered: GETs get noop until "5"
 	writing   bool // a writer goroutine owns conn writes
+	deferred  bool // waiting in the server's batcher for a writer
 	closeSent bool // the close frame has been written or given up
 	queue     []Packet
 	spare     []Packet
@@ -190,7 +191,16 @@ func (s *Session) onTimer() {
 // afterwards. It returns ErrClosed after the session closed, and
 // ErrQueueFull when the queue would pass Config.MaxQueueBytes, in which
 // case the session closes with ReasonSlowConsumer.
-func (s *Session) Send(packets []Packet) error {
+func (s *Session) Send(packets []Packet) error { return s.send(packets, false) }
+
+// SendDeferred is Send for a broadcast's packets: a WebSocket writer that
+// is not already running starts only after Config.BatchDelay, so the
+// packets of the broadcasts that follow within it leave in the same write
+// (see batcher). A Send in the meantime writes everything queued at once,
+// the deferred packets first.
+func (s *Session) SendDeferred(packets []Packet) error { return s.send(packets, true) }
+
+func (s *Session) send(packets []Packet, deferred bool) error {
 	n := 0
 	for i := range packets {
 		n += len(packets[i].Data)
@@ -212,7 +222,14 @@ func (s *Session) Send(packets []Packet) error {
 	}
 	s.queue = append(s.queue, packets...)
 	s.queued += n
-	s.kickLocked()
+	if deferred && s.ws && s.srv.cfg.BatchDelay > 0 {
+		if !s.writing && !s.deferred && s.conn != nil {
+			s.deferred = true
+			s.srv.batch.add(s)
+		}
+	} else {
+		s.kickLocked()
+	}
 	s.mu.Unlock()
 	return nil
 }

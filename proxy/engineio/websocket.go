@@ -89,7 +89,7 @@ func (h *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if sc, ok := c.(syscall.Conn); ok {
 		h.raw, _ = sc.SyscallConn()
 	}
-	return &corkConn{Conn: c}, bufio.NewReadWriter(h.br, brw.Writer), nil
+	return &corkConn{Conn: c, raw: h.raw}, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // idleReader lets a reader park on a shallow stack. Blocked inside
@@ -445,6 +445,16 @@ func (s *Session) writeLoop() {
 	for {
 		s.mu.Lock()
 		conn := s.conn
+		if cc, ok := conn.NetConn().(*corkConn); ok && cc.pending() {
+			// What flushDeferred could not write without waiting.
+			s.mu.Unlock()
+			_ = cc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := cc.flush(); err != nil {
+				s.writeFailed(err)
+				return
+			}
+			continue
+		}
 		if len(s.queue) == 0 {
 			sendClose := s.state != stateOpen && !s.closeSent
 			if sendClose {
@@ -467,21 +477,97 @@ func (s *Session) writeLoop() {
 		n, err := s.writeFrames(conn, batch, b64)
 
 		s.mu.Lock()
-		s.queued -= n
-		if s.queued < 0 {
-			s.queued = 0
-		}
-		s.releaseLocked(batch)
+		s.wroteLocked(n, batch)
 		s.mu.Unlock()
 		if err != nil {
-			s.closeWith(ReasonTransportError, err, closeHard)
-			s.mu.Lock()
-			s.writing = false
-			s.mu.Unlock()
+			s.writeFailed(err)
 			return
 		}
 	}
 }
+
+// flushDeferred writes what SendDeferred queued, on the batcher's
+// goroutine rather than a writer goroutine of its own: it takes the writer
+// role, gathers the queued frames (corkConn) and writes them without
+// waiting. The batcher so writes to every waiting connection in turn
+// while the other processors stay free to read the next broadcast. A
+// connection that cannot take it all now (its send buffer is full), a TLS
+// one, or a batch too large to gather gets a writer goroutine, as Send
+// would start.
+func (s *Session) flushDeferred() {
+	s.mu.Lock()
+	if !s.deferred {
+		s.mu.Unlock()
+		return
+	}
+	s.deferred = false
+	if s.state != stateOpen || len(s.queue) == 0 || s.writing || s.conn == nil {
+		s.mu.Unlock()
+		return
+	}
+	conn := s.conn
+	cc, _ := conn.NetConn().(*corkConn)
+	if cc == nil || cc.raw == nil || s.queued+frameOverhead*len(s.queue) > maxCorked {
+		s.kickLocked()
+		s.mu.Unlock()
+		return
+	}
+	s.writing = true
+	batch := s.takeQueueLocked()
+	b64 := s.wsB64
+	s.mu.Unlock()
+
+	_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	cc.cork()
+	n, err := s.writeEach(conn, batch, b64)
+	done := false
+	if err == nil {
+		done, err = cc.tryFlush()
+	} else {
+		_ = cc.uncork()
+	}
+
+	s.mu.Lock()
+	s.wroteLocked(n, batch)
+	if err == nil && done && len(s.queue) == 0 && s.state == stateOpen {
+		s.writing = false
+		s.mu.Unlock()
+		if hook := s.srv.hooks.idle; hook != nil {
+			hook(s)
+		}
+		return
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.writeFailed(err)
+		return
+	}
+	// The rest, what was queued meanwhile, or the close frame.
+	if hook := s.srv.hooks.handoff; hook != nil && !done {
+		hook(s)
+	}
+	s.srv.track.add()
+	go s.writeFn()
+}
+
+// wroteLocked accounts for a written batch of n data bytes.
+func (s *Session) wroteLocked(n int, batch []Packet) {
+	s.queued = max(s.queued-n, 0)
+	s.releaseLocked(batch)
+}
+
+// writeFailed closes the session after a write error and gives up the
+// writer role.
+func (s *Session) writeFailed(err error) {
+	s.closeWith(ReasonTransportError, err, closeHard)
+	s.mu.Lock()
+	s.writing = false
+	s.mu.Unlock()
+}
+
+// frameOverhead bounds a frame's bytes besides its packet's data: the
+// WebSocket header and the packet type.
+const frameOverhead = 16
 
 // writeFrames writes one frame per packet and returns the data bytes
 // written. A batch of several packets goes out in one write (corkConn).
@@ -497,6 +583,11 @@ func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (n
 			}
 		}()
 	}
+	return s.writeEach(conn, batch, b64)
+}
+
+// writeEach writes batch's packets a frame each.
+func (s *Session) writeEach(conn *websocket.Conn, batch []Packet, b64 bool) (n int, err error) {
 	debug := s.logEnabled(slog.LevelDebug)
 	for i := range batch {
 		p := &batch[i]

@@ -23,6 +23,7 @@ import (
 type client struct {
 	srv   *Server
 	conn  Conn
+	dconn DeferredConn // conn, if it is one; nil otherwise
 	proto int
 	dec   Decoder // reader goroutine only
 
@@ -41,9 +42,11 @@ type client struct {
 var _ engineio.Handler = (*client)(nil)
 
 func newClient(s *Server, c Conn) *client {
+	dc, _ := c.(DeferredConn)
 	return &client{
 		srv:   s,
 		conn:  c,
+		dconn: dc,
 		proto: c.Protocol(),
 		dec:   Decoder{MaxAttachments: s.cfg.MaxAttachments},
 	}

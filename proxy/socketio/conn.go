@@ -33,6 +33,16 @@ type Conn interface {
 	Close(reason engineio.CloseReason)
 }
 
+// DeferredConn is a Conn that may hold a broadcast's packets briefly, to
+// write them together with those of the broadcasts that follow
+// (*engineio.Session does; see engineio.Config.BatchDelay). Broadcasts
+// reach a Conn that has it through SendDeferred.
+type DeferredConn interface {
+	Conn
+	// SendDeferred is Send for a broadcast's packets.
+	SendDeferred(packets []engineio.Packet) error
+}
+
 // Handshake is what the client sent when it connected to the namespace, as
 // the reference's socket.handshake.
 type Handshake struct {

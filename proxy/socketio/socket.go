@@ -384,6 +384,9 @@ func (s *Socket) WriteEncoded(pkts []engineio.Packet, volatile bool) bool {
 	if volatile {
 		return s.client.conn.SendVolatile(pkts)
 	}
+	if dc := s.client.dconn; dc != nil {
+		return dc.SendDeferred(pkts) == nil
+	}
 	return s.client.conn.Send(pkts) == nil
 }
 
