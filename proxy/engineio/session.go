@@ -222,12 +222,18 @@ func (s *Session) send(packets []Packet, deferred bool) error {
 	}
 	s.queue = append(s.queue, packets...)
 	s.queued += n
-	if deferred && s.ws && s.srv.cfg.BatchDelay > 0 {
+	switch {
+	case deferred && s.ws && s.srv.cfg.BatchDelay > 0:
 		if !s.writing && !s.deferred && s.conn != nil {
 			s.deferred = true
 			s.srv.batch.add(s)
 		}
-	} else {
+	case s.ws && !s.writing && s.conn != nil:
+		// No writer goroutine to wake for an ack or a reply: a
+		// non-blocking write here is cheaper.
+		s.writeNowLocked()
+		return nil
+	default:
 		s.kickLocked()
 	}
 	s.mu.Unlock()

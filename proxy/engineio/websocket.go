@@ -487,13 +487,9 @@ func (s *Session) writeLoop() {
 }
 
 // flushDeferred writes what SendDeferred queued, on the batcher's
-// goroutine rather than a writer goroutine of its own: it takes the writer
-// role, gathers the queued frames (corkConn) and writes them without
-// waiting. The batcher so writes to every waiting connection in turn
-// while the other processors stay free to read the next broadcast. A
-// connection that cannot take it all now (its send buffer is full), a TLS
-// one, or a batch too large to gather gets a writer goroutine, as Send
-// would start.
+// goroutine rather than a writer goroutine of its own (writeNowLocked), so
+// the batcher writes to every waiting connection in turn while the other
+// processors stay free to read the next broadcast.
 func (s *Session) flushDeferred() {
 	s.mu.Lock()
 	if !s.deferred {
@@ -505,6 +501,17 @@ func (s *Session) flushDeferred() {
 		s.mu.Unlock()
 		return
 	}
+	s.writeNowLocked()
+}
+
+// writeNowLocked writes the queue on the calling goroutine without waiting
+// for the connection: it takes the writer role, gathers the frames
+// (corkConn) and makes one non-blocking write. What the connection cannot
+// take now, a TLS connection's packets, a batch too large to gather, or
+// what was queued meanwhile goes to a writer goroutine, as kickLocked
+// starts. The caller holds s.mu, the session is open on WebSocket with no
+// writer and something queued; s.mu is released on return.
+func (s *Session) writeNowLocked() {
 	conn := s.conn
 	cc, _ := conn.NetConn().(*corkConn)
 	if cc == nil || cc.raw == nil || s.queued+frameOverhead*len(s.queue) > maxCorked {
