@@ -213,7 +213,7 @@ func (m *Metrics) Namespace(name string) *Namespace {
 	if n != nil {
 		return n
 	}
-	n = &Namespace{m: m, name: name, base: metric.WithAttributeSet(attribute.NewSet(LabelNamespace.String(name)))}
+	n = &Namespace{m: m, name: name, base: newOpts(attribute.NewSet(LabelNamespace.String(name))), sets: map[labelKey]*opts{}}
 	m.mu.Lock()
 	if old := m.byNS[name]; old != nil {
 		n = old
@@ -229,27 +229,46 @@ func (m *Metrics) Namespace(name string) *Namespace {
 type Namespace struct {
 	m    *Metrics
 	name string
-	base metric.MeasurementOption // {namespace}
-	sets sync.Map                 // labelKey -> metric.MeasurementOption
+	base *opts // {namespace}
+	mu   sync.RWMutex
+	sets map[labelKey]*opts
 }
 
 type labelKey struct {
 	k1, v1, k2, v2 string
 }
 
-// with returns the option for {namespace, k1=v1[, k2=v2]}, built once.
+// opts are an attribute set as the options Add and Record take, made
+// once: passing a stored slice on spares the slice a variadic call
+// allocates each time.
+type opts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+func newOpts(set attribute.Set) *opts {
+	o := metric.WithAttributeSet(set)
+	return &opts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
+}
+
+// with returns the options for {namespace, k1=v1[, k2=v2]}, built once.
 // Every value it is called with comes from a small closed set.
-func (n *Namespace) with(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string) metric.MeasurementOption {
+func (n *Namespace) with(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string) *opts {
 	key := labelKey{string(k1), v1, string(k2), v2}
-	if o, ok := n.sets.Load(key); ok {
-		return o.(metric.MeasurementOption)
+	n.mu.RLock()
+	o := n.sets[key]
+	n.mu.RUnlock()
+	if o != nil {
+		return o
 	}
 	kvs := []attribute.KeyValue{LabelNamespace.String(n.name), k1.String(v1)}
 	if k2 != "" {
 		kvs = append(kvs, k2.String(v2))
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
-	n.sets.Store(key, o)
+	o = newOpts(attribute.NewSet(kvs...))
+	n.mu.Lock()
+	n.sets[key] = o
+	n.mu.Unlock()
 	return o
 }
 
@@ -258,7 +277,7 @@ func (n *Namespace) EventIn(ctx context.Context) {
 	if n == nil {
 		return
 	}
-	n.m.eventsIn.Add(ctx, 1, n.base)
+	n.m.eventsIn.Add(ctx, 1, n.base.add...)
 }
 
 // EventOut counts an emit (once, whatever the number of recipients).
@@ -266,7 +285,7 @@ func (n *Namespace) EventOut(ctx context.Context) {
 	if n == nil {
 		return
 	}
-	n.m.eventsOut.Add(ctx, 1, n.base)
+	n.m.eventsOut.Add(ctx, 1, n.base.add...)
 }
 
 // AcksTimedOut counts k acks that did not come in time.
@@ -274,7 +293,7 @@ func (n *Namespace) AcksTimedOut(ctx context.Context, k int) {
 	if n == nil || k <= 0 {
 		return
 	}
-	n.m.acksTimedOut.Add(ctx, int64(k), n.base)
+	n.m.acksTimedOut.Add(ctx, int64(k), n.base.add...)
 }
 
 // Dropped counts a packet or delivery dropped at bound (a Bound constant).
@@ -282,7 +301,7 @@ func (n *Namespace) Dropped(ctx context.Context, bound string) {
 	if n == nil {
 		return
 	}
-	n.m.dropped.Add(ctx, 1, n.with(LabelBound, bound, "", ""))
+	n.m.dropped.Add(ctx, 1, n.with(LabelBound, bound, "", "").add...)
 }
 
 // Connect counts a connect with its outcome (a Connect constant).
@@ -290,7 +309,7 @@ func (n *Namespace) Connect(ctx context.Context, outcome string) {
 	if n == nil {
 		return
 	}
-	n.m.connects.Add(ctx, 1, n.with(LabelOutcome, outcome, "", ""))
+	n.m.connects.Add(ctx, 1, n.with(LabelOutcome, outcome, "", "").add...)
 }
 
 // SocketOpened counts a socket connected over transport.
@@ -298,7 +317,7 @@ func (n *Namespace) SocketOpened(ctx context.Context, transport string) {
 	if n == nil {
 		return
 	}
-	n.m.sockets.Add(ctx, 1, n.with(LabelTransport, transport, "", ""))
+	n.m.sockets.Add(ctx, 1, n.with(LabelTransport, transport, "", "").add...)
 }
 
 // SocketMoved moves a socket from transport from to transport to (an
@@ -307,8 +326,8 @@ func (n *Namespace) SocketMoved(ctx context.Context, from, to string) {
 	if n == nil || from == to {
 		return
 	}
-	n.m.sockets.Add(ctx, -1, n.with(LabelTransport, from, "", ""))
-	n.m.sockets.Add(ctx, 1, n.with(LabelTransport, to, "", ""))
+	n.m.sockets.Add(ctx, -1, n.with(LabelTransport, from, "", "").add...)
+	n.m.sockets.Add(ctx, 1, n.with(LabelTransport, to, "", "").add...)
 }
 
 // SocketClosed counts a socket of transport leaving for reason.
@@ -316,8 +335,8 @@ func (n *Namespace) SocketClosed(ctx context.Context, transport, reason string) 
 	if n == nil {
 		return
 	}
-	n.m.sockets.Add(ctx, -1, n.with(LabelTransport, transport, "", ""))
-	n.m.disconnects.Add(ctx, 1, n.with(LabelReason, reason, "", ""))
+	n.m.sockets.Add(ctx, -1, n.with(LabelTransport, transport, "", "").add...)
+	n.m.disconnects.Add(ctx, 1, n.with(LabelReason, reason, "", "").add...)
 }
 
 // Delivery records a webhook delivery of type typ (connect, event,
@@ -327,6 +346,6 @@ func (n *Namespace) Delivery(ctx context.Context, typ, outcome string, d time.Du
 		return
 	}
 	o := n.with(LabelType, typ, LabelOutcome, outcome)
-	n.m.deliveries.Add(ctx, 1, o)
-	n.m.deliveryDuration.Record(ctx, d.Seconds(), o)
+	n.m.deliveries.Add(ctx, 1, o.add...)
+	n.m.deliveryDuration.Record(ctx, d.Seconds(), o.rec...)
 }

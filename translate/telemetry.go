@@ -223,12 +223,20 @@ const (
 )
 
 func deliveryOutcome(reply *Reply, err error) string {
-	var se *StatusError
 	switch {
 	case err == nil && reply != nil && reply.Stream != nil:
 		return outcomeStream
 	case err == nil:
 		return outcomeOK
+	}
+	return errorOutcome(err)
+}
+
+// errorOutcome is deliveryOutcome for a failed delivery. (Apart, so that
+// the StatusError errors.As fills is allocated for failures only.)
+func errorOutcome(err error) string {
+	var se *StatusError
+	switch {
 	case errors.As(err, &se):
 		if se.Status >= 400 && se.Status < 500 {
 			return outcomeRejected
