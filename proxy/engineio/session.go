@@ -228,11 +228,6 @@ func (s *Session) send(packets []Packet, deferred bool) error {
 			s.deferred = true
 			s.srv.batch.add(s)
 		}
-	case s.ws && !s.writing && s.conn != nil:
-		// No writer goroutine to wake for an ack or a reply: a
-		// non-blocking write here is cheaper.
-		s.writeNowLocked()
-		return nil
 	default:
 		s.kickLocked()
 	}

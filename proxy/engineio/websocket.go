@@ -504,9 +504,9 @@ func (s *Session) flushDeferred() {
 	s.writeNowLocked()
 }
 
-// writeNowLocked writes the queue on the calling goroutine without waiting
-// for the connection: it takes the writer role, gathers the frames
-// (corkConn) and makes one non-blocking write. What the connection cannot
+// writeNowLocked writes the queue on the calling goroutine (the batcher's)
+// without waiting for the connection: it takes the writer role, gathers
+// the frames (corkConn) and makes one non-blocking write. What the connection cannot
 // take now, a TLS connection's packets, a batch too large to gather, or
 // what was queued meanwhile goes to a writer goroutine, as kickLocked
 // starts. The caller holds s.mu, the session is open on WebSocket with no
