@@ -222,13 +222,12 @@ func (s *Session) send(packets []Packet, deferred bool) error {
 	}
 	s.queue = append(s.queue, packets...)
 	s.queued += n
-	switch {
-	case deferred && s.ws && s.srv.cfg.BatchDelay > 0:
+	if deferred && s.ws && s.srv.cfg.BatchDelay > 0 {
 		if !s.writing && !s.deferred && s.conn != nil {
 			s.deferred = true
 			s.srv.batch.add(s)
 		}
-	default:
+	} else {
 		s.kickLocked()
 	}
 	s.mu.Unlock()
