@@ -9,7 +9,7 @@ import (
 
 // gcFloor is how far the heap may grow past the live heap before the next
 // collection, at the least.
-const gcFloor = 64 << 20
+const gcFloor = 32 << 20
 
 // tuneGC keeps the collector from running every few megabytes while the
 // live heap is small. Go's default goal is twice the live heap; a sidecar
