@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -154,6 +155,12 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(pe)}
+	if env("OTEL_METRICS_EXEMPLAR_FILTER") == "" {
+		// No exemplars unless asked for: with tracing on, the SDK's
+		// default keeps the trace of a sampled measurement on every
+		// webhook delivery, a cost per event that /metrics does not show.
+		mopts = append(mopts, sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+	}
 	if exportMetrics {
 		me, err := metricExporter(ctx, protocol, cfg.OTLPEndpoint)
 		if err != nil {
