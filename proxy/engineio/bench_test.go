@@ -119,12 +119,49 @@ func TestSendAllocsDoNotGrowWithRecipients(t *testing.T) {
 	}
 }
 
-// BenchmarkSendWebSocket includes the real writes: a writer goroutine per
-// recipient with something queued, one frame each, read by loopback
-// clients.
+// BenchmarkSendWebSocket includes the real writes to loopback clients
+// (and the clients' reads, in the same process): a burst of broadcasts to
+// 100 sessions, queued by Send (a writer goroutine per recipient, started
+// at once) or by SendDeferred (the batcher's round, which writes each
+// recipient's packets in one write). BatchDelay is 1µs here, so the
+// figures are the cost of the writes rather than the wait.
 func BenchmarkSendWebSocket(b *testing.B) {
 	const n = 100
-	srv := NewServer(Config{PingInterval: time.Hour, PingTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler)},
+	for _, bc := range []struct {
+		name  string
+		burst int
+		send  func(*Session, []Packet) error
+	}{
+		{"Send/burst=1", 1, (*Session).Send},
+		{"Send/burst=10", 10, (*Session).Send},
+		{"SendDeferred/burst=1", 1, (*Session).SendDeferred},
+		{"SendDeferred/burst=10", 10, (*Session).SendDeferred},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sessions, done := webSocketSessions(b, n)
+			shared := []Packet{msg(`2["news",{"headline":"one encoding for every recipient"}]`)}
+			b.ReportAllocs()
+			for b.Loop() {
+				for range bc.burst {
+					for _, s := range sessions {
+						if err := bc.send(s, shared); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				for range n * bc.burst {
+					<-done
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*bc.burst), "ns/delivery")
+		})
+	}
+}
+
+// webSocketSessions opens n WebSocket sessions on a new server, each with
+// a client reading it; every frame a client reads is reported on done.
+func webSocketSessions(b *testing.B, n int) ([]*Session, <-chan struct{}) {
+	srv := NewServer(Config{PingInterval: time.Hour, PingTimeout: time.Hour, BatchDelay: time.Microsecond, Logger: slog.New(slog.DiscardHandler)},
 		func(*Session) Handler { return nopHandler{} })
 	hs := httptest.NewServer(srv)
 	b.Cleanup(func() {
@@ -134,7 +171,7 @@ func BenchmarkSendWebSocket(b *testing.B) {
 		hs.Close()
 	})
 	ts := "ws" + strings.TrimPrefix(hs.URL, "http") + "/engine.io/"
-	done := make(chan struct{}, n)
+	done := make(chan struct{}, 10*n)
 	var sessions []*Session
 	for range n {
 		c, _, err := websocket.DefaultDialer.Dial(ts+"?EIO=4&transport=websocket", nil)
@@ -156,17 +193,5 @@ func BenchmarkSendWebSocket(b *testing.B) {
 			}
 		}()
 	}
-	shared := []Packet{msg(`2["news",{"headline":"one encoding for every recipient"}]`)}
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, s := range sessions {
-			if err := s.Send(shared); err != nil {
-				b.Fatal(err)
-			}
-		}
-		for range n {
-			<-done
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recipient")
+	return sessions, done
 }

@@ -29,6 +29,7 @@ type corkConn struct {
 	// nil for a TLS connection.
 	raw    syscall.RawConn
 	mu     sync.Mutex
+	rw     *rawWrite // tryFlush's write, made on its first use
 	corked bool
 	buf    *[]byte // gathered frames; nil when there are none
 	// deadline is the write deadline last set on Conn. gorilla sets its
@@ -131,18 +132,11 @@ func (c *corkConn) tryFlush() (bool, error) {
 		return false, nil
 	}
 	b := *c.buf
-	var (
-		n    int
-		werr error
-	)
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				return true
-			}
-		}
-	})
+	rw := c.rawWriter()
+	rw.b = b
+	err := c.raw.Write(rw.fn)
+	n, werr := rw.n, rw.err
+	rw.b, rw.err = nil, nil
 	if err == nil && werr != nil && !errors.Is(werr, syscall.EAGAIN) {
 		err = werr
 	}
@@ -162,6 +156,32 @@ func (c *corkConn) tryFlush() (bool, error) {
 	}
 	c.buf = nil
 	return true, nil
+}
+
+// rawWrite is tryFlush's one write attempt on the descriptor. Its
+// function is made once per connection: a closure made per call would be
+// allocated per call, since RawConn.Write keeps no promise about it.
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func (c *corkConn) rawWriter() *rawWrite {
+	if c.rw == nil {
+		rw := &rawWrite{}
+		rw.fn = func(fd uintptr) bool {
+			for {
+				rw.n, rw.err = syscall.Write(int(fd), rw.b)
+				if rw.err != syscall.EINTR {
+					return true
+				}
+			}
+		}
+		c.rw = rw
+	}
+	return c.rw
 }
 
 // flush writes what a tryFlush left gathered, waiting as a Write does.
