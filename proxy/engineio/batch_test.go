@@ -51,6 +51,13 @@ func TestSendDeferred(t *testing.T) {
 			_ = s.Send(msg("b"))
 			_ = s.SendDeferred(msg("c"))
 		}, []string{"4a", "4b", "4c"}},
+		{"a volatile packet joins the waiting round", time.Minute, func(t *testing.T, s *Session) {
+			_ = s.SendDeferred(msg("a"))
+			if !s.SendVolatile(msg("b")) {
+				t.Fatal("SendVolatile dropped a packet while the session only waited for the batcher")
+			}
+			_ = s.Send(msg("c"))
+		}, []string{"4a", "4b", "4c"}},
 		{"a close writes the deferred packets, then closes", time.Minute, func(t *testing.T, s *Session) {
 			_ = s.SendDeferred(msg("a"))
 			s.Close(ReasonForcedClose)

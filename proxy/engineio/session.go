@@ -235,8 +235,8 @@ func (s *Session) send(packets []Packet, deferred bool) error {
 }
 
 // SendVolatile queues packets only if the transport can write them right
-// away (WebSocket: no write in progress and nothing queued; polling: a GET
-// is waiting) and they fit the queue bound. It reports whether they were
+// away (WebSocket: no write in progress and nothing queued but what waits
+// for the batcher's round, which they join; polling: a GET is waiting) and they fit the queue bound. It reports whether they were
 // queued; false means dropped.
 func (s *Session) SendVolatile(packets []Packet) bool {
 	n := 0
@@ -253,7 +253,9 @@ func (s *Session) SendVolatile(packets []Packet) bool {
 		return false
 	}
 	if s.ws {
-		if s.writing || len(s.queue) > 0 {
+		// Packets waiting for the batcher's round are not a busy
+		// transport: a volatile packet joins them.
+		if s.writing || (len(s.queue) > 0 && !s.deferred) {
 			s.srv.volatileDropped.Add(1)
 			return false
 		}
@@ -263,7 +265,9 @@ func (s *Session) SendVolatile(packets []Packet) bool {
 	}
 	s.queue = append(s.queue, packets...)
 	s.queued += n
-	s.kickLocked()
+	if !s.deferred {
+		s.kickLocked()
+	}
 	return true
 }
 
