@@ -72,6 +72,7 @@ func TestSendDeferred(t *testing.T) {
 			cfg.BatchDelay = tt.delay
 			e := newEnv(t, cfg)
 			c, s := e.dialSession()
+			e.waitIdle(s.ID()) // the OPEN packet's writer is done
 			tt.send(t, s)
 			for _, want := range tt.want {
 				if want == "close" {
