@@ -193,11 +193,11 @@ func (s *Session) onTimer() {
 // case the session closes with ReasonSlowConsumer.
 func (s *Session) Send(packets []Packet) error { return s.send(packets, false) }
 
-// SendDeferred is Send for a broadcast's packets: a WebSocket writer that
-// is not already running starts only after Config.BatchDelay, so the
-// packets of the broadcasts that follow within it leave in the same write
-// (see batcher). A Send in the meantime writes everything queued at once,
-// the deferred packets first.
+// SendDeferred is Send for a broadcast's packets: unless a writer is
+// already running, a WebSocket session's packets are written by the
+// server's batcher a Config.BatchDelay later, together with those of the
+// broadcasts that follow within it (see batcher). A Send in the meantime
+// writes everything queued at once, the deferred packets first.
 func (s *Session) SendDeferred(packets []Packet) error { return s.send(packets, true) }
 
 func (s *Session) send(packets []Packet, deferred bool) error {
@@ -236,8 +236,9 @@ func (s *Session) send(packets []Packet, deferred bool) error {
 
 // SendVolatile queues packets only if the transport can write them right
 // away (WebSocket: no write in progress and nothing queued but what waits
-// for the batcher's round, which they join; polling: a GET is waiting) and they fit the queue bound. It reports whether they were
-// queued; false means dropped.
+// for the batcher's round, which they join; polling: a GET is waiting)
+// and they fit the queue bound. It reports whether they were queued;
+// false means dropped.
 func (s *Session) SendVolatile(packets []Packet) bool {
 	n := 0
 	for i := range packets {

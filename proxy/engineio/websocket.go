@@ -445,17 +445,19 @@ func (s *Session) writeLoop() {
 	for {
 		s.mu.Lock()
 		conn := s.conn
-		if cc, ok := conn.NetConn().(*corkConn); ok && cc.pending() {
-			// What flushDeferred could not write without waiting.
-			s.mu.Unlock()
-			_ = cc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := cc.flush(); err != nil {
-				s.writeFailed(err)
-				return
-			}
-			continue
-		}
 		if len(s.queue) == 0 {
+			// What flushDeferred could not write without waiting goes
+			// before anything else: ahead of the next frames anyway
+			// (corkConn.Write), here when there are none.
+			if cc, ok := conn.NetConn().(*corkConn); ok && cc.pending() {
+				s.mu.Unlock()
+				_ = cc.SetWriteDeadline(time.Now().Add(writeTimeout))
+				if err := cc.flush(); err != nil {
+					s.writeFailed(err)
+					return
+				}
+				continue
+			}
 			sendClose := s.state != stateOpen && !s.closeSent
 			if sendClose {
 				s.closeSent = true
@@ -487,9 +489,13 @@ func (s *Session) writeLoop() {
 }
 
 // flushDeferred writes what SendDeferred queued, on the batcher's
-// goroutine rather than a writer goroutine of its own (writeNowLocked), so
-// the batcher writes to every waiting connection in turn while the other
-// processors stay free to read the next broadcast.
+// goroutine rather than a writer goroutine of its own, so the batcher
+// writes to every waiting connection in turn while the other processors
+// stay free to read the next broadcast. It takes the writer role, gathers
+// the frames (corkConn) and makes one non-blocking write. What the
+// connection cannot take now, a TLS connection's packets, a batch too
+// large to gather, or what was queued meanwhile goes to a writer
+// goroutine, as kickLocked starts one.
 func (s *Session) flushDeferred() {
 	s.mu.Lock()
 	if !s.deferred {
@@ -501,17 +507,6 @@ func (s *Session) flushDeferred() {
 		s.mu.Unlock()
 		return
 	}
-	s.writeNowLocked()
-}
-
-// writeNowLocked writes the queue on the calling goroutine (the batcher's)
-// without waiting for the connection: it takes the writer role, gathers
-// the frames (corkConn) and makes one non-blocking write. What the connection cannot
-// take now, a TLS connection's packets, a batch too large to gather, or
-// what was queued meanwhile goes to a writer goroutine, as kickLocked
-// starts. The caller holds s.mu, the session is open on WebSocket with no
-// writer and something queued; s.mu is released on return.
-func (s *Session) writeNowLocked() {
 	conn := s.conn
 	cc, _ := conn.NetConn().(*corkConn)
 	if cc == nil || cc.raw == nil || s.queued+frameOverhead*len(s.queue) > maxCorked {
