@@ -337,11 +337,12 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		}
 		if n.Webhook != "" {
 			wh, err := webhook.New(webhook.Config{
-				URL:       n.Webhook,
-				Secret:    n.Secret,
-				Timeout:   n.Timeout.Std(),
-				Transport: webhookTransport(tel),
-				Logger:    logger,
+				URL:         n.Webhook,
+				Secret:      n.Secret,
+				Timeout:     n.Timeout.Std(),
+				Concurrency: n.WebhookConcurrency,
+				Transport:   webhookTransport(tel),
+				Logger:      logger,
 			})
 			if err != nil { // config has validated the URL and secret; this is a guard
 				sc.shutdown(context.Background())

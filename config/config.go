@@ -118,6 +118,14 @@ type Namespace struct {
 	// the silence allowed inside a streamed answer. Must be positive.
 	// Default 5s.
 	Timeout Duration `toml:"timeout"`
+	// WebhookConcurrency bounds the deliveries awaiting the webhook's
+	// answer at once; the others wait their turn in arrival order, within
+	// Timeout. 0 adapts the bound to the backend: it shrinks while the
+	// backend's answers slow down as deliveries are added (a backend that
+	// queues them answers in no particular order, so some wait far
+	// longer than others) and grows while they do not. Must not be
+	// negative. Default 0.
+	WebhookConcurrency int `toml:"webhook_concurrency"`
 	// OnConnect decides who accepts a connection: "webhook" (the backend
 	// answers a connect delivery; needs Webhook) or "accept" (the sidecar
 	// accepts at once). Default "webhook".

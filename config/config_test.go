@@ -149,6 +149,7 @@ broadcast_delay = "2s"
 [[namespace]]
 name = "/"
 on_connect = "accept"
+webhook_concurrency = -1
 [[namespace.plugin]]
 name = "filter"
 max_args_bytes = -5

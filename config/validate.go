@@ -271,6 +271,7 @@ func (l *loader) validateNamespace(p string, n *Namespace, names, patterns map[s
 		l.check(!reservedEvents[n.ErrorEvent], p+".error_event", "%s is reserved by Socket.IO; choose another name", l.show(p+".error_event", n.ErrorEvent))
 	}
 	l.check(n.Timeout > 0, p+".timeout", `must be positive, as "5s"`)
+	l.check(n.WebhookConcurrency >= 0, p+".webhook_concurrency", "must be 0 (adapt to the backend) or a number of deliveries, as 64")
 	if n.Stream != "" {
 		l.url(p+".stream", n.Stream, "http", "https", "ws", "wss")
 	}
