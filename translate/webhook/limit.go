@@ -27,8 +27,8 @@ const (
 	limitTolerance  = 2
 	limitSlack      = time.Millisecond
 	limitFloorSlots = 10
-	// limitProbeEvery is how often, while requests wait for the limit, one
-	// window runs at half the limit to measure the backend's answer time
+	// limitProbeEvery is how often, while requests wait for the limit, a
+	// probe runs at half the limit to measure the backend's answer time
 	// with less load: under steady load every answer waits behind others
 	// in the backend, and the fastest of them no longer tells how fast
 	// the backend is unloaded. It is shorter than the floor's
@@ -185,7 +185,15 @@ func (l *limiter) sample(now time.Time, rtt time.Duration) {
 	}
 	l.winN++
 	l.winSum += rtt
-	if l.winN < limitWindowSamples || now.Sub(l.winStart) < limitWindow {
+	if l.probing {
+		// A probe lasts until twice the requests of the full limit have
+		// answered: those sent before it began, then as many sent
+		// under it. On a fast backend that is milliseconds, so the
+		// probe costs the backend's throughput almost nothing.
+		if l.winN < max(limitWindowSamples, 2*int(l.limit)) {
+			return
+		}
+	} else if l.winN < limitWindowSamples || now.Sub(l.winStart) < limitWindow {
 		return
 	}
 	mean, bound := l.winSum/time.Duration(l.winN), l.winBound

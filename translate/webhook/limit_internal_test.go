@@ -71,11 +71,10 @@ func TestLimiterModels(t *testing.T) {
 			now := time.Unix(1_000_000, 0)
 			lo, hi := l.limit*100, 0.0
 			for w := 0; now.Before(time.Unix(1_000_060, 0)); w++ {
-				held := l.slots()
 				l.winBound = true
 				for i := range limitWindowSamples {
 					now = now.Add(limitWindow / limitWindowSamples)
-					l.sample(now, tc.rtt(held, float64((i*7+w)%limitWindowSamples)/limitWindowSamples))
+					l.sample(now, tc.rtt(l.slots(), float64((i*7+w)%limitWindowSamples)/limitWindowSamples))
 				}
 				if now.After(time.Unix(1_000_010, 0)) {
 					lo, hi = min(lo, l.limit), max(hi, l.limit)
