@@ -28,6 +28,8 @@ const (
 	MetricAPIRequests      = "iobridge.api.requests"         // counter {route, code}
 	MetricInFlight         = "iobridge.deliveries.in_flight" // gauge
 	MetricQueued           = "iobridge.deliveries.queued"    // gauge
+	MetricWebhookLimit     = "iobridge.webhook.concurrency"  // gauge {namespace}: deliveries the webhook gets at once
+	MetricWebhookWaiting   = "iobridge.webhook.waiting"      // gauge {namespace}: deliveries waiting for one of those
 	// Counts the Engine.IO server keeps (observed at each collection).
 	MetricVolatileDropped  = "iobridge.volatile.dropped"   // counter
 	MetricQueueFullDropped = "iobridge.queue_full.dropped" // counter
@@ -149,6 +151,9 @@ type Gauge struct {
 	// that only grows (a count kept in an atomic elsewhere), exported as
 	// a counter (Prometheus: _total).
 	Counter bool
+	// Attributes label the observation. Gauges of one name, in one
+	// RegisterGauges call, share an instrument and differ by these.
+	Attributes attribute.Set
 }
 
 // RegisterGauges registers gauges observed at each collection (queue
@@ -158,9 +163,16 @@ func (m *Metrics) RegisterGauges(gauges ...Gauge) (unregister func(), err error)
 	if m == nil || len(gauges) == 0 {
 		return func() {}, nil
 	}
-	obs := make([]metric.Observable, len(gauges))
+	var obs []metric.Observable
 	insts := make([]metric.Int64Observable, len(gauges))
+	opts := make([]metric.ObserveOption, len(gauges))
+	byName := map[string]metric.Int64Observable{}
 	for i, g := range gauges {
+		opts[i] = metric.WithAttributeSet(g.Attributes)
+		if inst, ok := byName[g.Name]; ok {
+			insts[i] = inst
+			continue
+		}
 		if g.Counter {
 			insts[i], err = m.meter.Int64ObservableCounter(g.Name, metric.WithDescription(g.Description), metric.WithUnit(g.Unit))
 		} else {
@@ -169,11 +181,12 @@ func (m *Metrics) RegisterGauges(gauges ...Gauge) (unregister func(), err error)
 		if err != nil {
 			return nil, err
 		}
-		obs[i] = insts[i]
+		byName[g.Name] = insts[i]
+		obs = append(obs, insts[i])
 	}
 	reg, err := m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for i, g := range gauges {
-			o.ObserveInt64(insts[i], g.Observe())
+			o.ObserveInt64(insts[i], g.Observe(), opts[i])
 		}
 		return nil
 	}, obs...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
+	"github.com/iobridge/iobridge/translate/webhook"
 )
 
 // sumOf returns the value of the Int64 sum named name at the point with
@@ -139,5 +142,75 @@ func TestSocketsGaugeFollowsUpgrade(t *testing.T) {
 	}
 	if p, w := gauge("polling"), gauge("websocket"); p != 0 || w != 0 {
 		t.Fatalf("after the close: sockets polling %d websocket %d, want 0 and 0", p, w)
+	}
+}
+
+// gaugeOf returns the value of the Int64 gauge named name at the point
+// with attrs, and whether there is one.
+func gaugeOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) (int64, bool) {
+	t.Helper()
+	want := attribute.NewSet(attrs...)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			g, ok := m.Data.(metricdata.Gauge[int64])
+			if !ok {
+				t.Fatalf("%s is a %T, want an int64 gauge", name, m.Data)
+			}
+			for _, p := range g.DataPoints {
+				if p.Attributes.Equals(&want) {
+					return p.Value, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestWebhookConcurrencyGauges: each namespace with a webhook reports the
+// deliveries its webhook gets at once and those waiting, labelled with
+// the namespace's name or pattern.
+func TestWebhookConcurrencyGauges(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(backend.Close)
+	fixed, err := webhook.New(webhook.Config{URL: backend.URL, Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adaptive, err := webhook.New(webhook.Config{URL: backend.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	startSidecar(t, translate.Config{
+		Routes: []translate.Route{
+			{Name: "/a", Backend: fixed},
+			{Pattern: regexp.MustCompile(`^/b-\w+$`), Backend: adaptive},
+		},
+		MeterProvider: mp,
+	})
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, ns string
+		want     int64
+	}{
+		{"iobridge.webhook.concurrency", "/a", 3},
+		{"iobridge.webhook.concurrency", `^/b-\w+$`, 32},
+		{"iobridge.webhook.waiting", "/a", 0},
+		{"iobridge.webhook.waiting", `^/b-\w+$`, 0},
+	} {
+		if v, ok := gaugeOf(t, rm, tc.name, attribute.String("namespace", tc.ns)); !ok || v != tc.want {
+			t.Errorf("%s{namespace=%q} = %d (collected: %v), want %d", tc.name, tc.ns, v, ok, tc.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -23,6 +24,12 @@ import (
 // events either way in the span count, not in memory here: the socket
 // keeps only its connect span's context.
 
+// concurrencyReporter is a Backend that bounds the deliveries it sends
+// at once (webhook.Client).
+type concurrencyReporter interface {
+	Concurrency() (limit, waiting int)
+}
+
 // setupTelemetry reads the telemetry fields of cfg.
 func (t *Translator) setupTelemetry(cfg Config) error {
 	t.tracer = telemetry.Tracer(cfg.TracerProvider)
@@ -32,21 +39,41 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 	}
 	t.metrics = telemetry.NewMetrics(cfg.MeterProvider)
 	t.exec.tracer, t.exec.metrics = t.tracer, t.metrics
-	unregister, err := t.metrics.RegisterGauges(
-		telemetry.Gauge{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.Load},
-		telemetry.Gauge{Name: telemetry.MetricQueued, Description: "Events waiting in the sockets' queues behind the delivery in flight.", Unit: "{event}", Observe: t.queued.Load},
-		telemetry.Gauge{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.Load},
+	gauges := []telemetry.Gauge{
+		{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.Load},
+		{Name: telemetry.MetricQueued, Description: "Events waiting in the sockets' queues behind the delivery in flight.", Unit: "{event}", Observe: t.queued.Load},
+		{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.Load},
 		// The Engine.IO server's drops, kept in its atomics.
-		telemetry.Gauge{Name: telemetry.MetricVolatileDropped, Counter: true, Unit: "{packet}",
+		{Name: telemetry.MetricVolatileDropped, Counter: true, Unit: "{packet}",
 			Description: "Volatile packets not sent because the transport was busy (one per recipient).",
 			Observe:     func() int64 { return int64(t.srv.EngineStats().VolatileDropped) }},
-		telemetry.Gauge{Name: telemetry.MetricQueueFullDropped, Counter: true, Unit: "{packet}",
+		{Name: telemetry.MetricQueueFullDropped, Counter: true, Unit: "{packet}",
 			Description: "Packets dropped at a connection's outbound queue bound (slow consumer): the one that hit it and those queued.",
 			Observe:     func() int64 { return int64(t.srv.EngineStats().QueueFullPackets) }},
-		telemetry.Gauge{Name: telemetry.MetricSlowConsumers, Counter: true, Unit: "{connection}",
+		{Name: telemetry.MetricSlowConsumers, Counter: true, Unit: "{connection}",
 			Description: "Connections closed at their outbound queue bound (slow consumer).",
 			Observe:     func() int64 { return int64(t.srv.EngineStats().SlowConsumers) }},
-	)
+	}
+	for _, r := range t.routes {
+		c, ok := r.Backend.(concurrencyReporter)
+		if !ok {
+			continue
+		}
+		ns := r.Name
+		if r.Pattern != nil {
+			ns = r.Pattern.String()
+		}
+		set := attribute.NewSet(telemetry.LabelNamespace.String(ns))
+		gauges = append(gauges,
+			telemetry.Gauge{Name: telemetry.MetricWebhookLimit, Attributes: set, Unit: "{delivery}",
+				Description: "Deliveries the namespace's webhook gets at once (webhook_concurrency, adapted to the backend unless fixed).",
+				Observe:     func() int64 { limit, _ := c.Concurrency(); return int64(limit) }},
+			telemetry.Gauge{Name: telemetry.MetricWebhookWaiting, Attributes: set, Unit: "{delivery}",
+				Description: "Deliveries waiting in the sidecar for the webhook to take them.",
+				Observe:     func() int64 { _, waiting := c.Concurrency(); return int64(waiting) }},
+		)
+	}
+	unregister, err := t.metrics.RegisterGauges(gauges...)
 	if err != nil {
 		return err
 	}
