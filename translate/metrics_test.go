@@ -24,25 +24,48 @@ import (
 // attrs (0 when there is none), and whether the metric was collected.
 func sumOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) (int64, bool) {
 	t.Helper()
+	v, collected, _ := pointOf(t, rm, name, true, attrs...)
+	return v, collected
+}
+
+// gaugeOf returns the value of the Int64 gauge named name at the point
+// with attrs, and whether there is such a point.
+func gaugeOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) (int64, bool) {
+	t.Helper()
+	v, _, found := pointOf(t, rm, name, false, attrs...)
+	return v, found
+}
+
+// pointOf finds the point with attrs of the Int64 sum (or gauge) named
+// name: its value, whether the metric was collected, and whether the
+// point was.
+func pointOf(t *testing.T, rm metricdata.ResourceMetrics, name string, sum bool, attrs ...attribute.KeyValue) (v int64, collected, found bool) {
+	t.Helper()
 	want := attribute.NewSet(attrs...)
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			if m.Name != name {
 				continue
 			}
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			if !ok {
-				t.Fatalf("%s is a %T, want an int64 sum", name, m.Data)
+			var points []metricdata.DataPoint[int64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				points = d.DataPoints
+			case metricdata.Gauge[int64]:
+				points = d.DataPoints
 			}
-			for _, p := range sum.DataPoints {
+			if _, isSum := m.Data.(metricdata.Sum[int64]); isSum != sum {
+				t.Fatalf("%s is a %T", name, m.Data)
+			}
+			for _, p := range points {
 				if p.Attributes.Equals(&want) {
-					return p.Value, true
+					return p.Value, true, true
 				}
 			}
-			return 0, true
+			return 0, true, false
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
 // TestSocketsGaugeFollowsUpgrade: a socket connected over polling is
@@ -143,30 +166,6 @@ func TestSocketsGaugeFollowsUpgrade(t *testing.T) {
 	if p, w := gauge("polling"), gauge("websocket"); p != 0 || w != 0 {
 		t.Fatalf("after the close: sockets polling %d websocket %d, want 0 and 0", p, w)
 	}
-}
-
-// gaugeOf returns the value of the Int64 gauge named name at the point
-// with attrs, and whether there is one.
-func gaugeOf(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) (int64, bool) {
-	t.Helper()
-	want := attribute.NewSet(attrs...)
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			g, ok := m.Data.(metricdata.Gauge[int64])
-			if !ok {
-				t.Fatalf("%s is a %T, want an int64 gauge", name, m.Data)
-			}
-			for _, p := range g.DataPoints {
-				if p.Attributes.Equals(&want) {
-					return p.Value, true
-				}
-			}
-		}
-	}
-	return 0, false
 }
 
 // TestWebhookConcurrencyGauges: each namespace with a webhook reports the
