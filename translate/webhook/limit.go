@@ -19,21 +19,22 @@ const (
 	limitWindow        = 100 * time.Millisecond
 	limitWindowSamples = 16
 	// limitTolerance and limitSlack define a backend that queues: its
-	// mean answer time in a window exceeds limitTolerance times its
-	// fastest answer of the last limitFloorSlots seconds plus limitSlack.
-	// The slack keeps a fast backend's scheduling noise (tens of
-	// microseconds made milliseconds by a busy machine) from reading as
+	// mean answer time at the limit exceeds limitTolerance times its mean
+	// answer time at half the limit (the last probe's) plus limitSlack.
+	// A backend that does one request at a time answers twice as slowly
+	// at twice the load, one that waits on something else as fast; the
+	// tolerance sits between, so that doubling the requests must buy a
+	// third more throughput. The slack keeps a fast backend's noise
+	// (microseconds made a millisecond by a busy machine) from reading as
 	// queueing.
-	limitTolerance  = 2
-	limitSlack      = time.Millisecond
-	limitFloorSlots = 10
+	limitTolerance = 1.5
+	limitSlack     = time.Millisecond
 	// limitProbeEvery is how often, while requests wait for the limit, a
 	// probe runs at half the limit to measure the backend's answer time
-	// with less load: under steady load every answer waits behind others
-	// in the backend, and the fastest of them no longer tells how fast
-	// the backend is unloaded. It is shorter than the floor's
-	// limitFloorSlots seconds so that a probe always counts.
+	// at half the load. A probe's mean counts for limitProbeValid, and
+	// while the limit stays within a quarter of the one it halved.
 	limitProbeEvery = 4 * time.Second
+	limitProbeValid = 10 * time.Second
 )
 
 // limiter bounds a Client's requests awaiting an answer from the backend.
@@ -43,23 +44,21 @@ const (
 // one event in flight each) answers them in no particular order, since
 // its scheduler picks among hundreds of ready connections, so some wait
 // many times longer than others. Held in the sidecar instead, in a FIFO
-// queue, each waits its turn: with the same throughput, the slowest
-// answers come much sooner. HAProxy's per-server maxconn queue does the
-// same.
+// queue, each waits its turn, and a backend that cannot keep up is not
+// buried under requests that will time out. HAProxy's per-server maxconn
+// queue does the same.
 //
-// The adaptive limit finds how many parallel requests a backend serves
-// without queueing them itself. Each window it compares the mean answer
-// time with the fastest answer of the last seconds: above
-// limitTolerance×fastest+limitSlack the backend is queueing and the limit
-// shrinks by a tenth; otherwise, if requests had to wait for the limit,
-// it grows by an eighth. A backend whose answers take long because it
-// waits on something else (a database, another service) does not slow
-// down as requests are added, so its limit grows to the Client's bound.
-// (Netflix's concurrency-limits and TCP Vegas use the same signal.) A
-// probe window at half the limit every few seconds keeps the fastest
-// answer honest: a backend that serves one request at a time answers
-// twice as fast at half the load, and its limit stays at the minimum;
-// one that waits elsewhere answers as fast, and its limit keeps growing.
+// The adaptive limit finds how many parallel requests still make a
+// backend answer more per second. While requests wait for the limit, a
+// probe every few seconds sends only half the limit for a while and takes
+// the mean answer time of the requests sent during it. Then, each window:
+// if the mean answer time at the full limit is over limitTolerance times
+// the probe's (plus limitSlack), the extra requests only queue in the
+// backend and the limit shrinks by a tenth; otherwise, if requests had to
+// wait for the limit, it grows by an eighth. Means, not the fastest
+// answer (as TCP Vegas and Netflix's concurrency-limits use), because a
+// backend's answers differ by request: a few cache hits would make every
+// database call look like queueing.
 type limiter struct {
 	mu       sync.Mutex
 	fixed    bool
@@ -75,12 +74,17 @@ type limiter struct {
 	winSum   time.Duration
 	winBound bool // a request found the limit reached
 
-	probing   bool // the current window runs at half the limit
-	nextProbe time.Time
-
-	// floors[i] is the fastest answer of the second slotAt[i].
-	floors [limitFloorSlots]time.Duration
-	slotAt [limitFloorSlots]int64
+	// The probe: running since probeStart, or next at nextProbe.
+	probing    bool
+	probeStart time.Time
+	probeN     int
+	probeSum   time.Duration
+	nextProbe  time.Time
+	// half is the last probe's mean answer time, taken at halfAt under
+	// the limit halfOf.
+	half   time.Duration
+	halfAt time.Time
+	halfOf float64
 }
 
 type waiter struct {
@@ -173,51 +177,45 @@ func (l *limiter) slots() int {
 // sample records one answer time and, at the end of a window, moves the
 // limit. Called with l.mu held.
 func (l *limiter) sample(now time.Time, rtt time.Duration) {
-	sec := now.Unix()
-	i := sec % limitFloorSlots
-	if l.slotAt[i] != sec {
-		l.slotAt[i], l.floors[i] = sec, rtt
-	} else if rtt < l.floors[i] {
-		l.floors[i] = rtt
+	if l.probing {
+		// Only requests sent during the probe tell the answer time at
+		// half the limit.
+		if !now.Add(-rtt).Before(l.probeStart) {
+			l.probeN++
+			l.probeSum += rtt
+		}
+		if l.probeN < max(limitWindowSamples, l.slots()) {
+			return
+		}
+		l.half, l.halfAt, l.halfOf = l.probeSum/time.Duration(l.probeN), now, l.limit
+		l.probing, l.nextProbe = false, now.Add(limitProbeEvery)
+		l.winN, l.winSum, l.winBound = 0, 0, false
+		return
 	}
 	if l.winN == 0 {
 		l.winStart = now
 	}
 	l.winN++
 	l.winSum += rtt
-	if l.probing {
-		// A probe lasts until twice the requests of the full limit have
-		// answered: those sent before it began, then as many sent
-		// under it. On a fast backend that is milliseconds, so the
-		// probe costs the backend's throughput almost nothing.
-		if l.winN < max(limitWindowSamples, 2*int(l.limit)) {
-			return
-		}
-	} else if l.winN < limitWindowSamples || now.Sub(l.winStart) < limitWindow {
+	if l.winN < limitWindowSamples || now.Sub(l.winStart) < limitWindow {
 		return
 	}
 	mean, bound := l.winSum/time.Duration(l.winN), l.winBound
 	l.winN, l.winSum, l.winBound = 0, 0, false
-	if l.probing {
-		// The probe's answers count as floors; the limit stays.
-		l.probing = false
-		l.nextProbe = now.Add(limitProbeEvery)
-		return
-	}
-	floor := rtt
-	for j, at := range l.slotAt {
-		if at > sec-limitFloorSlots && l.floors[j] < floor {
-			floor = l.floors[j]
+	// A probe compares half the limit it ran under; once the limit has
+	// moved a quarter away, it no longer tells about this one.
+	valid := l.half > 0 && now.Sub(l.halfAt) < limitProbeValid &&
+		l.limit < l.halfOf*1.25 && l.limit > l.halfOf*0.75
+	if valid {
+		switch {
+		case mean > time.Duration(limitTolerance*float64(l.half))+limitSlack:
+			l.limit = max(min(limitMin, l.max), l.limit*0.9)
+		case bound:
+			l.limit = min(l.max, l.limit+max(1, l.limit/8))
 		}
 	}
-	switch {
-	case mean > limitTolerance*floor+limitSlack:
-		l.limit = max(min(limitMin, l.max), l.limit*0.9)
-	case bound:
-		l.limit = min(l.max, l.limit+max(1, l.limit/8))
-	}
-	if bound && !now.Before(l.nextProbe) {
-		l.probing = true
+	if bound && (!valid || !now.Before(l.nextProbe)) {
+		l.probing, l.probeStart, l.probeN, l.probeSum = true, now, 0, 0
 	}
 }
 
