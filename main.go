@@ -325,7 +325,9 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			ErrorEvent: n.ErrorEvent,
 			Timeout:    n.Timeout.Std(),
 			OnConnect:  n.OnConnect,
-			Plugins:    chains[i],
+			// 0 (the default) adapts the bound; config refuses negatives.
+			Concurrency: n.WebhookConcurrency,
+			Plugins:     chains[i],
 		}
 		if n.Pattern != "" {
 			re, err := regexp.Compile(n.Pattern)
@@ -337,12 +339,11 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		}
 		if n.Webhook != "" {
 			wh, err := webhook.New(webhook.Config{
-				URL:         n.Webhook,
-				Secret:      n.Secret,
-				Timeout:     n.Timeout.Std(),
-				Concurrency: n.WebhookConcurrency,
-				Transport:   webhookTransport(tel),
-				Logger:      logger,
+				URL:       n.Webhook,
+				Secret:    n.Secret,
+				Timeout:   n.Timeout.Std(),
+				Transport: webhookTransport(tel),
+				Logger:    logger,
 			})
 			if err != nil { // config has validated the URL and secret; this is a guard
 				sc.shutdown(context.Background())

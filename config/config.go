@@ -119,13 +119,14 @@ type Namespace struct {
 	// Default 5s.
 	Timeout Duration `toml:"timeout"`
 	// WebhookConcurrency bounds the deliveries awaiting the webhook's
-	// answer at once; the others wait their turn in arrival order, within
-	// Timeout. 0 adapts the bound to the backend: it shrinks while the
-	// backend's answers slow down as deliveries are added (it only queues
-	// them) and grows while they do not. A fixed bound also makes a fast
-	// backend's answers fairer: handed every delivery at once, it answers
-	// them in no particular order, so some wait far longer than others.
-	// Must not be negative. Default 0.
+	// answer at once; the others wait their turn in arrival order, an
+	// event within Timeout. 0 adapts the bound to the backend: it shrinks
+	// while the backend's answers slow down in proportion to the
+	// deliveries added (it only queues them) and grows while more
+	// deliveries still buy throughput. A bound also makes answers fairer:
+	// a backend handed every delivery at once answers them in no
+	// particular order, so some wait far longer than others. Must not be
+	// negative. Default 0.
 	WebhookConcurrency int `toml:"webhook_concurrency"`
 	// OnConnect decides who accepts a connection: "webhook" (the backend
 	// answers a connect delivery; needs Webhook) or "accept" (the sidecar

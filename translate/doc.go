@@ -42,6 +42,12 @@
 //   - Config.MaxPendingDisconnects (default 10000) disconnect deliveries
 //     under way with their retries; beyond it one is not sent and an error
 //     is logged.
+//   - Route.Concurrency: the deliveries awaiting a route's backend at
+//     once, adapted to the backend by default (see gate). The others
+//     wait in one first-come, first-served line per route: an event at
+//     most the route's Timeout (then it fails with status 504), a connect
+//     as long, a disconnect as long as it takes. A socket with more
+//     events goes to the back of the line after each one.
 //
 // A failed event is never silent: the client's ack gets
 // {"error":{"status","message"}}, or, without an ack, the socket gets the

@@ -168,20 +168,16 @@ func TestSocketsGaugeFollowsUpgrade(t *testing.T) {
 	}
 }
 
-// TestWebhookConcurrencyGauges: each namespace with a webhook reports the
-// deliveries its webhook gets at once and those waiting, labelled with
-// the namespace's name or pattern.
+// TestWebhookConcurrencyGauges: each namespace with a bounded webhook
+// reports the deliveries its webhook gets at once and those waiting,
+// labelled with the namespace's name or pattern.
 func TestWebhookConcurrencyGauges(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{}`)
 	}))
 	t.Cleanup(backend.Close)
-	fixed, err := webhook.New(webhook.Config{URL: backend.URL, Concurrency: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	adaptive, err := webhook.New(webhook.Config{URL: backend.URL})
+	wh, err := webhook.New(webhook.Config{URL: backend.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +186,9 @@ func TestWebhookConcurrencyGauges(t *testing.T) {
 	t.Cleanup(func() { mp.Shutdown(context.Background()) })
 	startSidecar(t, translate.Config{
 		Routes: []translate.Route{
-			{Name: "/a", Backend: fixed},
-			{Pattern: regexp.MustCompile(`^/b-\w+$`), Backend: adaptive},
+			{Name: "/a", Backend: wh, Concurrency: 3},
+			{Pattern: regexp.MustCompile(`^/b-\w+$`), Backend: wh},
+			{Name: "/c", Backend: wh, Concurrency: -1},
 		},
 		MeterProvider: mp,
 	})
@@ -211,5 +208,9 @@ func TestWebhookConcurrencyGauges(t *testing.T) {
 		if v, ok := gaugeOf(t, rm, tc.name, attribute.String("namespace", tc.ns)); !ok || v != tc.want {
 			t.Errorf("%s{namespace=%q} = %d (collected: %v), want %d", tc.name, tc.ns, v, ok, tc.want)
 		}
+	}
+	// A namespace without a bound reports none.
+	if v, ok := gaugeOf(t, rm, "iobridge.webhook.concurrency", attribute.String("namespace", "/c")); ok {
+		t.Errorf("iobridge.webhook.concurrency{namespace=\"/c\"} = %d, want no such gauge (Concurrency -1)", v)
 	}
 }

@@ -24,12 +24,6 @@ import (
 // events either way in the span count, not in memory here: the socket
 // keeps only its connect span's context.
 
-// concurrencyReporter is a Backend that bounds the deliveries it sends
-// at once (webhook.Client).
-type concurrencyReporter interface {
-	Concurrency() (limit, waiting int)
-}
-
 // setupTelemetry reads the telemetry fields of cfg.
 func (t *Translator) setupTelemetry(cfg Config) error {
 	t.tracer = telemetry.Tracer(cfg.TracerProvider)
@@ -55,8 +49,8 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 			Observe:     func() int64 { return int64(t.srv.EngineStats().SlowConsumers) }},
 	}
 	for _, r := range t.routes {
-		c, ok := r.Backend.(concurrencyReporter)
-		if !ok {
+		g := r.gate
+		if g == nil {
 			continue
 		}
 		ns := r.Name
@@ -67,10 +61,10 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 		gauges = append(gauges,
 			telemetry.Gauge{Name: telemetry.MetricWebhookLimit, Attributes: set, Unit: "{delivery}",
 				Description: "Deliveries the namespace's webhook gets at once (webhook_concurrency, adapted to the backend unless fixed).",
-				Observe:     func() int64 { limit, _ := c.Concurrency(); return int64(limit) }},
+				Observe:     func() int64 { limit, _ := g.state(); return int64(limit) }},
 			telemetry.Gauge{Name: telemetry.MetricWebhookWaiting, Attributes: set, Unit: "{delivery}",
 				Description: "Deliveries waiting in the sidecar for the webhook to take them.",
-				Observe:     func() int64 { _, waiting := c.Concurrency(); return int64(waiting) }},
+				Observe:     func() int64 { _, waiting := g.state(); return int64(waiting) }},
 		)
 	}
 	unregister, err := t.metrics.RegisterGauges(gauges...)

@@ -110,11 +110,20 @@ type Route struct {
 	// failed: {"message","event","requestId"}. Empty means "error".
 	ErrorEvent string
 	// Timeout bounds the silence inside a streamed answer (the Backend
-	// bounds the wait for the answer itself). Zero means DefaultTimeout.
+	// bounds the wait for the answer itself), and an event's wait for a
+	// slot under Concurrency. Zero means DefaultTimeout.
 	Timeout time.Duration
 	// OnConnect is OnConnectWebhook or OnConnectAccept. Empty means
 	// OnConnectWebhook when Backend is set, else OnConnectAccept.
 	OnConnect string
+	// Concurrency bounds the deliveries awaiting Backend's answer at
+	// once; the others wait in the sidecar in arrival order (see gate),
+	// an event at most Timeout, after which it fails with ErrTimeout.
+	// Zero adapts the bound to the backend: it shrinks while the
+	// backend's answers slow down as deliveries are added, and grows up
+	// to DefaultMaxConcurrency while they do not. Negative sends every
+	// delivery at once.
+	Concurrency int
 	// Plugins run on the route's sockets: connect hooks before the
 	// connect delivery, inbound hooks before the events filter, outbound
 	// hooks on the executor's emits to the route's namespaces. Nil means
@@ -126,6 +135,7 @@ type Route struct {
 type route struct {
 	Route
 	all      bool
+	gate     *gate // nil: no bound on the deliveries in flight
 	exact    map[string]struct{}
 	prefixes []string
 }
@@ -303,6 +313,9 @@ func newRoute(rc Route) (*route, error) {
 		rc.Timeout = DefaultTimeout
 	}
 	r := &route{Route: rc, all: rc.Events == nil}
+	if rc.Backend != nil {
+		r.gate = newGate(rc.Concurrency, rc.Timeout)
+	}
 	for _, e := range rc.Events {
 		switch {
 		case e == "*":
@@ -475,7 +488,21 @@ func (t *Translator) connect(ctx context.Context, s *socketio.Socket) error {
 		log.Warn("translate: connect refused: too many deliveries in flight", "delivery_id", env.ID, "bound", t.maxInFlight)
 		return unavailable(ErrOverloaded)
 	}
+	if r.gate != nil {
+		if err := r.gate.acquire(ctx, true); err != nil {
+			t.release()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Warn("translate: connect delivery failed", "delivery_id", env.ID, "status", Status(err), "err", err)
+			return unavailable(err)
+		}
+	}
+	start := time.Now()
 	reply, err := t.deliverConnect(ctx, r, &env)
+	if r.gate != nil {
+		r.gate.leave(answerTime(err, time.Since(start)), false, nil)
+	}
 	t.release()
 	if err != nil {
 		var se *StatusError
@@ -676,6 +703,10 @@ func (st *socketState) enqueue(j job) bool {
 	}
 	st.running = true
 	st.mu.Unlock()
+	if g := st.r.gate; g != nil {
+		g.start(st, j)
+		return true
+	}
 	if !st.t.spawn(func() { st.run(j) }) {
 		st.mu.Lock()
 		st.running = false
@@ -687,33 +718,96 @@ func (st *socketState) enqueue(j job) bool {
 	return true
 }
 
-// run delivers j and then every job queued behind it, holding one
-// in-flight slot throughout.
-func (st *socketState) run(j job) {
-	for {
-		st.process(j)
+// spawnRun runs j and what follows on a goroutine of its own, with a slot
+// of the route's gate. If the translator is shutting down, j and the
+// socket's queued jobs fail with ErrClosed and the slot is given back.
+func (st *socketState) spawnRun(j job) {
+	if st.t.spawn(func() { st.run(j) }) {
+		return
+	}
+	for ok := true; ok; j, ok = st.nextJob() {
+		st.fail(j, deliveryID(j.id), ErrClosed)
 		if j.span != nil {
 			j.span.End()
 		}
-		st.mu.Lock()
-		if len(st.queue) == 0 {
-			st.running = false
-			st.queue = nil
-			st.qbytes = 0
-			st.mu.Unlock()
-			st.t.release()
+	}
+	st.r.gate.leave(0, false, nil)
+}
+
+// nextJob takes the socket's next queued job. With none, the socket
+// stops running and gives back its in-flight slot.
+func (st *socketState) nextJob() (job, bool) {
+	st.mu.Lock()
+	if len(st.queue) == 0 {
+		st.running = false
+		st.queue = nil
+		st.qbytes = 0
+		st.mu.Unlock()
+		st.t.release()
+		return job{}, false
+	}
+	j := st.queue[0]
+	st.queue[0] = job{}
+	st.queue = st.queue[1:]
+	st.qbytes -= j.bytes
+	st.t.queued.Add(-1)
+	st.mu.Unlock()
+	return j, true
+}
+
+// run delivers j and then every job queued behind it, holding one
+// in-flight slot throughout. With a gate, run starts with one of its
+// slots; after each delivery the socket's next job goes to the back of
+// the gate's line, and run goes on with the line's head, whichever
+// socket's it is, until the line is empty.
+func (st *socketState) run(j job) {
+	g := st.r.gate
+	held := g != nil
+	for {
+		rtt, released := st.process(j, held)
+		if j.span != nil {
+			j.span.End()
+		}
+		nj, more := st.nextJob()
+		if g == nil {
+			if !more {
+				return
+			}
+			j = nj
+			continue
+		}
+		if released {
+			held = false
+		}
+		if !held {
+			// A streamed answer gave the slot back at its headers.
+			if !more {
+				return
+			}
+			if !g.enter() {
+				g.enqueue(st, nj)
+				return
+			}
+			j, held = nj, true
+			continue
+		}
+		var back *gateEntry
+		if more {
+			back = &gateEntry{st: st, j: nj}
+		}
+		next, nj, ok := g.leave(rtt, true, back)
+		if !ok {
 			return
 		}
-		j = st.queue[0]
-		st.queue[0] = job{}
-		st.queue = st.queue[1:]
-		st.qbytes -= j.bytes
-		st.t.queued.Add(-1)
-		st.mu.Unlock()
+		st, j = next, nj
 	}
 }
 
-func (st *socketState) process(j job) {
+// process delivers j and applies the answer. held says whether it has a
+// slot of the route's gate: it returns the backend's answer time (0 when
+// it did not answer), and whether it gave the slot back early (a streamed
+// answer holds none while it is relayed).
+func (st *socketState) process(j job, held bool) (rtt time.Duration, released bool) {
 	t := st.t
 	env := Envelope{
 		Type:      j.kind,
@@ -741,23 +835,30 @@ func (st *socketState) process(j job) {
 	if j.span != nil {
 		ctx = st.spanContext(ctx, j.span)
 	}
+	start := time.Now()
 	reply, err := st.deliver(ctx, &env)
+	rtt = answerTime(err, time.Since(start))
 	if err != nil {
 		if j.kind == TypeConnect {
 			st.connectFailed(env.ID, err)
-			return
+			return rtt, false
 		}
 		st.fail(j, env.ID, err)
-		return
+		return rtt, false
 	}
 	if reply.Stream != nil {
 		if j.kind == TypeConnect {
 			reply.Stream.Close()
 			st.connectFailed(env.ID, fmt.Errorf("%w: a connect answer cannot be a stream", ErrInvalidAnswer))
-			return
+			return rtt, false
+		}
+		if held {
+			// The backend answered; relaying the stream is the
+			// sidecar's work, which must not keep others waiting.
+			st.r.gate.leave(rtt, false, nil)
 		}
 		st.relay(j, env.ID, reply.Stream)
-		return
+		return 0, held
 	}
 	if j.kind == TypeConnect {
 		if len(reply.Rooms) > 0 {
@@ -767,9 +868,21 @@ func (st *socketState) process(j job) {
 			st.s.SetData(reply.Data)
 		}
 		st.applyEmits(ctx, reply.Emit, env.ID)
-		return
+		return rtt, false
 	}
 	st.apply(ctx, j, env.ID, reply)
+	return rtt, false
+}
+
+// answerTime is d if the backend answered (a 2xx answer, or an error
+// status), else 0: a delivery that timed out or found no backend tells
+// nothing of its answer time.
+func answerTime(err error, d time.Duration) time.Duration {
+	var se *StatusError
+	if err == nil || errors.As(err, &se) {
+		return max(d, 1)
+	}
+	return 0
 }
 
 // connectFailed handles a failed connect delivery of a recovered socket,
@@ -892,7 +1005,21 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 	}
 	ok := t.spawn(func() {
 		defer t.disc.Add(-1)
+		g := st.r.gate
+		if g != nil {
+			// It waits in line as long as it takes: the backend must
+			// learn that the socket left.
+			if err := g.acquire(t.ctx, false); err != nil {
+				telemetry.End(span, ErrClosed)
+				log.Error("translate: disconnect delivery not sent: shutting down", "delivery_id", env.ID, "reason", reason)
+				return
+			}
+		}
+		start := time.Now()
 		reply, err := st.deliver(ctx, env)
+		if g != nil {
+			g.leave(answerTime(err, time.Since(start)), false, nil)
+		}
 		telemetry.End(span, err)
 		if err != nil {
 			log.Error("translate: disconnect delivery failed", "delivery_id", env.ID, "reason", reason, "status", Status(err), "err", err)

@@ -346,6 +346,10 @@ func TestSuiteEngineIOClose(t *testing.T) {
 		for got := ""; got != sid; {
 			got = <-s.arrived
 		}
+		// arrived is signalled before the server takes the GET: on a busy
+		// machine the close could overtake it, and a GET after the close
+		// is rightly a 400. Give the server a moment to hold it.
+		time.Sleep(50 * time.Millisecond)
 		s.do("POST", "EIO=4&transport=polling&sid="+sid, "1")
 		wg.Wait()
 		if code != 200 || body != "6" {

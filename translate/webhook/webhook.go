@@ -66,13 +66,6 @@ type Config struct {
 	// Deliver fails at once with translate.ErrOverloaded (a disconnect
 	// delivery waits and retries instead). Zero means DefaultMaxInFlight.
 	MaxInFlight int
-	// Concurrency bounds the requests awaiting the backend's answer at
-	// once; further requests wait for a slot in arrival order, within
-	// their Timeout. Zero adapts the bound to the backend (see limiter):
-	// it shrinks while the backend's answers slow down as requests are
-	// added, and grows up to MaxInFlight while they do not. Negative
-	// sends every request at once.
-	Concurrency int
 	// MaxAnswerBytes bounds a JSON answer's body; a longer one is an
 	// invalid answer. Zero means DefaultMaxAnswerBytes.
 	MaxAnswerBytes int64
@@ -117,7 +110,6 @@ type Client struct {
 	propagate func(context.Context, http.Header)
 	userAgent []string
 	log       *slog.Logger
-	limit     *limiter // nil: no limit
 
 	inflight atomic.Int64
 }
@@ -162,9 +154,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.max <= 0 {
 		c.max = DefaultMaxInFlight
-	}
-	if cfg.Concurrency >= 0 {
-		c.limit = newLimiter(min(cfg.Concurrency, int(c.max)), int(c.max))
 	}
 	if c.maxAnswer <= 0 {
 		c.maxAnswer = DefaultMaxAnswerBytes
@@ -317,27 +306,13 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 	if c.propagate != nil {
 		c.propagate(ctx, h)
 	}
-	if c.limit != nil {
-		if err := c.limit.acquire(actx); err != nil {
-			cause := context.Cause(actx)
-			cancelAll()
-			if errors.Is(cause, errDeadline) {
-				limit, waiting := c.limit.state()
-				return nil, 0, fmt.Errorf("%w after %v, waiting for a backend slot (limit %d, %d waiting)", translate.ErrTimeout, c.timeout, limit, waiting)
-			}
-			return nil, 0, c.classify(ctx, cause, err)
-		}
-	}
-	start := time.Now()
 	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
-		c.done(0)
 		cause := context.Cause(actx)
 		cancelAll()
 		return nil, 0, c.classify(ctx, cause, err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 && isEventStream(resp.Header.Get("Content-Type")) {
-		c.done(time.Since(start))
 		timer.Stop()
 		releaseSlot = false
 		return &translate.Reply{Stream: &streamBody{body: resp.Body, done: func() {
@@ -346,11 +321,6 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		}}}, 0, nil
 	}
 	b, rerr := readAnswer(resp, c.maxAnswer)
-	if rerr == nil {
-		c.done(time.Since(start))
-	} else {
-		c.done(0)
-	}
 	cause := context.Cause(actx)
 	resp.Body.Close()
 	cancelAll()
@@ -368,24 +338,6 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		return nil, 0, err
 	}
 	return reply, 0, nil
-}
-
-// done returns the backend slot of a request the backend answered in
-// rtt (0: it did not answer).
-func (c *Client) done(rtt time.Duration) {
-	if c.limit != nil {
-		c.limit.release(rtt)
-	}
-}
-
-// Concurrency reports how many requests the Client sends the backend at
-// once now, and how many wait for one of those slots. The limit is 0 when
-// there is none.
-func (c *Client) Concurrency() (limit, waiting int) {
-	if c.limit == nil {
-		return 0, 0
-	}
-	return c.limit.state()
 }
 
 var contentTypeJSON = []string{"application/json"}

@@ -1,17 +1,18 @@
-package webhook
+package translate
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
 
-// TestLimiterModels runs the adaptive limit for a simulated minute (one
+// TestGateModels runs the adaptive bound for a simulated minute (one
 // answer every 6.25ms, whatever the limit, which makes growing slow)
 // against models of a backend under steady load: each answer's time is a
 // function of how many requests the backend holds when it answers (the
 // limit then, or half of it during a probe) and of chance.
-func TestLimiterModels(t *testing.T) {
+func TestGateModels(t *testing.T) {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	tests := []struct {
 		name   string
@@ -33,7 +34,7 @@ func TestLimiterModels(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLimiter(0, 1024)
+			l := newGate(0, time.Minute)
 			start := time.Unix(1_000_000, 0)
 			now := start
 			lo, hi := 1e9, 0.0
@@ -52,72 +53,97 @@ func TestLimiterModels(t *testing.T) {
 	}
 }
 
-// TestLimiterQueue checks first-come first-served hand-over and that a
-// waiter that gives up takes no slot with it.
-func TestLimiterQueue(t *testing.T) {
-	l := newLimiter(2, 1024)
+// TestGateParked checks first-come first-served hand-over to parked
+// callers, that one that gives up takes no slot with it, and that one
+// that waits past the bound fails with ErrTimeout.
+func TestGateParked(t *testing.T) {
+	g := newGate(2, 50*time.Millisecond)
 	ctx := context.Background()
 	for range 2 {
-		if err := l.acquire(ctx); err != nil {
-			t.Fatal(err)
+		if !g.enter() {
+			t.Fatal("enter refused a free slot")
 		}
+	}
+	if g.enter() {
+		t.Fatal("enter took a third slot of 2")
+	}
+	if err := g.acquire(ctx, true); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("acquire past the wait bound: %v, want ErrTimeout", err)
 	}
 	order := make(chan int, 3)
 	cctx, cancel := context.WithCancel(ctx)
 	gaveUp := make(chan error, 1)
-	go func() { gaveUp <- l.acquire(cctx) }()
-	waitWaiting(t, l, 1)
+	go func() { gaveUp <- g.acquire(cctx, false) }()
+	waitWaiting(t, g, 1)
 	for i := 1; i <= 3; i++ {
 		go func() {
-			if err := l.acquire(ctx); err != nil {
+			if err := g.acquire(ctx, false); err != nil {
 				t.Error(err)
 			}
 			order <- i
 		}()
-		waitWaiting(t, l, 1+i)
+		waitWaiting(t, g, 1+i)
 	}
 	cancel()
-	if err := <-gaveUp; err == nil {
-		t.Fatal("a cancelled acquire returned no error")
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled acquire returned %v", err)
 	}
+	waitWaiting(t, g, 3)
 	for want := 1; want <= 3; want++ {
-		l.release(0)
+		g.leave(0, false, nil)
 		if got := <-order; got != want {
 			t.Fatalf("waiter %d got the slot, want %d", got, want)
 		}
 	}
-	l.release(0)
-	l.release(0)
-	if l.inflight != 0 || l.head != len(l.queue) {
-		t.Fatalf("after all released: %d in flight, %d queued", l.inflight, len(l.queue)-l.head)
+	g.leave(0, false, nil)
+	g.leave(0, false, nil)
+	if g.inflight != 0 || g.waiting != 0 || g.head != len(g.line) {
+		t.Fatalf("after all left: %d in flight, %d waiting, %d in line", g.inflight, g.waiting, len(g.line)-g.head)
 	}
 }
 
-func waitWaiting(t *testing.T, l *limiter, n int) {
+func waitWaiting(t *testing.T, g *gate, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, w := l.state(); w == n {
+		if _, w := g.state(); w == n {
 			return
 		}
 		if time.Now().After(deadline) {
-			_, w := l.state()
+			_, w := g.state()
 			t.Fatalf("%d waiting, want %d", w, n)
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
 
-// BenchmarkLimiter is a slot taken and returned with no one waiting, as
-// on every delivery under the limit.
-func BenchmarkLimiter(b *testing.B) {
-	l := newLimiter(0, 1024)
-	ctx := context.Background()
+// BenchmarkGate is a slot taken and given back with no one waiting, as
+// on every delivery under the bound.
+func BenchmarkGate(b *testing.B) {
+	g := newGate(0, time.Minute)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := l.acquire(ctx); err != nil {
-			b.Fatal(err)
+		if !g.enter() {
+			b.Fatal("no slot")
 		}
-		l.release(time.Millisecond)
+		g.leave(time.Millisecond, true, nil)
 	}
+}
+
+// BenchmarkGateHandOver is a delivery at the bound: the socket's next job
+// joins the back of the line and the line's head comes out, slot and all.
+func BenchmarkGateHandOver(b *testing.B) {
+	g := newGate(1, time.Minute)
+	st := &socketState{}
+	if !g.enter() {
+		b.Fatal("no slot")
+	}
+	g.enqueue(st, job{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := g.leave(time.Millisecond, true, &gateEntry{st: st}); !ok {
+			b.Fatal("nothing handed over")
+		}
+	}
+	g.expiry.Stop()
 }

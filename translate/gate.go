@@ -1,0 +1,416 @@
+package translate
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Route.Concurrency: the adaptive bound's constants.
+const (
+	// DefaultMaxConcurrency is the most deliveries an adaptive bound lets
+	// a route's backend have at once.
+	DefaultMaxConcurrency = 1024
+	// limitInitial is where an adaptive bound starts.
+	limitInitial = 32
+	// limitMin is the lowest an adaptive bound goes: enough parallel
+	// deliveries to keep a backend's cores busy while answers travel. At
+	// 8, a Go backend on the sidecar's two-core machine answered a fifth
+	// fewer echo events than at 16; above 16 it answered no more.
+	limitMin = 16
+	// limitWindow and limitWindowSamples bound a measuring window: the
+	// bound moves at most once per window, on the mean answer time of at
+	// least that many answers.
+	limitWindow        = 100 * time.Millisecond
+	limitWindowSamples = 16
+	// limitTolerance and limitSlack define a backend that queues: its
+	// mean answer time at the bound exceeds limitTolerance times its mean
+	// answer time at half the bound (the last probe's) plus limitSlack.
+	// A backend that does one request at a time answers twice as slowly
+	// at twice the load, one that waits on something else as fast; the
+	// tolerance sits between, so that doubling the deliveries must buy a
+	// third more throughput. The answer time includes the sidecar's own
+	// part of a delivery (encoding, signing, system calls: tens of
+	// microseconds, more on a busy machine); the slack keeps that from
+	// reading as queueing when the backend answers in as little.
+	limitTolerance = 1.5
+	limitSlack     = 100 * time.Microsecond
+	// limitProbeEvery is how often, while deliveries wait for the bound,
+	// a probe runs at half the bound to measure the backend's answer time
+	// at half the load. A probe's mean counts for limitProbeValid, and
+	// while the bound stays within a quarter of the one it halved.
+	limitProbeEvery = 4 * time.Second
+	limitProbeValid = 10 * time.Second
+)
+
+// gate bounds the deliveries a route has awaiting its backend's answer
+// (Route.Concurrency). Deliveries over the bound wait in arrival order.
+//
+// Why: a backend given every delivery at once (hundreds of sockets with
+// one event in flight each) answers them in no particular order, since
+// its scheduler picks among hundreds of ready connections, so some wait
+// many times longer than others. Held in the sidecar instead, in a FIFO
+// line, each waits its turn, and a backend that cannot keep up is not
+// buried under requests that will time out. HAProxy's per-server maxconn
+// queue does the same.
+//
+// An event waits as data, not as a goroutine: the socket's next job is
+// put in the line, and the goroutine that ends a delivery takes the head
+// of the line and delivers it itself, slot and all. So at the bound a
+// handful of goroutines deliver back to back, and neither the wait nor
+// the hand-over costs a goroutine switch; a line of goroutines parked on
+// a semaphore cost a tenth of the sidecar's CPU at an echo load. A socket
+// with more events queued goes to the back of the line after each one,
+// so that a busy socket takes its turn with the others. Connect and
+// disconnect deliveries, whose callers wait for them anyway, wait parked
+// in the same line.
+//
+// The adaptive bound finds how many parallel deliveries still make a
+// backend answer more per second. While deliveries wait for the bound, a
+// probe every few seconds lets only half the bound through for a while
+// and takes the mean answer time of the deliveries sent during it. Then,
+// each window: if the mean answer time at the full bound is over
+// limitTolerance times the probe's (plus limitSlack), the extra
+// deliveries only queue in the backend and the bound shrinks by a tenth;
+// otherwise, if deliveries had to wait, it grows by an eighth. Means, not
+// the fastest answer (as TCP Vegas and Netflix's concurrency-limits use),
+// because a backend's answers differ by request: a few cache hits would
+// make every database call look like queueing.
+type gate struct {
+	wait time.Duration // how long a delivery may wait for a slot
+
+	mu       sync.Mutex
+	fixed    bool
+	limit    float64
+	max      float64
+	inflight int
+	line     []gateEntry
+	head     int // line[head:] is waiting
+	waiting  int // live entries in line[head:]
+	// expiry fails the events that waited past wait; armed while the
+	// line has events.
+	expiry *time.Timer
+	armed  bool
+
+	// The current window.
+	winStart time.Time
+	winN     int
+	winSum   time.Duration
+	winBound bool // a delivery found the bound reached
+
+	// The probe: running since probeStart, or next at nextProbe.
+	probing    bool
+	probeStart time.Time
+	probeN     int
+	probeSum   time.Duration
+	nextProbe  time.Time
+	// half is the last probe's mean answer time, taken at halfAt under
+	// the bound halfOf.
+	half   time.Duration
+	halfAt time.Time
+	halfOf float64
+}
+
+// gateEntry is a delivery waiting in the line: a socket's job, or a
+// parked caller.
+type gateEntry struct {
+	st *socketState
+	j  job
+	w  *gateWaiter
+	at time.Time // when it joined the line
+}
+
+// gateWaiter is a parked caller's place in the line.
+type gateWaiter struct {
+	ready     chan struct{}
+	granted   bool // under gate.mu
+	abandoned bool // under gate.mu
+}
+
+// newGate returns the gate of a route with Concurrency n: fixed at n
+// deliveries, adaptive up to DefaultMaxConcurrency when n is 0, nil (no
+// bound) when n is negative.
+func newGate(n int, wait time.Duration) *gate {
+	g := &gate{wait: wait, max: DefaultMaxConcurrency}
+	switch {
+	case n < 0:
+		return nil
+	case n > 0:
+		g.fixed, g.limit = true, float64(n)
+	default:
+		g.limit = limitInitial
+	}
+	return g
+}
+
+// enter takes a slot if one is free and no one waits for it.
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.waiting == 0 && g.inflight < g.slots() {
+		g.inflight++
+		if g.inflight >= g.slots() {
+			g.winBound = true
+		}
+		return true
+	}
+	return false
+}
+
+// start runs j, the job a socket starts with after being idle or after a
+// slot-less stretch (a streamed answer): on a new goroutine if a slot is
+// free, else from the line.
+func (g *gate) start(st *socketState, j job) {
+	if g.enter() {
+		st.spawnRun(j)
+		return
+	}
+	g.enqueue(st, j)
+}
+
+// enqueue puts a socket's job at the back of the line.
+func (g *gate) enqueue(st *socketState, j job) {
+	g.mu.Lock()
+	g.push(gateEntry{st: st, j: j})
+	g.mu.Unlock()
+}
+
+// push appends e to the line. Called with g.mu held.
+func (g *gate) push(e gateEntry) {
+	e.at = time.Now()
+	g.line = append(g.line, e)
+	g.waiting++
+	g.winBound = true
+	if e.w == nil && !g.armed {
+		g.armed = true
+		if g.expiry == nil {
+			g.expiry = time.AfterFunc(g.wait, g.expire)
+		} else {
+			g.expiry.Reset(g.wait)
+		}
+	}
+}
+
+// acquire takes a slot for a caller that waits for its delivery (connect,
+// disconnect), parked in the line until ctx ends or, when wait is true,
+// until the gate's wait bound.
+func (g *gate) acquire(ctx context.Context, wait bool) error {
+	g.mu.Lock()
+	if g.waiting == 0 && g.inflight < g.slots() {
+		g.inflight++
+		if g.inflight >= g.slots() {
+			g.winBound = true
+		}
+		g.mu.Unlock()
+		return nil
+	}
+	w := &gateWaiter{ready: make(chan struct{})}
+	g.push(gateEntry{w: w})
+	g.mu.Unlock()
+	var timeout <-chan time.Time
+	if wait {
+		tm := time.NewTimer(g.wait)
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	var err error
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timeout:
+		err = g.waitError()
+	}
+	g.mu.Lock()
+	granted := w.granted
+	if !granted {
+		w.abandoned = true
+		g.waiting--
+	}
+	g.mu.Unlock()
+	if granted {
+		g.leave(0, false, nil)
+	}
+	return err
+}
+
+// waitError is the failure of a delivery that waited past the bound.
+func (g *gate) waitError() error {
+	limit, waiting := g.state()
+	return fmt.Errorf("%w after %v, waiting for a backend slot (limit %d, %d waiting)", ErrTimeout, g.wait, limit, waiting)
+}
+
+// leave gives back the slot of a delivery the backend answered in rtt (0:
+// it did not answer, no sample) and lets the line's head in. When cont is
+// true the caller goes on delivering: the first socket job let in is
+// returned for it to run on its goroutine, slot included. back, when not
+// nil, is the caller's socket's next job: it joins the back of the line
+// first, or is returned at once if no one waits. Other socket jobs let in
+// get a goroutine each; parked callers are woken.
+func (g *gate) leave(rtt time.Duration, cont bool, back *gateEntry) (*socketState, job, bool) {
+	var (
+		st     *socketState
+		j      job
+		ok     bool
+		spawns []gateEntry
+	)
+	now := time.Now()
+	g.mu.Lock()
+	g.inflight--
+	if rtt > 0 && !g.fixed {
+		g.sample(now, rtt)
+	}
+	if back != nil {
+		if g.waiting == 0 && g.inflight < g.slots() {
+			g.inflight++
+			g.mu.Unlock()
+			return back.st, back.j, true
+		}
+		g.push(*back)
+	}
+	for g.head < len(g.line) && g.inflight < g.slots() {
+		e := g.pop()
+		if e.w == nil && e.st == nil {
+			continue // expired
+		}
+		if e.w != nil {
+			if e.w.abandoned {
+				continue
+			}
+			g.waiting--
+			e.w.granted = true
+			g.inflight++
+			close(e.w.ready)
+			continue
+		}
+		g.waiting--
+		g.inflight++
+		if cont && !ok {
+			st, j, ok = e.st, e.j, true
+			continue
+		}
+		spawns = append(spawns, e)
+	}
+	g.mu.Unlock()
+	for _, e := range spawns {
+		e.st.spawnRun(e.j)
+	}
+	return st, j, ok
+}
+
+// pop takes the line's head. Called with g.mu held.
+func (g *gate) pop() gateEntry {
+	e := g.line[g.head]
+	g.line[g.head] = gateEntry{}
+	g.head++
+	if g.head == len(g.line) {
+		g.line, g.head = g.line[:0], 0
+	} else if g.head > 1024 && g.head*2 > len(g.line) {
+		n := copy(g.line, g.line[g.head:])
+		clear(g.line[n:])
+		g.line, g.head = g.line[:n], 0
+	}
+	return e
+}
+
+// expire fails the events that waited longer than wait and re-arms for
+// the next one. The line is in arrival order, so they are the events
+// before the first entry still within wait; each is left in the line as
+// a tombstone (no socket), which pop skips. Parked callers time out on
+// their own.
+func (g *gate) expire() {
+	var expired []gateEntry
+	now := time.Now()
+	g.mu.Lock()
+	g.armed = false
+	for i := g.head; i < len(g.line); i++ {
+		e := &g.line[i]
+		if left := e.at.Add(g.wait).Sub(now); left > 0 {
+			g.armed = true
+			g.expiry.Reset(left)
+			break
+		}
+		if e.w == nil && e.st != nil {
+			expired = append(expired, *e)
+			e.st, e.j = nil, job{}
+			g.waiting--
+		}
+	}
+	g.mu.Unlock()
+	if len(expired) == 0 {
+		return
+	}
+	err := g.waitError()
+	for _, e := range expired {
+		e.st.fail(e.j, deliveryID(e.j.id), err)
+		if e.j.span != nil {
+			e.j.span.End()
+		}
+		if nj, ok := e.st.nextJob(); ok {
+			g.start(e.st, nj)
+		}
+	}
+}
+
+// slots is how many deliveries may await an answer now. Called with g.mu
+// held.
+func (g *gate) slots() int {
+	if g.probing {
+		return max(1, int(g.limit)/2)
+	}
+	return int(g.limit)
+}
+
+// sample records one answer time and, at the end of a window, moves the
+// bound. Called with g.mu held.
+func (g *gate) sample(now time.Time, rtt time.Duration) {
+	if g.probing {
+		// Only deliveries sent during the probe tell the answer time at
+		// half the bound.
+		if !now.Add(-rtt).Before(g.probeStart) {
+			g.probeN++
+			g.probeSum += rtt
+		}
+		if g.probeN < max(limitWindowSamples, g.slots()) {
+			return
+		}
+		g.half, g.halfAt, g.halfOf = g.probeSum/time.Duration(g.probeN), now, g.limit
+		g.probing, g.nextProbe = false, now.Add(limitProbeEvery)
+		g.winN, g.winSum, g.winBound = 0, 0, false
+		return
+	}
+	if g.winN == 0 {
+		g.winStart = now
+	}
+	g.winN++
+	g.winSum += rtt
+	if g.winN < limitWindowSamples || now.Sub(g.winStart) < limitWindow {
+		return
+	}
+	mean, bound := g.winSum/time.Duration(g.winN), g.winBound
+	g.winN, g.winSum, g.winBound = 0, 0, false
+	// A probe compares half the bound it ran under; once the bound has
+	// moved a quarter away, it no longer tells about this one.
+	valid := g.half > 0 && now.Sub(g.halfAt) < limitProbeValid &&
+		g.limit < g.halfOf*1.25 && g.limit > g.halfOf*0.75
+	if valid {
+		switch {
+		case mean > time.Duration(limitTolerance*float64(g.half))+limitSlack:
+			g.limit = max(min(limitMin, g.max), g.limit*0.9)
+		case bound:
+			g.limit = min(g.max, g.limit+max(1, g.limit/8))
+		}
+	}
+	if bound && (!valid || !now.Before(g.nextProbe)) {
+		g.probing, g.probeStart, g.probeN, g.probeSum = true, now, 0, 0
+	}
+}
+
+// state reports the bound and how many deliveries wait for it.
+func (g *gate) state() (limit, waiting int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return int(g.limit), g.waiting
+}
