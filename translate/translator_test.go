@@ -431,7 +431,9 @@ func TestBounds(t *testing.T) {
 	release()
 	sameJSON(t, "first", a.waitAck(first), `["done"]`)
 	sameJSON(t, "queued", a.waitAck(queued), `["done"]`)
-	// Slots come back: b proceeds now.
+	// Slots come back (a's, just after its last ack went out): b
+	// proceeds now.
+	waitFor(t, func() bool { return sc.tr.InFlight() == 0 })
 	sameJSON(t, "b later", b.waitAck(b.emitAck("other", "")), `["done"]`)
 }
 
