@@ -408,6 +408,17 @@ func (g *gate) sample(now time.Time, rtt time.Duration) {
 	}
 }
 
+// stop ends the expiry timer for good (Translator.Shutdown): by then the
+// line drains through the deliveries under way, which fail fast.
+func (g *gate) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.armed = true
+	if g.expiry != nil {
+		g.expiry.Stop()
+	}
+}
+
 // state reports the bound and how many deliveries wait for it.
 func (g *gate) state() (limit, waiting int) {
 	g.mu.Lock()

@@ -362,6 +362,11 @@ func (t *Translator) Shutdown(ctx context.Context) error {
 	t.cancel()
 	<-done
 	t.workers.Wait()
+	for _, r := range t.routes {
+		if r.gate != nil {
+			r.gate.stop()
+		}
+	}
 	t.unregister()
 	return err
 }
