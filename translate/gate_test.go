@@ -372,3 +372,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestConcurrencyDisconnectWaits: a disconnect delivery waits in line for
+// as long as the slot is held, past the route's Timeout, and is sent once
+// it frees: the backend must learn that the socket left.
+func TestConcurrencyDisconnectWaits(t *testing.T) {
+	h, started, release := blockingHook(t)
+	sc := startSidecar(t, translate.Config{
+		Routes: []translate.Route{{Name: "/", Backend: newWebhook(t, h.URL), Concurrency: 1, Timeout: 200 * time.Millisecond, OnConnect: translate.OnConnectAccept}},
+	})
+	holder, leaver := dial(t, sc.url, "/", ""), dial(t, sc.url, "/", "")
+	holder.emitAck("block", "")
+	started()
+	leaver.close()
+	// Three times the Timeout: the disconnect still waits, and has not
+	// failed.
+	deadline := time.After(600 * time.Millisecond)
+	for waiting := true; waiting; {
+		select {
+		case d := <-h.got:
+			if d.Env.Type == "disconnect" {
+				t.Fatal("the disconnect delivery reached the backend while the only slot was held")
+			}
+		case <-deadline:
+			waiting = false
+		}
+	}
+	release()
+	if d := h.next(t, "disconnect"); d.Env.Socket.ID != leaver.sid {
+		t.Fatalf("disconnect delivery for %q, want the socket that left (%q)", d.Env.Socket.ID, leaver.sid)
+	}
+}
