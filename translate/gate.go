@@ -148,14 +148,19 @@ func newGate(n int, wait time.Duration) *gate {
 func (g *gate) enter() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.waiting == 0 && g.inflight < g.slots() {
-		g.inflight++
-		if g.inflight >= g.slots() {
-			g.winBound = true
-		}
-		return true
+	return g.takeLocked()
+}
+
+// takeLocked is enter with g.mu held.
+func (g *gate) takeLocked() bool {
+	if g.waiting > 0 || g.inflight >= g.slots() {
+		return false
 	}
-	return false
+	g.inflight++
+	if g.inflight >= g.slots() {
+		g.winBound = true
+	}
+	return true
 }
 
 // start runs j, the job a socket starts with after being idle or after a
@@ -197,11 +202,7 @@ func (g *gate) push(e gateEntry) {
 // until the gate's wait bound.
 func (g *gate) acquire(ctx context.Context, wait bool) error {
 	g.mu.Lock()
-	if g.waiting == 0 && g.inflight < g.slots() {
-		g.inflight++
-		if g.inflight >= g.slots() {
-			g.winBound = true
-		}
+	if g.takeLocked() {
 		g.mu.Unlock()
 		return nil
 	}
@@ -256,11 +257,10 @@ func (g *gate) leave(rtt time.Duration, cont bool, back *gateEntry) (*socketStat
 		ok     bool
 		spawns []gateEntry
 	)
-	now := time.Now()
 	g.mu.Lock()
 	g.inflight--
 	if rtt > 0 && !g.fixed {
-		g.sample(now, rtt)
+		g.sample(time.Now(), rtt)
 	}
 	if back != nil {
 		if g.waiting == 0 && g.inflight < g.slots() {

@@ -204,25 +204,25 @@ func (st *socketState) spanContext(base context.Context, span trace.Span) contex
 
 // deliver sends env to the route's backend, recording the delivery's
 // metrics and its id on the span in ctx (an event's span has it from its
-// start).
-func (st *socketState) deliver(ctx context.Context, env *Envelope) (*Reply, error) {
+// start). It returns the backend's answer time for the route's gate (see
+// answerTime).
+func (st *socketState) deliver(ctx context.Context, env *Envelope) (*Reply, time.Duration, error) {
 	if st.t.tracer != nil && env.Type != TypeEvent {
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
 			span.SetAttributes(telemetry.AttrDeliveryID.String(env.ID))
 		}
 	}
-	if st.mns == nil {
-		return st.r.Backend.Deliver(ctx, env)
-	}
 	start := time.Now()
 	reply, err := st.r.Backend.Deliver(ctx, env)
-	outcome := deliveryOutcome(reply, err)
-	st.mns.Delivery(ctx, env.Type, outcome, time.Since(start))
-	return reply, err
+	d := time.Since(start)
+	if st.mns != nil {
+		st.mns.Delivery(ctx, env.Type, deliveryOutcome(reply, err), d)
+	}
+	return reply, answerTime(err, d), err
 }
 
 // deliverConnect sends a connect delivery, recording its metrics and id.
-func (t *Translator) deliverConnect(ctx context.Context, r *route, env *Envelope) (*Reply, error) {
+func (t *Translator) deliverConnect(ctx context.Context, r *route, env *Envelope) (*Reply, time.Duration, error) {
 	st := socketState{t: t, r: r, ns: env.Namespace}
 	if t.metrics != nil {
 		st.mns = t.metrics.Namespace(env.Namespace)

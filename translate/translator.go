@@ -503,10 +503,9 @@ func (t *Translator) connect(ctx context.Context, s *socketio.Socket) error {
 			return unavailable(err)
 		}
 	}
-	start := time.Now()
-	reply, err := t.deliverConnect(ctx, r, &env)
+	reply, rtt, err := t.deliverConnect(ctx, r, &env)
 	if r.gate != nil {
-		r.gate.leave(answerTime(err, time.Since(start)), false, nil)
+		r.gate.leave(rtt, false, nil)
 	}
 	t.release()
 	if err != nil {
@@ -840,9 +839,7 @@ func (st *socketState) process(j job, held bool) (rtt time.Duration, released bo
 	if j.span != nil {
 		ctx = st.spanContext(ctx, j.span)
 	}
-	start := time.Now()
-	reply, err := st.deliver(ctx, &env)
-	rtt = answerTime(err, time.Since(start))
+	reply, rtt, err := st.deliver(ctx, &env)
 	if err != nil {
 		if j.kind == TypeConnect {
 			st.connectFailed(env.ID, err)
@@ -1020,10 +1017,9 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 				return
 			}
 		}
-		start := time.Now()
-		reply, err := st.deliver(ctx, env)
+		reply, rtt, err := st.deliver(ctx, env)
 		if g != nil {
-			g.leave(answerTime(err, time.Since(start)), false, nil)
+			g.leave(rtt, false, nil)
 		}
 		telemetry.End(span, err)
 		if err != nil {
