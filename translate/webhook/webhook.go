@@ -107,6 +107,7 @@ type Client struct {
 	maxWait   time.Duration
 	rt        http.RoundTripper
 	req       *http.Request // the fields every attempt shares
+	direct    *direct       // nil: attempts go through rt.RoundTrip
 	propagate func(context.Context, http.Header)
 	userAgent []string
 	log       *slog.Logger
@@ -173,6 +174,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		c.userAgent = []string{"iobridge"}
 	}
+	c.direct = newDirect(c.rt, u, c.userAgent[0])
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -219,7 +221,21 @@ var errDeadline = errors.New("webhook: attempt deadline")
 // disconnect delivery is retried, with the same webhook-id, on timeouts,
 // unreachable backends, 408, 429 and 5xx answers.
 func (c *Client) Deliver(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
-	body := encode(env)
+	var body []byte
+	if c.direct != nil {
+		// The direct route is done with the body when an attempt
+		// returns, so it is encoded in a pooled buffer.
+		bp := bufPool.Get().(*[]byte)
+		body = env.AppendJSON((*bp)[:0])
+		defer func() {
+			if cap(body) <= maxPooledBuffer {
+				*bp = body[:0]
+				bufPool.Put(bp)
+			}
+		}()
+	} else {
+		body = encode(env)
+	}
 	attempts := 1
 	if env.Type == translate.TypeDisconnect {
 		attempts = c.attempts
@@ -270,9 +286,11 @@ func retryable(err error) bool {
 
 // attempt sends the body once.
 func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translate.Reply, time.Duration, error) {
-	if c.inflight.Add(1) > c.max {
-		c.inflight.Add(-1)
-		return nil, 0, fmt.Errorf("%w (webhook bound %d)", translate.ErrOverloaded, c.max)
+	if c.direct != nil {
+		return c.attemptDirect(ctx, id, body)
+	}
+	if err := c.take(); err != nil {
+		return nil, 0, err
 	}
 	releaseSlot := true
 	defer func() {
@@ -338,6 +356,15 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		return nil, 0, err
 	}
 	return reply, 0, nil
+}
+
+// take takes one of the Client's in-flight slots, or fails at the bound.
+func (c *Client) take() error {
+	if c.inflight.Add(1) > c.max {
+		c.inflight.Add(-1)
+		return fmt.Errorf("%w (webhook bound %d)", translate.ErrOverloaded, c.max)
+	}
+	return nil
 }
 
 var contentTypeJSON = []string{"application/json"}
