@@ -880,11 +880,18 @@ func (st *socketState) process(j job, held bool) (rtt time.Duration, released bo
 // status), else 0: a delivery that timed out or found no backend tells
 // nothing of its answer time.
 func answerTime(err error, d time.Duration) time.Duration {
-	var se *StatusError
-	if err == nil || errors.As(err, &se) {
+	if err == nil || isStatusError(err) {
 		return max(d, 1)
 	}
 	return 0
+}
+
+// isStatusError reports whether err is a backend's error status. (Its
+// own function: the target errors.As fills is then allocated on errors
+// only, not on every delivery.)
+func isStatusError(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se)
 }
 
 // connectFailed handles a failed connect delivery of a recovered socket,
