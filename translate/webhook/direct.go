@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/iobridge/iobridge/translate"
@@ -249,8 +250,8 @@ func (pc *persistConn) exchange(ctx context.Context, wire []byte, deadline time.
 	if err := pc.conn.SetDeadline(deadline); err != nil {
 		return fail(&nothingReadError{fmt.Errorf("webhook: write request: %w", err)})
 	}
-	if _, err := pc.conn.Write(wire); err != nil {
-		return fail(&nothingReadError{fmt.Errorf("webhook: write request: %w", err)})
+	if err := pc.writeAwait(wire); err != nil {
+		return fail(&nothingReadError{err})
 	}
 	if _, err := pc.br.Peek(1); err != nil {
 		return fail(&nothingReadError{fmt.Errorf("webhook: read answer: %w", err)})
@@ -270,6 +271,66 @@ func (pc *persistConn) exchange(ctx context.Context, wire []byte, deadline time.
 			return fail(fmt.Errorf("webhook: more than %d informational answers", maxInformational))
 		}
 	}
+}
+
+// writeAwait writes wire and waits until the answer can be read.
+//
+// Written and then read through net.Conn, a request costs a read that
+// finds nothing yet (the backend has not answered) before the wait for
+// the answer, one system call in six of a delivery. Here the write is made
+// from inside the wait on the descriptor: RawConn.Read forgets the
+// readiness seen before it, and only then does the request go out, so
+// whatever arrives after it (the answer, or the reset of a connection the
+// backend had closed) ends the wait, and the read that follows finds it.
+// The read deadline bounds the wait; a write that cannot complete at once
+// finishes through net.Conn.
+func (pc *persistConn) writeAwait(wire []byte) error {
+	if pc.raw == nil {
+		if _, err := pc.conn.Write(wire); err != nil {
+			return fmt.Errorf("webhook: write request: %w", err)
+		}
+		return nil
+	}
+	var n int
+	var werr error
+	first := true
+	err := pc.raw.Read(func(fd uintptr) bool {
+		if !first {
+			return true
+		}
+		first = false
+		for n < len(wire) {
+			m, err := syscall.Write(int(fd), wire[n:])
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return true // net.Conn writes the rest
+			case err != nil:
+				werr = err
+				return true
+			case m <= 0:
+				werr = io.ErrShortWrite
+				return true
+			}
+		}
+		return false // all written: wait for the answer
+	})
+	if werr != nil {
+		return fmt.Errorf("webhook: write request: %w", werr)
+	}
+	if n < len(wire) {
+		if _, err := pc.conn.Write(wire[n:]); err != nil {
+			return fmt.Errorf("webhook: write request: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("webhook: read answer: %w", err)
+	}
+	return nil
 }
 
 // readBody reads the answer's body, at most max bytes, and gives the

@@ -203,3 +203,25 @@ func TestDirectAbort(t *testing.T) {
 		t.Fatalf("err = %v after %v, want context.Canceled at once", err, time.Since(start))
 	}
 }
+
+// TestDirectStaleConn: a connection the backend closed while it was idle
+// is found out on the next delivery as soon as the request meets the
+// closed socket, not at the timeout, and the delivery goes out again on
+// a fresh connection.
+func TestDirectStaleConn(t *testing.T) {
+	u, conns := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ack\":[1]}", true)
+	c := newClient(t, webhook.Config{URL: u, Timeout: 30 * time.Second, Transport: newTransport(t, nil)})
+	for i := range 3 {
+		time.Sleep(100 * time.Millisecond) // the backend's close has arrived
+		start := time.Now()
+		if _, err := c.Deliver(t.Context(), env("event")); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("delivery %d took %v", i, d)
+		}
+	}
+	if n := conns.Load(); n != 3 {
+		t.Fatalf("connections = %d, want 3", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -341,6 +342,9 @@ func (p *hostPool) dial(ctx context.Context) (*persistConn, error) {
 	}
 	pc := &persistConn{pool: p, conn: conn, br: bufio.NewReaderSize(conn, 4096)}
 	pc.abortFn = pc.abort
+	if sc, ok := conn.(syscall.Conn); ok {
+		pc.raw, _ = sc.SyscallConn()
+	}
 	return pc, nil
 }
 
@@ -354,6 +358,9 @@ type persistConn struct {
 	idleAt time.Time
 	// abortFn is abort, bound once rather than per request.
 	abortFn func()
+	// raw is the connection's descriptor, nil when the dialer's
+	// connection has none (see writeAwait).
+	raw syscall.RawConn
 }
 
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
