@@ -291,33 +291,11 @@ func (pc *persistConn) writeAwait(wire []byte) error {
 		}
 		return nil
 	}
-	var n int
-	var werr error
-	first := true
-	err := pc.raw.Read(func(fd uintptr) bool {
-		if !first {
-			return true
-		}
-		first = false
-		for n < len(wire) {
-			m, err := syscall.Write(int(fd), wire[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case err == syscall.EINTR:
-			case err == syscall.EAGAIN:
-				return true // net.Conn writes the rest
-			case err != nil:
-				werr = err
-				return true
-			case m <= 0:
-				werr = io.ErrShortWrite
-				return true
-			}
-		}
-		return false // all written: wait for the answer
-	})
+	w := pc.awaiter()
+	w.wire, w.n, w.err, w.first = wire, 0, nil, true
+	err := pc.raw.Read(w.fn)
+	n, werr := w.n, w.err
+	w.wire = nil
 	if werr != nil {
 		return fmt.Errorf("webhook: write request: %w", werr)
 	}
@@ -331,6 +309,50 @@ func (pc *persistConn) writeAwait(wire []byte) error {
 		return fmt.Errorf("webhook: read answer: %w", err)
 	}
 	return nil
+}
+
+// awaitWrite is writeAwait's state. Its function is made once per
+// connection: a closure made per call would be allocated per call, since
+// RawConn.Read keeps no promise about it.
+type awaitWrite struct {
+	wire  []byte
+	n     int
+	err   error
+	first bool
+	fn    func(fd uintptr) bool
+}
+
+func (pc *persistConn) awaiter() *awaitWrite {
+	if pc.aw != nil {
+		return pc.aw
+	}
+	w := &awaitWrite{}
+	w.fn = func(fd uintptr) bool {
+		if !w.first {
+			return true
+		}
+		w.first = false
+		for w.n < len(w.wire) {
+			m, err := syscall.Write(int(fd), w.wire[w.n:])
+			if m > 0 {
+				w.n += m
+			}
+			switch {
+			case err == syscall.EINTR:
+			case err == syscall.EAGAIN:
+				return true // net.Conn writes the rest
+			case err != nil:
+				w.err = err
+				return true
+			case m <= 0:
+				w.err = io.ErrShortWrite
+				return true
+			}
+		}
+		return false // all written: wait for the answer
+	}
+	pc.aw = w
+	return w
 }
 
 // readBody reads the answer's body, at most max bytes, and gives the

@@ -361,6 +361,7 @@ type persistConn struct {
 	// raw is the connection's descriptor, nil when the dialer's
 	// connection has none (see writeAwait).
 	raw syscall.RawConn
+	aw  *awaitWrite // made on first use
 }
 
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
