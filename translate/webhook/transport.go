@@ -54,6 +54,10 @@ const (
 // it carries a Webhook-Id (a Standard Webhooks receiver deduplicates on
 // it) or an Idempotency-Key. net/http's Transport retries the same way.
 //
+// A Client whose URL this Transport carries skips RoundTrip: it writes
+// each attempt as wire-ready bytes on these same connections and reads
+// only the answer fields it uses (see direct.go).
+//
 // https:// URLs, http:// URLs that Proxy routes through a proxy, and
 // requests with an upgrade go to Fallback. Neither HTTP/2 nor compression
 // is spoken: it is meant for backends next to the sidecar.
