@@ -12,10 +12,10 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/iobridge/iobridge/translate"
 )
@@ -47,7 +47,7 @@ func newDirect(rt http.RoundTripper, u *url.URL, userAgent string) *direct {
 	if !ok || !t.direct(&http.Request{Method: http.MethodPost, URL: u, Header: http.Header{}}) {
 		return nil
 	}
-	if !validHeaderValue(userAgent) {
+	if !httpguts.ValidHeaderFieldValue(userAgent) {
 		return nil
 	}
 	var b []byte
@@ -70,9 +70,6 @@ func newDirect(rt http.RoundTripper, u *url.URL, userAgent string) *direct {
 	return &direct{pool: t.pool(u.Host), prefix: b}
 }
 
-// wirePool holds the buffers requests are written from.
-var wirePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
 // appendRequest appends the whole request of one attempt: the shared
 // prefix, the Standard Webhooks headers, h's headers (trace context), and
 // the body.
@@ -88,11 +85,11 @@ func (c *Client) appendRequest(b []byte, id string, ts int64, h http.Header, bod
 	}
 	b = append(b, "\r\n"...)
 	for k, vs := range h {
-		if !validHeaderName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		for _, v := range vs {
-			if validHeaderValue(v) {
+			if httpguts.ValidHeaderFieldValue(v) {
 				b = append(b, k...)
 				b = append(b, ": "...)
 				b = append(b, v...)
@@ -104,37 +101,6 @@ func (c *Client) appendRequest(b []byte, id string, ts int64, h http.Header, bod
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	return append(b, body...)
-}
-
-// validHeaderName reports whether k is an HTTP token.
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !isTokenByte(k[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether v holds no control byte but tab.
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // attemptDirect is attempt over the direct route.
@@ -153,13 +119,10 @@ func (c *Client) attemptDirect(ctx context.Context, id string, body []byte) (*tr
 		h = make(http.Header, 2)
 		c.propagate(ctx, h)
 	}
-	wp := wirePool.Get().(*[]byte)
+	wp := bufPool.Get().(*[]byte)
 	wire := c.appendRequest((*wp)[:0], id, time.Now().Unix(), h, body)
 	a, err := c.direct.exchange(ctx, wire, time.Now().Add(c.timeout))
-	if cap(wire) <= maxPooledBuffer {
-		*wp = wire[:0]
-		wirePool.Put(wp)
-	}
+	putBuffer(wp, wire)
 	if err != nil {
 		return nil, 0, c.classifyDirect(ctx, err)
 	}
@@ -169,20 +132,10 @@ func (c *Client) attemptDirect(ctx context.Context, id string, body []byte) (*tr
 	}
 	status, ra := a.status, a.retryAfter
 	b, rerr := a.readBody(c.maxAnswer)
-	if status < 200 || status >= 300 {
-		return nil, retryAfter(ra), statusError(status, b)
+	if rerr != nil && !errors.Is(rerr, errTooLarge) {
+		rerr = c.classifyDirect(ctx, rerr)
 	}
-	if rerr != nil {
-		if errors.Is(rerr, errTooLarge) {
-			return nil, 0, fmt.Errorf("%w: answer over %d bytes", translate.ErrInvalidAnswer, c.maxAnswer)
-		}
-		return nil, 0, c.classifyDirect(ctx, rerr)
-	}
-	reply, err := translate.DecodeReply(b)
-	if err != nil {
-		return nil, 0, err
-	}
-	return reply, 0, nil
+	return c.answered(status, ra, b, rerr)
 }
 
 // classifyDirect maps an error of the direct route to the translate
@@ -360,39 +313,32 @@ func (pc *persistConn) awaiter() *awaitWrite {
 // connection back: to the pool when the answer allows, else closed. The
 // body is a slice of its own (a Reply aliases it).
 func (a *answer) readBody(max int64) ([]byte, error) {
-	br := a.pc.br
 	var b []byte
 	var err error
 	switch {
-	case a.chunked:
-		cr := httputil.NewChunkedReader(br)
-		b, err = readMax(cr, max)
-		if err == nil {
-			err = skipTrailer(br)
-		}
 	case a.length > max:
 		err = errTooLarge
 	case a.length >= 0:
 		b = make([]byte, a.length)
-		_, err = io.ReadFull(br, b)
-	default: // until the connection's end
-		b, err = readMax(br, max)
+		_, err = io.ReadFull(a.pc.br, b)
+	default: // chunked, or until the connection's end
+		b, err = readMax(a.bodyReader(), max)
 	}
 	release(a.pc, a.stop, a.keepAlive && err == nil)
 	return b, err
 }
 
-// readMax reads r to its end, failing with errTooLarge past max bytes.
-func readMax(r io.Reader, max int64) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
-	if err != nil {
-		return buf.Bytes(), err
+// bodyReader reads the answer's body as its head delimits it: by length,
+// chunked (its trailer read at its end), or up to the connection's end
+// (then keepAlive is false).
+func (a *answer) bodyReader() io.Reader {
+	switch {
+	case a.chunked:
+		return &chunkedBody{cr: httputil.NewChunkedReader(a.pc.br), br: a.pc.br}
+	case a.length >= 0:
+		return io.LimitReader(a.pc.br, a.length)
 	}
-	if n > max {
-		return nil, errTooLarge
-	}
-	return buf.Bytes(), nil
+	return a.pc.br
 }
 
 // stream returns the body of a text/event-stream answer, read as it
@@ -400,17 +346,7 @@ func readMax(r io.Reader, max int64) ([]byte, error) {
 // context aborts it, and closing it before its end closes the connection.
 func (a *answer) stream(ctx context.Context) io.ReadCloser {
 	a.pc.conn.SetDeadline(time.Time{})
-	var r io.Reader
-	reuse := a.keepAlive
-	switch {
-	case a.chunked:
-		r = &chunkedBody{cr: httputil.NewChunkedReader(a.pc.br), br: a.pc.br}
-	case a.length >= 0:
-		r = io.LimitReader(a.pc.br, a.length)
-	default:
-		r, reuse = a.pc.br, false
-	}
-	return &body{rc: io.NopCloser(r), ctx: ctx, pc: a.pc, stop: a.stop, reuse: reuse}
+	return &body{rc: io.NopCloser(a.bodyReader()), ctx: ctx, pc: a.pc, stop: a.stop, reuse: a.keepAlive}
 }
 
 // chunkedBody is a chunked body read to its end, trailer included.
@@ -505,7 +441,7 @@ func readHead(br *bufio.Reader, h *head) error {
 		}
 		name, value := line[:i], bytes.Trim(line[i+1:], " \t")
 		for _, c := range name {
-			if !isTokenByte(c) {
+			if !httpguts.IsTokenRune(rune(c)) {
 				return fmt.Errorf("malformed header line %q", clip(line))
 			}
 		}

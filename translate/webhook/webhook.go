@@ -227,12 +227,7 @@ func (c *Client) Deliver(ctx context.Context, env *translate.Envelope) (*transla
 		// returns, so it is encoded in a pooled buffer.
 		bp := bufPool.Get().(*[]byte)
 		body = env.AppendJSON((*bp)[:0])
-		defer func() {
-			if cap(body) <= maxPooledBuffer {
-				*bp = body[:0]
-				bufPool.Put(bp)
-			}
-		}()
+		defer func() { putBuffer(bp, body) }()
 	} else {
 		body = encode(env)
 	}
@@ -342,14 +337,24 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 	cause := context.Cause(actx)
 	resp.Body.Close()
 	cancelAll()
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return nil, retryAfter(resp.Header.Get("Retry-After")), statusError(resp.StatusCode, b)
+	if rerr != nil && !errors.Is(rerr, errTooLarge) {
+		rerr = c.classify(ctx, cause, rerr)
+	}
+	return c.answered(resp.StatusCode, resp.Header.Get("Retry-After"), b, rerr)
+}
+
+// answered makes an attempt's result of an answer that is not a stream:
+// its status, Retry-After header and body, and the error reading the body
+// (errTooLarge, or already mapped to the translate sentinels).
+func (c *Client) answered(status int, retry string, b []byte, rerr error) (*translate.Reply, time.Duration, error) {
+	if status < 200 || status >= 300 {
+		return nil, retryAfter(retry), statusError(status, b)
+	}
+	if errors.Is(rerr, errTooLarge) {
+		return nil, 0, fmt.Errorf("%w: answer over %d bytes", translate.ErrInvalidAnswer, c.maxAnswer)
 	}
 	if rerr != nil {
-		if errors.Is(rerr, errTooLarge) {
-			return nil, 0, fmt.Errorf("%w: answer over %d bytes", translate.ErrInvalidAnswer, c.maxAnswer)
-		}
-		return nil, 0, c.classify(ctx, cause, rerr)
+		return nil, 0, rerr
 	}
 	reply, err := translate.DecodeReply(b)
 	if err != nil {
@@ -413,8 +418,13 @@ func readAnswer(resp *http.Response, max int64) ([]byte, error) {
 		}
 		return b, nil
 	}
+	return readMax(resp.Body, max)
+}
+
+// readMax reads r to its end, failing with errTooLarge past max bytes.
+func readMax(r io.Reader, max int64) ([]byte, error) {
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, max+1))
+	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
 	if err != nil {
 		return buf.Bytes(), err
 	}
@@ -518,9 +528,15 @@ func encode(env *translate.Envelope) []byte {
 	scratch := env.AppendJSON((*bp)[:0])
 	body := make([]byte, len(scratch))
 	copy(body, scratch)
-	if cap(scratch) <= maxPooledBuffer {
-		*bp = scratch
+	putBuffer(bp, scratch)
+	return body
+}
+
+// putBuffer gives b, grown from *bp, back to bufPool, unless it grew too
+// large to keep.
+func putBuffer(bp *[]byte, b []byte) {
+	if cap(b) <= maxPooledBuffer {
+		*bp = b[:0]
 		bufPool.Put(bp)
 	}
-	return body
 }
