@@ -167,6 +167,9 @@ func TestSendDeferred_FullSocket(t *testing.T) {
 	defer c.Close()
 	op, _ := parseOpen(t, readText(t, c))
 	s := e.session(op.SID)
+	// A SendDeferred while the OPEN packet's writer still runs is queued
+	// to it, and that writer would then write everything, waiting.
+	e.waitIdle(s.ID())
 
 	const size, count = 8 << 10, 1024 // 8 MiB: more than both socket buffers hold
 	for i := range count {
