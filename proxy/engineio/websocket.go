@@ -512,9 +512,6 @@ func (s *Session) flushDeferred() {
 	if cc == nil || cc.raw == nil || s.queued+frameOverhead*len(s.queue) > maxCorked {
 		s.kickLocked()
 		s.mu.Unlock()
-		if hook := s.srv.hooks.handoff; hook != nil {
-			hook(s)
-		}
 		return
 	}
 	s.writing = true
