@@ -177,8 +177,12 @@ func TestSendDeferred_FullSocket(t *testing.T) {
 		if err := s.SendDeferred([]Packet{{Type: PacketMessage, Data: data}}); err != nil {
 			t.Fatalf("packet %d: %v", i, err)
 		}
-		if i%4 == 3 {
-			time.Sleep(2 * cfg.BatchDelay) // one round of writes each
+		if i%4 == 3 && handoffs.Load() == 0 {
+			// One round of writes each. A packet sent while a round
+			// still writes is left to a writer goroutine with the rest
+			// of the queue, which would then fill the socket itself
+			// (as it did on a loaded machine).
+			waitSettled(t, s, &handoffs)
 		}
 	}
 	for i := range count {
@@ -190,6 +194,26 @@ func TestSendDeferred_FullSocket(t *testing.T) {
 	}
 	if handoffs.Load() == 0 {
 		t.Fatal("no write was left to a writer goroutine: the socket never filled")
+	}
+}
+
+// waitSettled waits until s has written everything it was given (no
+// writer, nothing queued, no round pending), or a round has left a write
+// to a writer goroutine (handoffs).
+func waitSettled(t *testing.T, s *Session, handoffs *atomic.Int32) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for handoffs.Load() == 0 {
+		s.mu.Lock()
+		settled := !s.writing && !s.deferred && len(s.queue) == 0
+		s.mu.Unlock()
+		if settled {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session's packets were never written")
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
 }
 
