@@ -39,6 +39,7 @@ import (
 	"github.com/iobridge/iobridge/examples/demo"
 	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/adapter"
+	redisadapter "github.com/iobridge/iobridge/proxy/adapter/redis"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/telemetry"
@@ -231,8 +232,8 @@ func versionString() string {
 // cluster was asked for), so the sidecar refuses to start.
 func unsupported(cfg *config.Config) []string {
 	var out []string
-	if cfg.Adapter.Type != "memory" {
-		out = append(out, fmt.Sprintf("adapter.type = %q: this build has the in-memory adapter only", cfg.Adapter.Type))
+	if cfg.Adapter.Type == "redis" && cfg.Adapter.Mode == "streams" {
+		out = append(out, `adapter.mode = "streams": this build has the "classic" and "sharded" Redis modes only`)
 	}
 	return out
 }
@@ -283,6 +284,34 @@ type sidecar struct {
 	streams []*stream.Stream
 	// tel is OpenTelemetry: metrics for /metrics, spans when configured.
 	tel *telemetry.Telemetry
+	// cluster is the Redis adapter's connections, nil with the in-memory
+	// adapter.
+	cluster *redisadapter.Cluster
+}
+
+// newAdapter makes the adapter factory [adapter] asks for: in-memory, or
+// Redis (whose connections are returned to be closed at shutdown).
+func newAdapter(a config.Adapter, logger *slog.Logger, tel *telemetry.Telemetry) (socketio.AdapterFactory, *redisadapter.Cluster, error) {
+	if a.Type != "redis" {
+		return adapter.Factory(adapter.Options{}), nil, nil
+	}
+	c, err := redisadapter.Open(context.Background(), redisadapter.Config{
+		URL:              a.URL,
+		KeyPrefix:        a.KeyPrefix,
+		Mode:             a.Mode,
+		SubscriptionMode: a.SubscriptionMode,
+		RequestTimeout:   a.RequestTimeout.Std(),
+		PublishQueue:     a.PublishQueue,
+		Logger:           logger.With("component", "adapter"),
+		MeterProvider:    tel.MeterProvider(),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("adapter: %w", err)
+	}
+	if err := c.Ready(); err != nil {
+		logger.Warn("adapter: Redis is not reachable yet; serving this node's sockets and retrying", "err", err)
+	}
+	return c.Factory(), c, nil
 }
 
 // newSidecar builds the Socket.IO server from [server], a translate route
@@ -301,14 +330,20 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 	}
 	ecfg := engineConfig(cfg.Server, logger)
 	ecfg.AllowRequest = plugins.AllowRequest(chains)
+	factory, cluster, err := newAdapter(cfg.Adapter, logger, tel)
+	if err != nil {
+		shutdownChains(context.Background(), chains)
+		tel.Shutdown(context.Background())
+		return nil, err
+	}
 	sio := socketio.NewServer(socketio.Config{
 		Engine:         ecfg,
-		Adapter:        adapter.Factory(adapter.Options{}),
+		Adapter:        factory,
 		ConnectTimeout: cfg.Server.ConnectTimeout.Std(),
 		Recovery:       cfg.Server.Recovery.Std(),
 		Logger:         logger,
 	})
-	sc := &sidecar{sio: sio, chains: chains, tel: tel}
+	sc := &sidecar{sio: sio, chains: chains, tel: tel, cluster: cluster}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
 	// Bridges apply their backends' instructions to their namespaces,
 	// with emit spans and counts as the translator's Executor.
@@ -425,6 +460,9 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		for _, st := range sc.streams {
 			a.AddReadiness("stream "+st.Name(), st.Ready)
 		}
+		if sc.cluster != nil {
+			a.AddReadiness("redis", func(context.Context) error { return sc.cluster.Ready() })
+		}
 	}
 	return sc, nil
 }
@@ -486,6 +524,9 @@ func (sc *sidecar) shutdown(ctx context.Context) error {
 		errs = append(errs, st.Shutdown(ctx))
 	}
 	errs = append(errs, sc.sio.Shutdown(ctx))
+	if sc.cluster != nil { // after the namespaces left their channels
+		errs = append(errs, sc.cluster.Close())
+	}
 	for _, br := range sc.bridges {
 		errs = append(errs, br.Shutdown(ctx))
 	}

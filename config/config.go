@@ -248,6 +248,14 @@ type Adapter struct {
 	// RequestTimeout bounds requests to other nodes (fetch sockets, server
 	// side emit). Must be positive. Default 5s.
 	RequestTimeout Duration `toml:"request_timeout"`
+	// SubscriptionMode is the sharded mode's, as createShardedAdapter's
+	// subscriptionMode: "dynamic" (default), "static" or
+	// "dynamic-private". Every node of a cluster must use the same.
+	SubscriptionMode string `toml:"subscription_mode"`
+	// PublishQueue bounds the messages waiting to be published to Redis
+	// (default 10000); past it a broadcast reaches this node's sockets
+	// only, and is counted and logged.
+	PublishQueue int `toml:"publish_queue"`
 }
 
 // Plugin is one [[namespace.plugin]] block. Name says which plugin it is,

@@ -142,6 +142,12 @@ func (l *loader) defaults(c *Config) {
 	if def("adapter.request_timeout") {
 		c.Adapter.RequestTimeout = DefaultRequestTimeout
 	}
+	if def("adapter.subscription_mode") {
+		c.Adapter.SubscriptionMode = "dynamic"
+	}
+	if def("adapter.publish_queue") {
+		c.Adapter.PublishQueue = 10000
+	}
 }
 
 // check records a problem at path unless the path already has one (a
@@ -499,6 +505,15 @@ func (l *loader) validateAdapter(a *Adapter) {
 	}
 	l.check(a.KeyPrefix != "", "adapter.key_prefix", `must not be empty (default "socket.io")`)
 	l.check(a.RequestTimeout > 0, "adapter.request_timeout", `must be positive, as "5s"`)
+	switch a.SubscriptionMode {
+	case "static", "dynamic", "dynamic-private":
+	default:
+		l.check(false, "adapter.subscription_mode", `%s is not "dynamic", "static" or "dynamic-private" (as createShardedAdapter's subscriptionMode; every node must use the same)`, l.show("adapter.subscription_mode", a.SubscriptionMode))
+	}
+	l.check(a.PublishQueue > 0, "adapter.publish_queue", "must be positive (default 10000), not %d", a.PublishQueue)
+	if a.Type == "redis" && strings.Contains(a.KeyPrefix, "*") {
+		l.check(false, "adapter.key_prefix", `must not contain "*": the classic mode subscribes to the pattern <key_prefix>#<namespace>#*`)
+	}
 }
 
 // ---- shared checks ----

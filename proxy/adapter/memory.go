@@ -26,6 +26,13 @@ type Options struct {
 	// MaxSessions caps the disconnected sessions kept per namespace; the
 	// oldest is dropped first. Zero means no cap other than the window.
 	MaxSessions int
+	// OnRoom, when set, is called when a room gets its first member
+	// (created) and when it loses its last (deleted), as socket.io-adapter's
+	// "create-room" and "delete-room" events, for distributed adapters that
+	// subscribe per room. isSocket says whether the room is named after a
+	// socket of this node (its own room, which every socket is in). It is called with the adapter's lock held and
+	// must not block or call back into the adapter.
+	OnRoom func(room string, created, isSocket bool)
 }
 
 // Memory is the in-memory Adapter of one namespace, socket.io-adapter's
@@ -108,6 +115,9 @@ func (a *Memory) AddAll(id string, rooms []string) {
 	m := a.sids[id]
 	for _, r := range rooms {
 		if r == id {
+			if !m.own && a.opts.OnRoom != nil && len(a.rooms[id]) == 0 {
+				a.opts.OnRoom(id, true, true)
+			}
 			m.own = true
 			continue
 		}
@@ -119,6 +129,10 @@ func (a *Memory) AddAll(id string, rooms []string) {
 		if members == nil {
 			members = make(map[string]struct{})
 			a.rooms[r] = members
+			if a.opts.OnRoom != nil {
+				_, sock := a.sids[r]
+				a.opts.OnRoom(r, true, sock)
+			}
 		}
 		members[id] = struct{}{}
 	}
@@ -134,6 +148,9 @@ func (a *Memory) Del(id, room string) {
 		return
 	}
 	if room == id {
+		if m.own && a.opts.OnRoom != nil && len(a.rooms[id]) == 0 {
+			a.opts.OnRoom(id, false, true)
+		}
 		m.own = false
 	} else if i := slices.Index(m.rooms, room); i >= 0 {
 		m.rooms = slices.Delete(m.rooms, i, i+1)
@@ -150,15 +167,53 @@ func (a *Memory) delLocked(room, id string) {
 	delete(members, id)
 	if len(members) == 0 {
 		delete(a.rooms, room)
+		if a.opts.OnRoom != nil {
+			_, sock := a.sids[room]
+			a.opts.OnRoom(room, false, sock)
+		}
 	}
+}
+
+// HasRoom reports whether room has a member on this node, a socket's own
+// room included.
+func (a *Memory) HasRoom(room string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if m, ok := a.sids[room]; ok && m.own {
+		return true
+	}
+	return len(a.rooms[room]) > 0
+}
+
+// RoomNames returns the rooms with a member on this node, the rooms named
+// after sockets included, as socket.io-adapter's rooms.keys().
+func (a *Memory) RoomNames() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.rooms)+len(a.sids))
+	for r := range a.rooms {
+		out = append(out, r)
+	}
+	for id, m := range a.sids {
+		if m.own {
+			if _, dup := a.rooms[id]; !dup {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
 }
 
 // DelAll implements socketio.Adapter.
 func (a *Memory) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, r := range a.sids[id].rooms {
+	m := a.sids[id]
+	for _, r := range m.rooms {
 		a.delLocked(r, id)
+	}
+	if m.own && a.opts.OnRoom != nil && len(a.rooms[id]) == 0 {
+		a.opts.OnRoom(id, false, true)
 	}
 	delete(a.sids, id)
 }

@@ -49,7 +49,7 @@ type BroadcastAck struct {
 // own calls into the Adapter need (AddAll, Del, DelAll from Socket).
 //
 // Optional capabilities (SocketFetcher, ServerSideEmitter, SessionStore,
-// ServerCounter, Closer) are separate interfaces, asserted once when the
+// ServerCounter, Initializer, Closer) are separate interfaces, asserted once when the
 // namespace is created.
 type Adapter interface {
 	// AddAll adds socket id to each room, creating rooms as needed.
@@ -112,6 +112,14 @@ type ServerSideEmitter interface {
 // expected to answer a BroadcastWithAck (ClientCount calls). Without it, 1.
 type ServerCounter interface {
 	ServerCount(ctx context.Context) (int, error)
+}
+
+// Initializer is implemented by adapters that start work once their
+// namespace is set up (socket.io-adapter's init): a distributed adapter
+// subscribes there, so that nothing it receives reaches a namespace not
+// yet ready. Init is called once, right after the AdapterFactory.
+type Initializer interface {
+	Init()
 }
 
 // Closer is implemented by adapters holding resources; Server.Shutdown

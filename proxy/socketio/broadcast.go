@@ -243,6 +243,11 @@ func (c *ackCollector) finish() AckResults {
 	return res
 }
 
+// LocalSockets returns the connected sockets of this node matching opts
+// (rooms and except; flags are ignored), for adapters applying another
+// node's request.
+func (n *Namespace) LocalSockets(opts *BroadcastOptions) []*Socket { return n.localMatch(opts) }
+
 // localMatch returns the local connected sockets matching opts.
 func (n *Namespace) localMatch(opts *BroadcastOptions) []*Socket {
 	ids := n.adapter.Sockets(opts.Rooms)

@@ -65,6 +65,9 @@ func newNamespace(s *Server, name string, parent *Namespace, pattern *regexp.Reg
 	if s.cfg.Recovery > 0 && n.store == nil {
 		n.log.Warn("socketio: the adapter does not store sessions, connection state recovery is off for this namespace")
 	}
+	if i, ok := n.adapter.(Initializer); ok {
+		i.Init()
+	}
 	return n
 }
 

@@ -626,6 +626,10 @@ func (s *Socket) cleanup() {
 	s.nsp.remove(s)
 }
 
+// Info describes the socket as FetchSockets does (for adapters answering
+// other nodes' queries).
+func (s *Socket) Info() SocketInfo { return s.info() }
+
 // info describes the socket for FetchSockets.
 func (s *Socket) info() SocketInfo {
 	return SocketInfo{ID: s.id, Handshake: s.Handshake(), Rooms: slices.Clone(s.Rooms()), Data: s.Data()}

@@ -1,0 +1,214 @@
+package adaptertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iobridge/iobridge/proxy/socketio"
+)
+
+// RunCluster runs the distributed part of the suite: two nodes, each a
+// socketio.Server on an adapter from its own newFactory call (its own
+// connections, as two processes), share broadcasts, acks, queries and
+// server-side emits. Deliveries between nodes are awaited, never assumed
+// at once: an adapter that subscribes per room is probed until the room's
+// broadcasts arrive.
+func RunCluster(t *testing.T, newFactory func(t *testing.T) socketio.AdapterFactory) {
+	t.Helper()
+	a := newEnv(t, newFactory(t), 0, 2)
+	b := newEnv(t, newFactory(t), 0, 2)
+	nodes := []*env{a, b}
+	waitFor(t, "both nodes counted", func() bool {
+		for _, e := range nodes {
+			c, ok := e.nsp.Adapter().(socketio.ServerCounter)
+			if !ok {
+				t.Fatal("a distributed adapter implements socketio.ServerCounter")
+			}
+			if n, err := c.ServerCount(context.Background()); err != nil || n != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	ctx := context.Background()
+
+	t.Run("Broadcast", func(t *testing.T) {
+		a.t, b.t = t, t
+		b.sockets[0].Join("room")
+		a.sockets[1].Join("room")
+		probe(t, a, b, "room", 0)
+		_ = a.nsp.Emit("all", nil, nil)
+		a.expect(`2["all"]`, 0, 1)
+		b.expect(`2["all"]`, 0, 1)
+		_ = a.nsp.To("room").Emit("room", []json.RawMessage{json.RawMessage(`{"k":[1,"x"],"a":null}`)}, nil)
+		a.expect(`2["room",{"k":[1,"x"],"a":null}]`, 1)
+		b.expect(`2["room",{"k":[1,"x"],"a":null}]`, 0)
+		_ = b.nsp.To("room", b.sockets[1].ID()).Except(a.sockets[1].ID()).Emit("two", nil, nil)
+		a.expect("")
+		b.expect(`2["two"]`, 0, 1)
+		_ = b.nsp.Except("room").Emit("except", nil, nil)
+		a.expect(`2["except"]`, 0)
+		b.expect(`2["except"]`, 1)
+		_ = a.nsp.To(b.sockets[1].ID()).Emit("one", nil, nil)
+		a.expect("")
+		b.expect(`2["one"]`, 1)
+		_ = a.nsp.Local().Emit("local", nil, nil)
+		a.expect(`2["local"]`, 0, 1)
+		_ = a.nsp.To(b.sockets[0].ID()).Emit("bin", []json.RawMessage{socketio.Placeholder(0)}, [][]byte{{1, 2, 3}})
+		if got := b.conns[0].next(t); got != `51-["bin",{"_placeholder":true,"num":0}]` {
+			t.Fatalf("binary header %q", got)
+		}
+		if got := b.conns[0].next(t); got != "\x01\x02\x03" {
+			t.Fatalf("attachment %q", got)
+		}
+		b.expect("")
+		a.expect("")
+	})
+
+	t.Run("BroadcastWithAck", func(t *testing.T) {
+		a.t, b.t = t, t
+		done := make(chan socketio.AckResults, 1)
+		go func() {
+			r, err := a.nsp.Timeout(wait).EmitWithAck(ctx, "q", nil, nil)
+			if err != nil {
+				t.Errorf("EmitWithAck: %v", err)
+			}
+			done <- r
+		}()
+		for i, e := range nodes {
+			for j, c := range e.conns {
+				m := c.next(t)
+				id := strings.TrimSuffix(strings.TrimPrefix(m, "2"), `["q"]`)
+				c.h.OnMessage([]byte(fmt.Sprintf(`3%s["n%d-%d",{"i":%d}]`, id, i, j, j)), false)
+			}
+		}
+		r := <-done
+		var got []string
+		for _, x := range r.Responses {
+			got = append(got, string(x.Args[0]))
+		}
+		slices.Sort(got)
+		want := []string{`"n0-0"`, `"n0-1"`, `"n1-0"`, `"n1-1"`}
+		if !slices.Equal(got, want) || len(r.TimedOut) != 0 {
+			t.Fatalf("acks %v (timed out %v), want %v", got, r.TimedOut, want)
+		}
+	})
+
+	t.Run("FetchSockets", func(t *testing.T) {
+		a.t, b.t = t, t
+		b.sockets[1].SetData(json.RawMessage(`{"user":"b1"}`))
+		infos, err := a.nsp.FetchSockets(ctx)
+		if err != nil || len(infos) != 4 {
+			t.Fatalf("FetchSockets = %d sockets, %v", len(infos), err)
+		}
+		var remote socketio.SocketInfo
+		for _, s := range infos {
+			if s.ID == b.sockets[1].ID() {
+				remote = s
+			}
+		}
+		data, _ := json.Marshal(remote.Data)
+		if string(data) != `{"user":"b1"}` || !slices.Contains(remote.Rooms, remote.ID) {
+			t.Fatalf("remote socket %+v data %s", remote, data)
+		}
+		infos, err = b.nsp.In("room").FetchSockets(ctx)
+		var ids []string
+		for _, s := range infos {
+			ids = append(ids, s.ID)
+		}
+		slices.Sort(ids)
+		if want := sorted([]string{a.sockets[1].ID(), b.sockets[0].ID()}); err != nil || !slices.Equal(ids, want) {
+			t.Fatalf("FetchSockets(room) = %v, %v; want %v", ids, err, want)
+		}
+	})
+
+	t.Run("RemoteJoinLeaveDisconnect", func(t *testing.T) {
+		a.t, b.t = t, t
+		if err := a.nsp.In(b.sockets[1].ID()).SocketsJoin(ctx, "joined"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "remote join", func() bool { return slices.Contains(b.sockets[1].Rooms(), "joined") })
+		if err := b.nsp.In("joined").SocketsLeave(ctx, "joined"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "leave", func() bool { return !slices.Contains(b.sockets[1].Rooms(), "joined") })
+		if err := b.nsp.In(a.sockets[0].ID()).DisconnectSockets(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.conns[0].next(t); got != "1" {
+			t.Fatalf("DISCONNECT %q", got)
+		}
+	})
+
+	t.Run("ServerSideEmit", func(t *testing.T) {
+		a.t, b.t = t, t
+		got := make(chan string, 4)
+		b.nsp.OnServerSideEmit(func(event string, args []json.RawMessage) {
+			got <- event + " " + string(socketio.AppendArray(nil, args))
+		})
+		if err := a.nsp.ServerSideEmit(ctx, "hello", []json.RawMessage{json.RawMessage(`1`), json.RawMessage(`"x"`)}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			if m != `hello [1,"x"]` {
+				t.Fatalf("server-side emit %q", m)
+			}
+		case <-time.After(wait):
+			t.Fatal("server-side emit not received")
+		}
+	})
+}
+
+// probe emits to room from a until b's socket i receives it: the room's
+// subscription is in place, then the probes are drained.
+func probe(t *testing.T, a, b *env, room string, i int) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		_ = a.nsp.To(room).Emit("probe", nil, nil)
+		select {
+		case p := <-b.conns[i].out:
+			if string(p.Data) != `2["probe"]` {
+				t.Fatalf("got %q while probing", p.Data)
+			}
+			time.Sleep(50 * time.Millisecond) // let the probes in flight arrive
+			for _, e := range []*env{a, b} {
+				for _, c := range e.conns {
+					drain(c)
+				}
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a broadcast to %q never reached the other node", room)
+		}
+	}
+}
+
+func drain(c *conn) {
+	for {
+		select {
+		case <-c.out:
+		default:
+			return
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

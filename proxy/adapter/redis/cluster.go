@@ -1,0 +1,506 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/iobridge/iobridge/proxy/adapter"
+	"github.com/iobridge/iobridge/proxy/socketio"
+)
+
+// Modes.
+const (
+	ModeClassic = "classic"
+	ModeSharded = "sharded"
+)
+
+// Subscription modes of the sharded adapter, as createShardedAdapter's
+// subscriptionMode.
+const (
+	SubscribeStatic         = "static"
+	SubscribeDynamic        = "dynamic"
+	SubscribeDynamicPrivate = "dynamic-private"
+)
+
+// Defaults.
+const (
+	DefaultKeyPrefix      = "socket.io"
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultPublishQueue bounds the messages waiting to be published.
+	DefaultPublishQueue = 10000
+	// DefaultMaxMessageBytes bounds a message received from Redis.
+	DefaultMaxMessageBytes = 16 << 20
+)
+
+// Errors.
+var (
+	// ErrTimeout is returned by a query to other nodes that did not get
+	// every answer in time.
+	ErrTimeout = errors.New("redis: timeout reached")
+	// ErrUnavailable wraps what is wrong while Redis cannot be reached.
+	ErrUnavailable = errors.New("redis: unavailable")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("redis: adapter closed")
+)
+
+// Config configures a Cluster.
+type Config struct {
+	// URL is redis://[user:password@]host:port/db or rediss:// for TLS.
+	URL string
+	// KeyPrefix is the channel prefix, as the Node adapters' key and
+	// channelPrefix ("socket.io" when empty).
+	KeyPrefix string
+	// Mode is ModeClassic (default) or ModeSharded.
+	Mode string
+	// SubscriptionMode is the sharded adapter's: SubscribeDynamic
+	// (default), SubscribeStatic or SubscribeDynamicPrivate. Every node of
+	// a cluster must use the same.
+	SubscriptionMode string
+	// RequestTimeout bounds queries to other nodes (fetch sockets, all
+	// rooms); DefaultRequestTimeout when zero.
+	RequestTimeout time.Duration
+	// PublishQueue bounds the messages waiting to be published
+	// (DefaultPublishQueue when zero). At the bound, a broadcast is
+	// delivered to this node's sockets but not published: it is counted
+	// as dropped and logged.
+	PublishQueue int
+	// MaxMessageBytes bounds a message received from Redis
+	// (DefaultMaxMessageBytes when zero); a larger one is dropped and
+	// logged.
+	MaxMessageBytes int
+	// Memory tunes the local, in-memory part of each namespace's adapter.
+	Memory adapter.Options
+	// Logger receives the adapter's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// MeterProvider receives the adapter's metrics; nil means none.
+	MeterProvider metric.MeterProvider
+}
+
+// Cluster is one process's membership of a Redis cluster: the connections
+// and goroutines every namespace adapter shares. It is safe for concurrent
+// use.
+type Cluster struct {
+	cfg Config
+	log *slog.Logger
+	rdb *goredis.Client
+	ps  *goredis.PubSub
+	met *metrics
+
+	queue  chan outgoing
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	mu     sync.RWMutex
+	// routes are the namespace adapters listening on each channel or
+	// pattern: one in a process serving each namespace once, more while a
+	// namespace is made anew before the old one is closed.
+	routes map[string][]route
+
+	state    atomic.Pointer[redisState]
+	failures atomic.Int64 // publishes lost since the last log line
+	dropped  atomic.Int64
+}
+
+type redisState struct {
+	err   error // nil when Redis answers
+	since time.Time
+}
+
+// outgoing is one message to publish.
+type outgoing struct {
+	channel string
+	payload []byte
+	sharded bool
+}
+
+// route says which namespace adapter gets what arrives on a channel.
+type route struct {
+	h    handler
+	kind int
+}
+
+// handler is a namespace adapter receiving from Redis.
+type handler interface {
+	receive(kind int, channel string, payload []byte)
+}
+
+// Open connects to Redis and starts the publisher, the subscriber and the
+// health check. Redis need not be up: the connections are retried until
+// Close, and Ready reports the state. It fails only on a bad Config.
+func Open(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = DefaultKeyPrefix
+	}
+	switch cfg.Mode {
+	case "":
+		cfg.Mode = ModeClassic
+	case ModeClassic, ModeSharded:
+	default:
+		return nil, fmt.Errorf("redis: mode %q is not %q or %q", cfg.Mode, ModeClassic, ModeSharded)
+	}
+	switch cfg.SubscriptionMode {
+	case "":
+		cfg.SubscriptionMode = SubscribeDynamic
+	case SubscribeStatic, SubscribeDynamic, SubscribeDynamicPrivate:
+	default:
+		return nil, fmt.Errorf("redis: subscription mode %q is not static, dynamic or dynamic-private", cfg.SubscriptionMode)
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.PublishQueue <= 0 {
+		cfg.PublishQueue = DefaultPublishQueue
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MeterProvider == nil {
+		cfg.MeterProvider = noop.NewMeterProvider()
+	}
+	opts, err := goredis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: url: %w", err)
+	}
+	opts.DialTimeout = 2 * time.Second
+	opts.ReadTimeout = 3 * time.Second
+	opts.WriteTimeout = 3 * time.Second
+	// No CLIENT SETINFO: older servers answer it with an error.
+	opts.DisableIdentity = true
+	c := &Cluster{
+		cfg:    cfg,
+		log:    cfg.Logger.With("adapter", "redis", "mode", cfg.Mode),
+		rdb:    goredis.NewClient(opts),
+		queue:  make(chan outgoing, cfg.PublishQueue),
+		routes: make(map[string][]route),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.state.Store(&redisState{err: fmt.Errorf("%w: not connected yet", ErrUnavailable), since: time.Now()})
+	if c.met, err = newMetrics(cfg.MeterProvider, c); err != nil {
+		return nil, err
+	}
+	c.ps = c.rdb.Subscribe(c.ctx)
+	c.checkHealth(ctx)
+	msgs := c.ps.ChannelWithSubscriptions(
+		goredis.WithChannelSize(1024),
+		goredis.WithChannelHealthCheckInterval(time.Second),
+		goredis.WithChannelSendTimeout(time.Hour),
+	)
+	c.wg.Add(3)
+	go c.publishLoop()
+	go c.receiveLoop(msgs)
+	go c.healthLoop()
+	return c, nil
+}
+
+// Factory returns the AdapterFactory making each namespace's adapter.
+func (c *Cluster) Factory() socketio.AdapterFactory {
+	return func(nsp *socketio.Namespace) socketio.Adapter {
+		if c.cfg.Mode == ModeSharded {
+			return newSharded(c, nsp)
+		}
+		return newClassic(c, nsp)
+	}
+}
+
+// Ready returns nil while Redis answers, else what is wrong. While Redis
+// is down, each node serves its own sockets only.
+func (c *Cluster) Ready() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return c.state.Load().err
+}
+
+// Close stops the goroutines and closes the connections. Messages still
+// queued are published first, for at most a second.
+func (c *Cluster) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	deadline := time.Now().Add(time.Second)
+	for len(c.queue) > 0 && time.Now().Before(deadline) && c.state.Load().err == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.cancel()
+	err := c.ps.Close()
+	c.wg.Wait()
+	c.met.unregister()
+	return errors.Join(err, c.rdb.Close())
+}
+
+// publish queues a message; it never blocks. At the bound the message is
+// dropped, counted and logged.
+func (c *Cluster) publish(channel string, payload []byte, sharded bool) {
+	if c.closed.Load() {
+		return
+	}
+	select {
+	case c.queue <- outgoing{channel: channel, payload: payload, sharded: sharded}:
+	default:
+		c.met.dropped.Add(c.ctx, 1)
+		if c.dropped.Add(1) == 1 {
+			c.log.Warn("redis: publish queue full, messages are delivered on this node only", "bound", c.cfg.PublishQueue, "channel", channel)
+		}
+	}
+}
+
+// publishLoop publishes the queue in order, pipelining what has piled up.
+func (c *Cluster) publishLoop() {
+	defer c.wg.Done()
+	const maxBatch = 256
+	batch := make([]outgoing, 0, maxBatch)
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case m := <-c.queue:
+			batch = append(batch[:0], m)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-c.queue:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		c.send(batch)
+		clear(batch)
+	}
+}
+
+func (c *Cluster) send(batch []outgoing) {
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	var err error
+	if len(batch) == 1 {
+		m := batch[0]
+		if m.sharded {
+			err = c.rdb.SPublish(ctx, m.channel, m.payload).Err()
+		} else {
+			err = c.rdb.Publish(ctx, m.channel, m.payload).Err()
+		}
+	} else {
+		_, err = c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, m := range batch {
+				if m.sharded {
+					p.SPublish(ctx, m.channel, m.payload)
+				} else {
+					p.Publish(ctx, m.channel, m.payload)
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		c.met.failed.Add(c.ctx, int64(len(batch)))
+		c.failures.Add(int64(len(batch)))
+		c.setState(err)
+		return
+	}
+	c.met.published.Add(c.ctx, int64(len(batch)))
+}
+
+// receiveLoop hands every message to its namespace adapter, in arrival
+// order.
+func (c *Cluster) receiveLoop(msgs <-chan any) {
+	defer c.wg.Done()
+	for {
+		var x any
+		select {
+		case <-c.ctx.Done():
+			return
+		case x = <-msgs:
+		}
+		switch m := x.(type) {
+		case *goredis.Message:
+			c.met.received.Add(c.ctx, 1)
+			key := m.Channel
+			if m.Pattern != "" {
+				key = m.Pattern
+			}
+			c.mu.RLock()
+			rs := c.routes[key]
+			c.mu.RUnlock()
+			if len(rs) == 0 {
+				continue
+			}
+			if len(m.Payload) > c.cfg.MaxMessageBytes {
+				c.log.Warn("redis: message over the size bound dropped", "channel", m.Channel, "bytes", len(m.Payload), "bound", c.cfg.MaxMessageBytes)
+				continue
+			}
+			payload := []byte(m.Payload)
+			for _, r := range rs {
+				r.h.receive(r.kind, m.Channel, payload)
+			}
+		case *goredis.Subscription:
+			c.log.Debug("redis: subscribed", "kind", m.Kind, "channel", m.Channel, "count", m.Count)
+		}
+	}
+}
+
+// healthLoop pings Redis every second and logs state changes, with the
+// publishes lost while it was down.
+func (c *Cluster) healthLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.checkHealth(c.ctx)
+			if n := c.dropped.Swap(0); n > 1 {
+				c.log.Warn("redis: publish queue was full, messages delivered on this node only", "dropped", n)
+			}
+		}
+	}
+}
+
+func (c *Cluster) checkHealth(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c.setState(c.rdb.Ping(ctx).Err())
+}
+
+// setState records whether Redis answers, logging each change once.
+func (c *Cluster) setState(err error) {
+	if c.closed.Load() && err != nil {
+		return
+	}
+	old := c.state.Load()
+	if (old.err == nil) == (err == nil) {
+		return
+	}
+	next := &redisState{since: time.Now()}
+	if err != nil {
+		next.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if !c.state.CompareAndSwap(old, next) {
+		return
+	}
+	if err != nil {
+		c.log.Error("redis: unreachable; sockets of this node are served, nothing reaches other nodes until it is back", "err", err)
+		return
+	}
+	lost := c.failures.Swap(0)
+	c.log.Info("redis: connected", "down_for", time.Since(old.since).Round(time.Millisecond).String(), "publishes_lost", lost)
+}
+
+// subscribe adds channels (or patterns) to the subscriber connection and
+// routes them to h. A failure is logged: the subscriber subscribes again
+// when it reconnects.
+func (c *Cluster) subscribe(kind string, h handler, routes map[string]int) {
+	names := make([]string, 0, len(routes))
+	c.mu.Lock()
+	for ch, k := range routes {
+		rs := c.routes[ch]
+		if slices.ContainsFunc(rs, func(r route) bool { return r.h == h }) {
+			continue
+		}
+		if len(rs) == 0 {
+			names = append(names, ch)
+		}
+		c.routes[ch] = append(rs, route{h: h, kind: k})
+	}
+	c.mu.Unlock()
+	if len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	var err error
+	switch kind {
+	case "psubscribe":
+		err = c.ps.PSubscribe(ctx, names...)
+	case "ssubscribe":
+		err = c.ps.SSubscribe(ctx, names...)
+	default:
+		err = c.ps.Subscribe(ctx, names...)
+	}
+	if err != nil && !c.closed.Load() {
+		c.log.Warn("redis: subscribing failed, retried on reconnect", "channels", strings.Join(names, " "), "err", err)
+	}
+}
+
+// unsubscribe removes h from channels (or patterns), and leaves those it
+// was the last on.
+func (c *Cluster) unsubscribe(kind string, h handler, channels ...string) {
+	var names []string
+	c.mu.Lock()
+	for _, ch := range channels {
+		rs := slices.DeleteFunc(slices.Clone(c.routes[ch]), func(r route) bool { return r.h == h })
+		if len(rs) == 0 {
+			if _, ok := c.routes[ch]; ok {
+				names = append(names, ch)
+			}
+			delete(c.routes, ch)
+		} else {
+			c.routes[ch] = rs
+		}
+	}
+	c.mu.Unlock()
+	if c.closed.Load() || len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	var err error
+	switch kind {
+	case "psubscribe":
+		err = c.ps.PUnsubscribe(ctx, names...)
+	case "ssubscribe":
+		err = c.ps.SUnsubscribe(ctx, names...)
+	default:
+		err = c.ps.Unsubscribe(ctx, names...)
+	}
+	if err != nil {
+		c.log.Debug("redis: unsubscribing failed", "channels", strings.Join(names, " "), "err", err)
+	}
+}
+
+// numSub returns the number of subscribers of channel (shard channel when
+// sharded): the number of nodes serving the namespace, this one included.
+// While Redis is down it is 1: this node alone.
+func (c *Cluster) numSub(ctx context.Context, channel string, sharded bool) int {
+	if c.state.Load().err != nil {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	var (
+		m   map[string]int64
+		err error
+	)
+	if sharded {
+		m, err = c.rdb.PubSubShardNumSub(ctx, channel).Result()
+	} else {
+		m, err = c.rdb.PubSubNumSub(ctx, channel).Result()
+	}
+	if err != nil {
+		c.setState(err)
+		return 1
+	}
+	if n := int(m[channel]); n > 1 {
+		return n
+	}
+	return 1
+}

@@ -1,0 +1,519 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/iobridge/iobridge/proxy/adapter"
+	"github.com/iobridge/iobridge/proxy/socketio"
+)
+
+// Message types of socket.io-adapter's ClusterAdapter, which the sharded
+// adapter speaks (and, in the streams adapter, the stream entries).
+const (
+	msgInitialHeartbeat = iota + 1
+	msgHeartbeat
+	msgBroadcast
+	msgSocketsJoin
+	msgSocketsLeave
+	msgDisconnectSockets
+	msgFetchSockets
+	msgFetchSocketsResponse
+	msgServerSideEmit
+	msgServerSideEmitResponse
+	msgBroadcastClientCount
+	msgBroadcastAck
+	msgAdapterClose
+)
+
+// sharded is one namespace's adapter speaking createShardedAdapter's
+// protocol: ClusterAdapter messages {uid, nsp, type, data} SPUBLISHed on
+// P#N# (or a room's P#N#room# in the dynamic modes), answers on the
+// requester's P#N#uid#; JSON unless the message carries binary (then
+// notepack). The requester applies its own requests locally and ignores
+// their echo.
+type sharded struct {
+	*adapter.Memory
+	c       *Cluster
+	nsp     *socketio.Namespace
+	name    string
+	uid     string
+	channel string // P#N#
+	private string // P#N#uid#
+	pend    *requests
+	closed  atomic.Bool
+
+	// Dynamic room channels to subscribe (true) or leave (false), applied
+	// by subLoop in the order rooms come and go.
+	subMu sync.Mutex
+	want  map[string]bool
+	kick  chan struct{}
+	done  chan struct{}
+}
+
+var (
+	_ socketio.Adapter           = (*sharded)(nil)
+	_ socketio.SocketFetcher     = (*sharded)(nil)
+	_ socketio.ServerSideEmitter = (*sharded)(nil)
+	_ socketio.ServerCounter     = (*sharded)(nil)
+	_ socketio.Closer            = (*sharded)(nil)
+	_ socketio.Initializer       = (*sharded)(nil)
+)
+
+func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
+	name := nsp.Name()
+	a := &sharded{
+		c:       c,
+		nsp:     nsp,
+		name:    name,
+		uid:     randomID(8),
+		channel: c.cfg.KeyPrefix + "#" + name + "#",
+		pend:    newRequests(),
+		want:    make(map[string]bool),
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	a.private = a.channel + a.uid + "#"
+	mopts := c.cfg.Memory
+	if c.cfg.SubscriptionMode != SubscribeStatic {
+		mopts.OnRoom = a.onRoom
+		go a.subLoop()
+	}
+	a.Memory = adapter.NewMemory(nsp, mopts)
+	return a
+}
+
+// Init implements socketio.Initializer.
+func (a *sharded) Init() {
+	a.c.subscribe("ssubscribe", a, map[string]int{a.channel: kindMessage, a.private: kindResponse})
+}
+
+func (a *sharded) logger() *slog.Logger { return a.nsp.Logger() }
+
+// onRoom is the in-memory adapter's create-room/delete-room: a public room
+// (private too in dynamic-private) gets its own channel while it has
+// members here.
+func (a *sharded) onRoom(room string, created, isSocket bool) {
+	if isSocket && a.c.cfg.SubscriptionMode == SubscribeDynamic {
+		return
+	}
+	a.subMu.Lock()
+	a.want[room] = created
+	a.subMu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (a *sharded) subLoop() {
+	for {
+		select {
+		case <-a.done:
+			return
+		case <-a.kick:
+		}
+		a.subMu.Lock()
+		want := a.want
+		a.want = make(map[string]bool)
+		a.subMu.Unlock()
+		add := make(map[string]int)
+		var del []string
+		for room, on := range want {
+			if on {
+				add[a.channel+room+"#"] = kindMessage
+			} else {
+				del = append(del, a.channel+room+"#")
+			}
+		}
+		if len(add) > 0 {
+			a.c.subscribe("ssubscribe", a, add)
+		}
+		if len(del) > 0 {
+			a.c.unsubscribe("ssubscribe", a, del...)
+		}
+	}
+}
+
+// looksLikeSocketID is the sharded adapter's test: socket ids are 20
+// characters long.
+func looksLikeSocketID(room string) bool { return len(room) == 20 }
+
+// message returns {"uid","nsp","type","data":…} with data's fields.
+func (a *sharded) message(typ int, data []byte) []byte {
+	msg := make([]byte, 0, 64+len(a.name)+len(data))
+	msg = append(msg, `{"uid":`...)
+	msg = appendString(msg, a.uid)
+	msg = append(msg, `,"nsp":`...)
+	msg = appendString(msg, a.name)
+	msg = append(msg, `,"type":`...)
+	msg = strconv.AppendInt(msg, int64(typ), 10)
+	if data != nil {
+		msg = append(msg, `,"data":`...)
+		msg = append(msg, data...)
+	}
+	return append(msg, '}')
+}
+
+func (a *sharded) send(channel string, msg []byte, atts [][]byte) {
+	payload, err := encodeMessage(msg, atts, false)
+	if err != nil {
+		a.logger().Error("redis: message not published: it cannot be encoded", "channel", channel, "err", err)
+		return
+	}
+	a.c.publish(channel, payload, true)
+}
+
+// Broadcast implements socketio.Adapter.
+func (a *sharded) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions) error {
+	if !opts.Flags.Local {
+		data := make([]byte, 0, 64+len(p.Data))
+		data = append(data, `{"packet":`...)
+		data = appendPacket(data, p, a.name)
+		data = append(data, `,"opts":`...)
+		data = appendOpts(data, opts, true, false)
+		data = append(data, '}')
+		channel := a.channel
+		if len(opts.Rooms) == 1 {
+			room := opts.Rooms[0]
+			switch a.c.cfg.SubscriptionMode {
+			case SubscribeDynamic:
+				if !looksLikeSocketID(room) {
+					channel += room + "#"
+				}
+			case SubscribeDynamicPrivate:
+				channel += room + "#"
+			}
+		}
+		a.send(channel, a.message(msgBroadcast, data), p.Attachments)
+	}
+	return a.Memory.Broadcast(p, opts)
+}
+
+// BroadcastWithAck implements socketio.Adapter.
+func (a *sharded) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastOptions, acks *socketio.BroadcastAck) error {
+	if !opts.Flags.Local {
+		id := randomID(8)
+		a.pend.addAck(id, acks, ackKeep(opts, a.c.cfg.RequestTimeout))
+		data := make([]byte, 0, 96+len(p.Data))
+		data = append(data, `{"packet":`...)
+		data = appendPacket(data, p, a.name)
+		data = append(data, `,"requestId":`...)
+		data = appendString(data, id)
+		data = append(data, `,"opts":`...)
+		data = appendOpts(data, opts, true, true)
+		data = append(data, '}')
+		a.send(a.channel, a.message(msgBroadcast, data), p.Attachments)
+	}
+	return a.Memory.BroadcastWithAck(p, opts, acks)
+}
+
+// ServerCount implements socketio.ServerCounter.
+func (a *sharded) ServerCount(ctx context.Context) (int, error) {
+	return a.c.numSub(ctx, a.channel, true), nil
+}
+
+// FetchSockets implements socketio.SocketFetcher.
+func (a *sharded) FetchSockets(ctx context.Context, opts *socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
+	var out []socketio.SocketInfo
+	for _, s := range a.nsp.LocalSockets(opts) {
+		out = append(out, s.Info())
+	}
+	if opts.Flags.Local {
+		return out, nil
+	}
+	n := a.c.numSub(ctx, a.channel, true) - 1
+	if n <= 0 {
+		return out, nil
+	}
+	id := randomID(8)
+	q := a.pend.add(id, msgFetchSockets, n)
+	data := []byte(`{"opts":`)
+	data = appendOpts(data, opts, true, true)
+	data = append(data, `,"requestId":`...)
+	data = appendString(data, id)
+	data = append(data, '}')
+	a.send(a.channel, a.message(msgFetchSockets, data), nil)
+	err := a.pend.wait(ctx, a.c, id, q, requestTimeout(opts, a.c.cfg.RequestTimeout))
+	return append(out, q.sockets...), err
+}
+
+// AddSockets implements socketio.SocketFetcher.
+func (a *sharded) AddSockets(_ context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
+	for _, s := range a.nsp.LocalSockets(opts) {
+		s.Join(rooms...)
+	}
+	if !opts.Flags.Local {
+		a.remote(msgSocketsJoin, opts, rooms, false)
+	}
+	return nil
+}
+
+// DelSockets implements socketio.SocketFetcher.
+func (a *sharded) DelSockets(_ context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
+	for _, s := range a.nsp.LocalSockets(opts) {
+		for _, r := range rooms {
+			s.Leave(r)
+		}
+	}
+	if !opts.Flags.Local {
+		a.remote(msgSocketsLeave, opts, rooms, false)
+	}
+	return nil
+}
+
+// DisconnectSockets implements socketio.SocketFetcher.
+func (a *sharded) DisconnectSockets(_ context.Context, opts *socketio.BroadcastOptions, close bool) error {
+	for _, s := range a.nsp.LocalSockets(opts) {
+		s.Disconnect(close)
+	}
+	if !opts.Flags.Local {
+		a.remote(msgDisconnectSockets, opts, nil, close)
+	}
+	return nil
+}
+
+func (a *sharded) remote(typ int, opts *socketio.BroadcastOptions, rooms []string, close bool) {
+	data := []byte(`{"opts":`)
+	data = appendOpts(data, opts, true, false)
+	if typ == msgDisconnectSockets {
+		data = append(data, `,"close":`...)
+		data = strconv.AppendBool(data, close)
+	} else {
+		data = append(data, `,"rooms":`...)
+		data = appendStrings(data, rooms)
+	}
+	data = append(data, '}')
+	a.send(a.channel, a.message(typ, data), nil)
+}
+
+// ServerSideEmit implements socketio.ServerSideEmitter.
+func (a *sharded) ServerSideEmit(_ context.Context, event string, args []json.RawMessage) error {
+	data := []byte(`{"packet":`)
+	data = socketio.AppendEventData(data, event, args)
+	data = append(data, '}')
+	a.send(a.channel, a.message(msgServerSideEmit, data), nil)
+	return nil
+}
+
+// Close implements socketio.Closer.
+func (a *sharded) Close() error {
+	if !a.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if a.c.cfg.SubscriptionMode != SubscribeStatic {
+		close(a.done)
+	}
+	names := []string{a.channel, a.private}
+	for _, r := range a.RoomNames() {
+		if a.c.cfg.SubscriptionMode == SubscribeDynamicPrivate || (a.c.cfg.SubscriptionMode == SubscribeDynamic && a.nsp.Socket(r) == nil) {
+			names = append(names, a.channel+r+"#")
+		}
+	}
+	a.c.unsubscribe("ssubscribe", a, names...)
+	return nil
+}
+
+// clusterMessage is a ClusterAdapter message; data's fields are the union
+// of every type's.
+type clusterMessage struct {
+	UID  string       `json:"uid"`
+	Nsp  string       `json:"nsp"`
+	Type int          `json:"type"`
+	Data *clusterData `json:"data"`
+}
+
+type clusterData struct {
+	Opts        *wireOpts       `json:"opts"`
+	Packet      json.RawMessage `json:"packet"`
+	RequestID   *string         `json:"requestId"`
+	Rooms       roomList        `json:"rooms"`
+	Close       bool            `json:"close"`
+	Sockets     json.RawMessage `json:"sockets"`
+	ClientCount *float64        `json:"clientCount"`
+}
+
+func (a *sharded) receive(kind int, channel string, payload []byte) {
+	js, atts, err := decodeMessage(payload)
+	if err != nil {
+		a.bad(channel, err)
+		return
+	}
+	var m clusterMessage
+	if err := json.Unmarshal(js, &m); err != nil {
+		a.bad(channel, err)
+		return
+	}
+	if m.Data == nil {
+		m.Data = &clusterData{}
+	}
+	if kind == kindResponse {
+		a.onResponse(&m, atts)
+		return
+	}
+	if m.UID == a.uid || m.Nsp != a.name {
+		return
+	}
+	a.onMessage(channel, &m, atts)
+}
+
+func (a *sharded) bad(channel string, err error) {
+	a.logger().Warn("redis: message from another node dropped", "channel", channel, "err", err)
+}
+
+func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte) {
+	d := m.Data
+	reqID := ""
+	if d.RequestID != nil {
+		reqID = *d.RequestID
+	}
+	switch m.Type {
+	case msgBroadcast:
+		if d.Opts == nil {
+			a.bad(channel, errBadMessage)
+			return
+		}
+		var wp wirePacket
+		if err := json.Unmarshal(d.Packet, &wp); err != nil {
+			a.bad(channel, err)
+			return
+		}
+		p, err := wp.packet(a.name, atts)
+		if err != nil {
+			a.bad(channel, err)
+			return
+		}
+		if d.RequestID == nil {
+			_ = a.Memory.Broadcast(p, d.Opts.options())
+			return
+		}
+		a.onBroadcastWithAck(m.UID, reqID, p, d.Opts)
+	case msgSocketsJoin, msgSocketsLeave:
+		if d.Opts == nil {
+			return
+		}
+		for _, s := range a.nsp.LocalSockets(d.Opts.options()) {
+			if m.Type == msgSocketsJoin {
+				s.Join(d.Rooms...)
+			} else {
+				for _, r := range d.Rooms {
+					s.Leave(r)
+				}
+			}
+		}
+	case msgDisconnectSockets:
+		if d.Opts == nil {
+			return
+		}
+		for _, s := range a.nsp.LocalSockets(d.Opts.options()) {
+			s.Disconnect(d.Close)
+		}
+	case msgFetchSockets:
+		if d.Opts == nil {
+			return
+		}
+		sockets := []wireSocket{}
+		for _, s := range a.nsp.LocalSockets(d.Opts.options()) {
+			sockets = append(sockets, socketDetails(s))
+		}
+		b, err := json.Marshal(map[string]any{"requestId": reqID, "sockets": sockets})
+		if err != nil {
+			a.logger().Error("redis: answer not published", "err", err)
+			return
+		}
+		a.respond(m.UID, msgFetchSocketsResponse, b, nil)
+	case msgServerSideEmit:
+		event, args, err := splitEvent(d.Packet)
+		if err != nil {
+			a.bad(channel, err)
+			return
+		}
+		a.nsp.DispatchServerSideEmit(event, args)
+		if d.RequestID != nil {
+			// Answered once, with no value, as a Node server's handler
+			// calling back with none: the requester completes.
+			data := []byte(`{"requestId":`)
+			data = appendString(data, reqID)
+			data = append(data, '}')
+			a.respond(m.UID, msgServerSideEmitResponse, data, nil)
+		}
+	case msgBroadcastClientCount, msgBroadcastAck, msgFetchSocketsResponse, msgServerSideEmitResponse:
+		a.onResponse(m, atts)
+	}
+}
+
+// respond publishes an answer on the requester's private channel.
+func (a *sharded) respond(requester string, typ int, data []byte, atts [][]byte) {
+	a.send(a.channel+requester+"#", a.message(typ, data), atts)
+}
+
+func (a *sharded) onBroadcastWithAck(requester, id string, p *socketio.Packet, wo *wireOpts) {
+	p.ID, p.HasID = a.nsp.NextAckID(), true
+	hooks := &socketio.BroadcastAck{
+		ClientCount: func(n int) {
+			data := []byte(`{"requestId":`)
+			data = appendString(data, id)
+			data = append(data, `,"clientCount":`...)
+			data = strconv.AppendInt(data, int64(n), 10)
+			data = append(data, '}')
+			a.respond(requester, msgBroadcastClientCount, data, nil)
+		},
+		Recipient: func(string) {},
+		Ack: func(_ string, args []json.RawMessage, atts [][]byte, err error) {
+			if err != nil {
+				return
+			}
+			data := []byte(`{"requestId":`)
+			data = appendString(data, id)
+			if arg := firstArg(args); arg != nil {
+				data = append(data, `,"packet":`...)
+				data = append(data, arg...)
+			}
+			data = append(data, '}')
+			a.respond(requester, msgBroadcastAck, data, atts)
+		},
+	}
+	_ = a.Memory.BroadcastWithAck(p, wo.options(), hooks)
+}
+
+func (a *sharded) onResponse(m *clusterMessage, atts [][]byte) {
+	d := m.Data
+	if d.RequestID == nil {
+		return
+	}
+	id := *d.RequestID
+	switch m.Type {
+	case msgBroadcastClientCount:
+		if acks := a.pend.ack(id); acks != nil {
+			n := 0
+			if d.ClientCount != nil {
+				n = int(*d.ClientCount)
+			}
+			acks.ClientCount(n)
+		}
+	case msgBroadcastAck:
+		if acks := a.pend.ack(id); acks != nil {
+			var args []json.RawMessage
+			if len(d.Packet) > 0 {
+				args = []json.RawMessage{d.Packet}
+			}
+			acks.Ack("", args, atts, nil)
+		}
+	case msgFetchSocketsResponse:
+		a.pend.answer(id, func(q *request) {
+			var sockets []wireSocket
+			if json.Unmarshal(d.Sockets, &sockets) != nil {
+				return
+			}
+			for i := range sockets {
+				q.sockets = append(q.sockets, sockets[i].info())
+			}
+		})
+	case msgServerSideEmitResponse:
+		a.pend.answer(id, nil)
+	}
+}
