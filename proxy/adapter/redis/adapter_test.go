@@ -3,8 +3,8 @@ package redis
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 

@@ -103,7 +103,7 @@ type Cluster struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	mu     sync.RWMutex
+	mu sync.RWMutex
 	// routes are the namespace adapters listening on each channel or
 	// pattern: one in a process serving each namespace once, more while a
 	// namespace is made anew before the old one is closed.
@@ -173,6 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.MeterProvider == nil {
 		cfg.MeterProvider = noop.NewMeterProvider()
 	}
+	libraryLogs.Do(func() { goredis.SetLogger(debugLogger{cfg.Logger}) })
 	opts, err := goredis.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("redis: url: %w", err)
@@ -206,6 +207,17 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	go c.receiveLoop(msgs)
 	go c.healthLoop()
 	return c, nil
+}
+
+// libraryLogs routes go-redis's own logs (one line per failed dial while
+// Redis is down) to the first Cluster's logger at debug level: the
+// Cluster logs each outage itself, once.
+var libraryLogs sync.Once
+
+type debugLogger struct{ log *slog.Logger }
+
+func (l debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // Factory returns the AdapterFactory making each namespace's adapter.
