@@ -90,7 +90,10 @@ type valueDecoder struct {
 //     millisecond digits, truncated to the millisecond as JS does (toward
 //     zero, so 1 ns before 1970 is ".000Z" of 1970); years beyond 0..9999
 //     print as "+010000"/"-000001", and a time JS cannot hold
-//     (|ms| > 8.64e15) prints null, as an Invalid Date does;
+//     (|ms| > 8.64e15) prints null, as an Invalid Date does. Any ext -1 of
+//     4, 8 or 12 bytes is a timestamp, as the msgpack spec and
+//     @msgpack/msgpack have it; notepack reads only d6, d7 and c7 so, and
+//     misreads c7 of another length;
 //   - NaN and ±Inf become null, -0 prints 0, other floats print as JS
 //     numbers (0.1, 1e-7, 1e+21); integers print exactly;
 //   - map keys that are not strings print as JS String(key) would: 1 -> "1",
@@ -98,14 +101,16 @@ type valueDecoder struct {
 //     bytes as UTF-8; array, map and ext keys are errValueKey;
 //   - any other ext decodes as notepack does: [type, <bin>], the data a
 //     placeholder. notepack's legacy ext 0 forms (notepack 2, before adapter
-//     8 / emitter 5) decode too: fixext1 0 is undefined (null in an array,
-//     and the member is left out of an object), fixext8 0 a Date in ms;
+//     8 / emitter 5) decode too: fixext1 0 is undefined (null in an array
+//     and at the top, and the member is left out of an object), fixext8 0 a
+//     Date in ms, ext8/16/32 0 an ArrayBuffer (binary);
 //   - strings are escaped as JSON.stringify does (only '"', '\\' and
 //     control characters; <, >, & and U+2028 stay literal); invalid UTF-8 is
 //     replaced by U+FFFD per maximal invalid subsequence, as Node's UTF-8
 //     decoder (and WHATWG's) does.
 //
-// dec must read from a bytes.Reader (or another reader with a Len method):
+// dec must read from a bytes.Reader (or another reader with Len and
+// ReadByte methods, else errValueReader):
 // every length header is checked against the bytes left before anything is
 // read or allocated, so a hostile header cannot make decodeJSON allocate
 // more than the input's size. Truncated input, unknown codes and nesting
