@@ -29,16 +29,19 @@ func openCluster(t testing.TB, url, prefix, mode, sub string) *Cluster {
 	return c
 }
 
+// modes are every mode and subscription mode.
+var modes = []struct{ mode, sub string }{
+	{ModeClassic, ""},
+	{ModeSharded, SubscribeDynamic},
+	{ModeSharded, SubscribeStatic},
+	{ModeSharded, SubscribeDynamicPrivate},
+}
+
 // TestConformance runs the adapter suite on a node of a Redis cluster, in
 // every mode.
 func TestConformance(t *testing.T) {
 	r := startRedis(t)
-	for _, m := range []struct{ mode, sub string }{
-		{ModeClassic, ""},
-		{ModeSharded, SubscribeDynamic},
-		{ModeSharded, SubscribeStatic},
-		{ModeSharded, SubscribeDynamicPrivate},
-	} {
+	for _, m := range modes {
 		t.Run(m.mode+"/"+m.sub, func(t *testing.T) {
 			// A node of its own for each server the suite makes.
 			adaptertest.Run(t, func(nsp *socketio.Namespace) socketio.Adapter {
@@ -52,12 +55,7 @@ func TestConformance(t *testing.T) {
 // every mode.
 func TestCluster(t *testing.T) {
 	r := startRedis(t)
-	for _, m := range []struct{ mode, sub string }{
-		{ModeClassic, ""},
-		{ModeSharded, SubscribeDynamic},
-		{ModeSharded, SubscribeStatic},
-		{ModeSharded, SubscribeDynamicPrivate},
-	} {
+	for _, m := range modes {
 		t.Run(m.mode+"/"+m.sub, func(t *testing.T) {
 			prefix := uniquePrefix()
 			adaptertest.RunCluster(t, func(t *testing.T) socketio.AdapterFactory {

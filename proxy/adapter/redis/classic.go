@@ -165,10 +165,7 @@ func (a *classic) ServerCount(ctx context.Context) (int, error) {
 
 // FetchSockets implements socketio.SocketFetcher.
 func (a *classic) FetchSockets(ctx context.Context, opts *socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	var out []socketio.SocketInfo
-	for _, s := range a.nsp.LocalSockets(opts) {
-		out = append(out, s.Info())
-	}
+	out := infosLocal(a.nsp, opts)
 	if opts.Flags.Local {
 		return out, nil
 	}
@@ -200,9 +197,7 @@ func requestTimeout(opts *socketio.BroadcastOptions, def time.Duration) time.Dur
 // AddSockets implements socketio.SocketFetcher: applied here, and asked of
 // the other nodes.
 func (a *classic) AddSockets(_ context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
-	for _, s := range a.nsp.LocalSockets(opts) {
-		s.Join(rooms...)
-	}
+	joinLocal(a.nsp, opts, rooms)
 	if !opts.Flags.Local {
 		a.remote(reqRemoteJoin, opts, rooms, false)
 	}
@@ -211,11 +206,7 @@ func (a *classic) AddSockets(_ context.Context, opts *socketio.BroadcastOptions,
 
 // DelSockets implements socketio.SocketFetcher.
 func (a *classic) DelSockets(_ context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
-	for _, s := range a.nsp.LocalSockets(opts) {
-		for _, r := range rooms {
-			s.Leave(r)
-		}
-	}
+	leaveLocal(a.nsp, opts, rooms)
 	if !opts.Flags.Local {
 		a.remote(reqRemoteLeave, opts, rooms, false)
 	}
@@ -224,9 +215,7 @@ func (a *classic) DelSockets(_ context.Context, opts *socketio.BroadcastOptions,
 
 // DisconnectSockets implements socketio.SocketFetcher.
 func (a *classic) DisconnectSockets(_ context.Context, opts *socketio.BroadcastOptions, close bool) error {
-	for _, s := range a.nsp.LocalSockets(opts) {
-		s.Disconnect(close)
-	}
+	disconnectLocal(a.nsp, opts, close)
 	if !opts.Flags.Local {
 		a.remote(reqRemoteDisconnect, opts, nil, close)
 	}
@@ -388,14 +377,10 @@ func (a *classic) onRequest(payload []byte) {
 			if own {
 				return // applied when it was asked
 			}
-			for _, s := range a.nsp.LocalSockets(r.Opts.options()) {
-				for _, room := range r.Rooms {
-					if r.Type == reqRemoteJoin {
-						s.Join(room)
-					} else {
-						s.Leave(room)
-					}
-				}
+			if r.Type == reqRemoteJoin {
+				joinLocal(a.nsp, r.Opts.options(), r.Rooms)
+			} else {
+				leaveLocal(a.nsp, r.Opts.options(), r.Rooms)
 			}
 			return
 		}
@@ -418,9 +403,7 @@ func (a *classic) onRequest(payload []byte) {
 			if own {
 				return
 			}
-			for _, s := range a.nsp.LocalSockets(r.Opts.options()) {
-				s.Disconnect(r.Close)
-			}
+			disconnectLocal(a.nsp, r.Opts.options(), r.Close)
 			return
 		}
 		if s := a.nsp.Socket(r.SID); s != nil {
@@ -431,11 +414,7 @@ func (a *classic) onRequest(payload []byte) {
 		if own || r.Opts == nil {
 			return
 		}
-		sockets := []wireSocket{}
-		for _, s := range a.nsp.LocalSockets(r.Opts.options()) {
-			sockets = append(sockets, socketDetails(s))
-		}
-		a.respond(map[string]any{"requestId": reqID, "sockets": sockets})
+		a.respond(map[string]any{"requestId": reqID, "sockets": detailsLocal(a.nsp, r.Opts.options())})
 	case reqServerSideEmit:
 		if r.UID == a.uid {
 			return

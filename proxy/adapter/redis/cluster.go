@@ -111,6 +111,7 @@ type Cluster struct {
 
 	state    atomic.Pointer[redisState]
 	failures atomic.Int64 // publishes lost since the last log line
+	everUp   atomic.Bool
 	dropped  atomic.Int64
 }
 
@@ -414,7 +415,11 @@ func (c *Cluster) setState(err error) {
 		return
 	}
 	lost := c.failures.Swap(0)
-	c.log.Info("redis: connected", "down_for", time.Since(old.since).Round(time.Millisecond).String(), "publishes_lost", lost)
+	if !c.everUp.Swap(true) {
+		c.log.Info("redis: connected")
+		return
+	}
+	c.log.Info("redis: connected again", "down_for", time.Since(old.since).Round(time.Millisecond).String(), "publishes_lost", lost)
 }
 
 // subscribe adds channels (or patterns) to the subscriber connection and
@@ -437,18 +442,7 @@ func (c *Cluster) subscribe(kind string, h handler, routes map[string]int) {
 	if len(names) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	var err error
-	switch kind {
-	case "psubscribe":
-		err = c.ps.PSubscribe(ctx, names...)
-	case "ssubscribe":
-		err = c.ps.SSubscribe(ctx, names...)
-	default:
-		err = c.ps.Subscribe(ctx, names...)
-	}
-	if err != nil && !c.closed.Load() {
+	if err := c.pubsub(kind, true, names); err != nil && !c.closed.Load() {
 		c.log.Warn("redis: subscribing failed, retried on reconnect", "channels", strings.Join(names, " "), "err", err)
 	}
 }
@@ -473,20 +467,26 @@ func (c *Cluster) unsubscribe(kind string, h handler, channels ...string) {
 	if c.closed.Load() || len(names) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	var err error
-	switch kind {
-	case "psubscribe":
-		err = c.ps.PUnsubscribe(ctx, names...)
-	case "ssubscribe":
-		err = c.ps.SUnsubscribe(ctx, names...)
-	default:
-		err = c.ps.Unsubscribe(ctx, names...)
-	}
-	if err != nil {
+	if err := c.pubsub(kind, false, names); err != nil {
 		c.log.Debug("redis: unsubscribing failed", "channels", strings.Join(names, " "), "err", err)
 	}
+}
+
+// pubsub subscribes to (on) or leaves names: channels, patterns
+// ("psubscribe") or shard channels ("ssubscribe").
+func (c *Cluster) pubsub(kind string, on bool, names []string) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	type op func(context.Context, ...string) error
+	ops := map[string][2]op{
+		"psubscribe": {c.ps.PUnsubscribe, c.ps.PSubscribe},
+		"ssubscribe": {c.ps.SUnsubscribe, c.ps.SSubscribe},
+		"subscribe":  {c.ps.Unsubscribe, c.ps.Subscribe},
+	}[kind]
+	if on {
+		return ops[1](ctx, names...)
+	}
+	return ops[0](ctx, names...)
 }
 
 // numSub returns the number of subscribers of channel (shard channel when

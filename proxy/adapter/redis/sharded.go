@@ -219,10 +219,7 @@ func (a *sharded) ServerCount(ctx context.Context) (int, error) {
 
 // FetchSockets implements socketio.SocketFetcher.
 func (a *sharded) FetchSockets(ctx context.Context, opts *socketio.BroadcastOptions) ([]socketio.SocketInfo, error) {
-	var out []socketio.SocketInfo
-	for _, s := range a.nsp.LocalSockets(opts) {
-		out = append(out, s.Info())
-	}
+	out := infosLocal(a.nsp, opts)
 	if opts.Flags.Local {
 		return out, nil
 	}
@@ -244,9 +241,7 @@ func (a *sharded) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 
 // AddSockets implements socketio.SocketFetcher.
 func (a *sharded) AddSockets(_ context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
-	for _, s := range a.nsp.LocalSockets(opts) {
-		s.Join(rooms...)
-	}
+	joinLocal(a.nsp, opts, rooms)
 	if !opts.Flags.Local {
 		a.remote(msgSocketsJoin, opts, rooms, false)
 	}
@@ -255,11 +250,7 @@ func (a *sharded) AddSockets(_ context.Context, opts *socketio.BroadcastOptions,
 
 // DelSockets implements socketio.SocketFetcher.
 func (a *sharded) DelSockets(_ context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
-	for _, s := range a.nsp.LocalSockets(opts) {
-		for _, r := range rooms {
-			s.Leave(r)
-		}
-	}
+	leaveLocal(a.nsp, opts, rooms)
 	if !opts.Flags.Local {
 		a.remote(msgSocketsLeave, opts, rooms, false)
 	}
@@ -268,9 +259,7 @@ func (a *sharded) DelSockets(_ context.Context, opts *socketio.BroadcastOptions,
 
 // DisconnectSockets implements socketio.SocketFetcher.
 func (a *sharded) DisconnectSockets(_ context.Context, opts *socketio.BroadcastOptions, close bool) error {
-	for _, s := range a.nsp.LocalSockets(opts) {
-		s.Disconnect(close)
-	}
+	disconnectLocal(a.nsp, opts, close)
 	if !opts.Flags.Local {
 		a.remote(msgDisconnectSockets, opts, nil, close)
 	}
@@ -396,31 +385,21 @@ func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte) {
 		if d.Opts == nil {
 			return
 		}
-		for _, s := range a.nsp.LocalSockets(d.Opts.options()) {
-			if m.Type == msgSocketsJoin {
-				s.Join(d.Rooms...)
-			} else {
-				for _, r := range d.Rooms {
-					s.Leave(r)
-				}
-			}
+		if m.Type == msgSocketsJoin {
+			joinLocal(a.nsp, d.Opts.options(), d.Rooms)
+		} else {
+			leaveLocal(a.nsp, d.Opts.options(), d.Rooms)
 		}
 	case msgDisconnectSockets:
 		if d.Opts == nil {
 			return
 		}
-		for _, s := range a.nsp.LocalSockets(d.Opts.options()) {
-			s.Disconnect(d.Close)
-		}
+		disconnectLocal(a.nsp, d.Opts.options(), d.Close)
 	case msgFetchSockets:
 		if d.Opts == nil {
 			return
 		}
-		sockets := []wireSocket{}
-		for _, s := range a.nsp.LocalSockets(d.Opts.options()) {
-			sockets = append(sockets, socketDetails(s))
-		}
-		b, err := json.Marshal(map[string]any{"requestId": reqID, "sockets": sockets})
+		b, err := json.Marshal(map[string]any{"requestId": reqID, "sockets": detailsLocal(a.nsp, d.Opts.options())})
 		if err != nil {
 			a.logger().Error("redis: answer not published", "err", err)
 			return
