@@ -344,6 +344,13 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		Logger:         logger,
 	})
 	sc := &sidecar{sio: sio, chains: chains, tel: tel, cluster: cluster}
+	if cluster != nil {
+		for i, ch := range chains {
+			if ch.HasOutbound() {
+				logger.Warn("adapter: a plugin's outbound hook runs once per recipient on this node, so this namespace's instructions reach this node's sockets only", "namespace", cfg.Namespaces[i].Name)
+			}
+		}
+	}
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
 	// Bridges apply their backends' instructions to their namespaces,
 	// with emit spans and counts as the translator's Executor.
