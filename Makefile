@@ -9,9 +9,9 @@ LOCKFILE := $(INTEROP)/package-lock.json
 # Stamp holding the hash of the lockfile node_modules was installed from.
 LOCKSTAMP := $(INTEROP)/node_modules/.iobridge-lock.sha256
 
-.PHONY: test vet gotest interop-deps browser-deps run build
+.PHONY: test vet gotest interop-deps browser-deps redis-deps run build
 
-test: interop-deps browser-deps vet gotest
+test: interop-deps browser-deps redis-deps vet gotest
 
 vet:
 	$(GO) vet ./...
@@ -44,6 +44,26 @@ browser-deps:
 			apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 		else \
 			echo "interop: the demo page test needs Chromium: install the chromium package" >&2; exit 1; \
+		fi; \
+	fi
+
+# The cluster tests (interop/cluster_test.go) start their own redis-server
+# (7.0 or later: the sharded adapter needs SPUBLISH) on a free port of
+# 127.0.0.1; a fresh machine gets Debian's redis-server package. The
+# package's service is not started: a policy-rc.d answering 101 ("action
+# forbidden") is in place during the install, unless one already is.
+redis-deps:
+	@if ! command -v redis-server >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "interop: installing redis-server for the cluster tests"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			policy=/usr/sbin/policy-rc.d; added=; \
+			if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod +x $$policy && added=1; fi; \
+			apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; st=$$?; \
+			if [ -n "$$added" ]; then rm -f $$policy; fi; \
+			[ $$st = 0 ] || exit $$st; \
+		else \
+			echo "interop: the cluster tests need redis-server (7.0 or later): install the redis-server package" >&2; exit 1; \
 		fi; \
 	fi
 
