@@ -174,6 +174,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "warning:", w.String())
 		}
+		if bad := unsupported(cfg); len(bad) > 0 {
+			for _, b := range bad {
+				fmt.Fprintln(stderr, b)
+			}
+			return 1
+		}
 		fmt.Fprintln(stdout, "ok")
 		return 0
 	}

@@ -345,10 +345,54 @@ func TestServeAnswersHandshake(t *testing.T) {
 }
 
 func TestServeRefusesUnsupported(t *testing.T) {
-	cfgFile := writeFile(t, "redis.toml", goodConfig+"[adapter]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n")
+	cfgFile := writeFile(t, "streams.toml", goodConfig+"[adapter]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\nmode = \"streams\"\n")
 	code, _, stderr := runCmd(t, "-config", cfgFile)
-	if code != 1 || !strings.Contains(stderr, "adapter.type") {
-		t.Errorf("serving with the Redis adapter configured = exit %d, stderr %q; want exit 1 naming adapter.type", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "adapter.mode") {
+		t.Errorf("serving with the streams mode configured = exit %d, stderr %q; want exit 1 naming adapter.mode", code, stderr)
+	}
+	code, _, stderr = runCmd(t, "-check", "-config", cfgFile)
+	if code != 1 || !strings.Contains(stderr, "adapter.mode") {
+		t.Errorf("-check with the streams mode = exit %d, stderr %q; want exit 1 naming adapter.mode", code, stderr)
+	}
+}
+
+// TestServeRedisDown: with the Redis adapter and no Redis, the sidecar
+// starts, serves its own clients and says on /readyz what is wrong.
+func TestServeRedisDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := ln.Addr().String()
+	ln.Close()
+	cfgFile := writeFile(t, "redis.toml", goodConfig+"[adapter]\ntype = \"redis\"\nurl = \"redis://"+nothing+"/0\"\n")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logs := newLogWatch()
+	exited := make(chan int, 1)
+	go func() { exited <- run(ctx, []string{"-config", cfgFile, "-log-format", "json"}, io.Discard, logs) }()
+	url, _ := logs.waitRecord(t, "listening", exited)["url"].(string)
+	if sid := pollHandshake(t, url+"rt/?EIO=4&transport=polling"); len(sid) != 20 {
+		t.Errorf("handshake with Redis down: sid %q, want a 20-char id", sid)
+	}
+	apiURL, _ := logs.waitRecord(t, "control API listening", exited)["url"].(string)
+	resp, err := http.Get(apiURL + "readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `redis: redis: unavailable`) {
+		t.Errorf("/readyz with Redis down = %d %s, want 503 naming redis", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("exit %d after shutdown, want 0:\n%s", code, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("did not stop within 15s:\n%s", logs.String())
 	}
 }
 

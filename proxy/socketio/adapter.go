@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -90,6 +91,10 @@ type SocketInfo struct {
 	Rooms     []string
 	Data      any
 }
+
+// ErrRemoteTimeout is wrapped by a distributed adapter's query (fetch
+// sockets) that did not get every other node's answer in time.
+var ErrRemoteTimeout = errors.New("socketio: other nodes did not all answer in time")
 
 // SocketFetcher is implemented by adapters that answer queries across nodes
 // (fetchSockets, addSockets, delSockets, disconnectSockets). Without it,

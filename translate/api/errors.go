@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -68,7 +69,7 @@ func (a *API) fail(c *gin.Context, err error) {
 		status, code = http.StatusNotFound, CodeUnknownNamespace
 	case errors.Is(err, translate.ErrInvalidInstruction), errors.Is(err, errInvalidRequest):
 		status, code = http.StatusBadRequest, CodeInvalidRequest
-	case errors.Is(err, translate.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, translate.ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, socketio.ErrRemoteTimeout):
 		status, code = http.StatusServiceUnavailable, CodeUnavailable
 	}
 	msg := err.Error()

@@ -474,7 +474,7 @@ func (a *classic) onBroadcastWithAck(id string, wp *wirePacket, atts [][]byte, w
 // respond publishes a JSON answer on the common response channel, where
 // every classic requester listens.
 func (a *classic) respond(v map[string]any) {
-	msg, err := json.Marshal(v)
+	msg, err := marshal(v)
 	if err != nil {
 		a.logger().Error("redis: answer not published", "err", err)
 		return

@@ -47,7 +47,8 @@ const (
 var (
 	// ErrTimeout is returned by a query to other nodes that did not get
 	// every answer in time.
-	ErrTimeout = errors.New("redis: timeout reached")
+	// It wraps socketio.ErrRemoteTimeout.
+	ErrTimeout = fmt.Errorf("redis: timeout reached: %w", socketio.ErrRemoteTimeout)
 	// ErrUnavailable wraps what is wrong while Redis cannot be reached.
 	ErrUnavailable = errors.New("redis: unavailable")
 	// ErrClosed is returned after Close.

@@ -38,6 +38,7 @@ func newMetrics(mp metric.MeterProvider, c *Cluster) (*metrics, error) {
 	out.requests = counter("iobridge.redis.requests", "Requests to other nodes (fetch sockets, all rooms).")
 	out.timeouts = counter("iobridge.redis.request.timeouts", "Requests to other nodes that did not get every answer in time.")
 	h, err := m.Float64Histogram("iobridge.redis.request.duration", metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 		metric.WithDescription("Round trip of a request to other nodes, until the last answer."))
 	errs = append(errs, err)
 	out.roundTrip = h

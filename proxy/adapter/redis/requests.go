@@ -92,7 +92,7 @@ func (r *requests) wait(ctx context.Context, c *Cluster, id string, q *request, 
 	c.met.roundTrip.Record(c.ctx, time.Since(start).Seconds())
 	if err == ErrTimeout {
 		c.met.timeouts.Add(c.ctx, 1)
-		return fmt.Errorf("%w: only %d responses received out of %d", ErrTimeout, got, want)
+		return fmt.Errorf("%w (only %d responses received out of %d)", ErrTimeout, got, want)
 	}
 	return err
 }

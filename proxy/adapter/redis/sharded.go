@@ -399,7 +399,7 @@ func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte) {
 		if d.Opts == nil {
 			return
 		}
-		b, err := json.Marshal(map[string]any{"requestId": reqID, "sockets": detailsLocal(a.nsp, d.Opts.options())})
+		b, err := marshal(map[string]any{"requestId": reqID, "sockets": detailsLocal(a.nsp, d.Opts.options())})
 		if err != nil {
 			a.logger().Error("redis: answer not published", "err", err)
 			return

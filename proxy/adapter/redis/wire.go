@@ -164,7 +164,7 @@ func appendStrings(b []byte, s []string) []byte {
 }
 
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
+	q, _ := marshal(s)
 	return append(b, q...)
 }
 
@@ -320,6 +320,18 @@ func anyStrings(v any) []string {
 		return nil
 	}
 	return []string{fmt.Sprint(v)}
+}
+
+// marshal is json.Marshal without HTML escaping: "&" stays "&", as
+// JSON.stringify writes it.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // randomID returns n random bytes in hex (socket.io-adapter's randomId is
