@@ -29,9 +29,14 @@ type batcher struct {
 	delay  time.Duration // Config.BatchDelay
 	mu     sync.Mutex
 	armed  bool // the timer will fire
-	streak int  // rounds in a row that broadcasts came during
-	firing bool // a round of writes is under way; it arms the timer after
-	timer  *time.Timer
+	streak int  // rounds in a row that broadcasts came during, or soon after
+	// lastArm is when the last broadcast came that found no round
+	// waiting, lastWait the wait it set, lastEnd when the last round of
+	// writes ended.
+	lastArm, lastEnd time.Time
+	lastWait         time.Duration
+	firing           bool // a round of writes is under way; it arms the timer after
+	timer            *time.Timer
 	// waiting are the sessions to write at the next firing; spare is the
 	// slice a firing used, kept for the next.
 	waiting, spare []*Session
@@ -40,13 +45,30 @@ type batcher struct {
 // maxBatchWait bounds the wait a long round of writes sets.
 const maxBatchWait = 20 * time.Millisecond
 
+// streamGap is how soon after a round, and after the last wait, the next
+// broadcast must come to count as part of a stream.
+const streamGap = 15 * time.Millisecond
+
 // add schedules s to be written at the next firing. The caller holds s.mu.
 func (b *batcher) add(s *Session) {
 	b.mu.Lock()
 	b.waiting = append(b.waiting, s)
 	if !b.armed && !b.firing {
-		b.streak = 0
-		b.armLocked(b.delay)
+		// A broadcast soon after the last round ended, itself soon after
+		// the one that started that round, is part of a stream of them,
+		// each slower to arrive than a round takes, so that none comes
+		// during the writes: the wait grows as for a backlog. A slower
+		// stream (a gap of streamGap beyond the last wait, as for 40 a
+		// second) and a broadcast after a quiet spell wait BatchDelay.
+		now := time.Now()
+		if !b.lastArm.IsZero() && now.Sub(b.lastEnd) < streamGap && now.Sub(b.lastArm) < b.lastWait+streamGap {
+			b.streak = min(b.streak+1, 8)
+		} else {
+			b.streak = 0
+		}
+		b.lastArm = now
+		b.lastWait = min(b.delay<<b.streak, max(b.delay, maxBatchWait))
+		b.armLocked(b.lastWait)
 	}
 	b.mu.Unlock()
 }
@@ -76,13 +98,16 @@ func (b *batcher) fire() {
 	clear(list)
 	b.mu.Lock()
 	b.firing = false
+	b.lastEnd = time.Now()
 	if b.spare == nil && cap(list) <= 1<<16 {
 		b.spare = list[:0]
 	}
 	if len(b.waiting) > 0 && !b.armed {
 		// Broadcasts came while this round wrote: a backlog.
 		b.streak = min(b.streak+1, 8)
-		b.armLocked(max(b.delay, min(took, b.delay<<b.streak, maxBatchWait)))
+		b.lastArm = b.lastEnd
+		b.lastWait = max(b.delay, min(took, b.delay<<b.streak, maxBatchWait))
+		b.armLocked(b.lastWait)
 	}
 	b.mu.Unlock()
 }
