@@ -100,6 +100,22 @@ type Config struct {
 	// is created; an error rejects the handshake with 403 and
 	// {"code":4,"message":"Forbidden"}.
 	AllowRequest func(r *http.Request) error
+	// NodeID, when set, names this node in every session id it issues:
+	// the first NodeIDLen characters (SIDNode reads them back), the ids
+	// staying 20 base64url characters as the reference's. So another node
+	// that gets a request for the session knows its owner without asking
+	// anyone. It must be NodeIDLen base64url characters (NewNodeID);
+	// NewServer panics on another value. Empty means wholly random ids.
+	NodeID string
+	// Forward, when set, is asked about each request (CORS preflights
+	// aside) whose sid this server does not hold: a polling GET or POST,
+	// or a WebSocket upgrade. The Handler it returns serves the request
+	// instead of this server (another node owns the session, see
+	// proxy/forward); nil answers as for any unknown sid, 400
+	// {"code":1,"message":"Session ID unknown"}. It is called before CORS
+	// headers are set, concurrently, on the request's goroutine, and must
+	// not block for long (a lookup bounded in time).
+	Forward func(r *http.Request, sid string) http.Handler
 	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -2,8 +2,6 @@ package engineio
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -129,6 +127,9 @@ func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.NodeID != "" && !validNodeID(cfg.NodeID) {
+		panic("engineio: Config.NodeID " + strconv.Quote(cfg.NodeID) + " is not NodeIDLen base64url characters (NewNodeID)")
+	}
 	s := &Server{
 		cfg:      cfg,
 		accept:   accept,
@@ -224,6 +225,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	q := r.URL.Query()
+	if s.cfg.Forward != nil && r.Method != http.MethodOptions {
+		// Before CORS: the owner sets the headers of the answer.
+		if sid := q.Get("sid"); sid != "" && s.lookup(sid) == nil {
+			if h := s.cfg.Forward(r, sid); h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+	}
 	if len(s.cfg.CORSOrigins) > 0 {
 		allowed := s.setCORS(w, r)
 		if r.Method == http.MethodOptions {
@@ -231,7 +242,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	q := r.URL.Query()
 	transport := q.Get("transport")
 	upgrade := websocket.IsWebSocketUpgrade(r)
 	fail := abortRequest
@@ -373,14 +383,6 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, allowed bool)
 	}
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// newID returns a session id as base64id does: 15 random bytes in URL-safe
-// base64, 20 characters.
-func newID() string {
-	var b [15]byte
-	_, _ = rand.Read(b[:])
-	return base64.URLEncoding.EncodeToString(b[:])
 }
 
 // openPacket returns the OPEN packet's JSON for sess.

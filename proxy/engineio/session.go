@@ -108,7 +108,7 @@ func (s *Session) Transport() string {
 func newSession(srv *Server, r *http.Request, protocol int, ws, b64 bool) *Session {
 	s := &Session{
 		srv:   srv,
-		id:    newID(),
+		id:    srv.newID(),
 		proto: uint8(protocol),
 		ws:    ws,
 	}
