@@ -33,6 +33,12 @@ type Options struct {
 	// socket of this node (its own room, which every socket is in). It is called with the adapter's lock held and
 	// must not block or call back into the adapter.
 	OnRoom func(room string, created, isSocket bool)
+	// NoRecoveryStore makes Broadcast deliver without appending an offset
+	// or keeping the packet, whatever the recovery window: for a
+	// distributed adapter whose offsets and sessions live elsewhere (the
+	// Redis streams mode), which appends the offset itself and implements
+	// socketio.SessionStore over its own storage.
+	NoRecoveryStore bool
 }
 
 // Memory is the in-memory Adapter of one namespace, socket.io-adapter's
@@ -315,7 +321,7 @@ func (a *Memory) excluded(except []string, id string) bool { return a.inAny(exce
 
 // Broadcast implements socketio.Adapter.
 func (a *Memory) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions) error {
-	if a.nsp.RecoveryWindow() > 0 && p.Type == socketio.PacketEvent && !p.HasID && !opts.Flags.Volatile {
+	if !a.opts.NoRecoveryStore && a.nsp.RecoveryWindow() > 0 && p.Type == socketio.PacketEvent && !p.HasID && !opts.Flags.Volatile {
 		p = a.store(p, opts)
 	}
 	pkts := socketio.Encode(p)
@@ -352,7 +358,7 @@ func (a *Memory) store(p *socketio.Packet, opts *socketio.BroadcastOptions) *soc
 	defer a.rmu.Unlock()
 	id := a.offsets.next(now)
 	cp := *p
-	cp.Data = appendOffset(p.Data, id)
+	cp.Data = AppendOffset(p.Data, id)
 	a.pruneLocked(now)
 	if len(a.packets) >= a.opts.MaxPackets {
 		drop := len(a.packets) - a.opts.MaxPackets + 1
@@ -379,8 +385,9 @@ func (a *Memory) LastStored() *socketio.Packet {
 	return a.packets[len(a.packets)-1].packet
 }
 
-// appendOffset turns [..] into [..,"offset"].
-func appendOffset(data []byte, offset string) []byte {
+// AppendOffset turns the event data [..] into [..,"offset"], in a new
+// slice: how a recovery offset travels, as the last argument.
+func AppendOffset(data []byte, offset string) []byte {
 	end := len(data)
 	for end > 0 && data[end-1] != ']' {
 		end--

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -210,5 +211,107 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// RunClusterRecovery checks connection state recovery across two nodes, as
+// a distributed adapter keeping sessions and offsets in shared storage
+// (the Redis streams mode) does: a socket of node A in a room gets a
+// broadcast of node B with an offset, its transport closes, both nodes
+// broadcast while it is away, and it reconnects to node B with its pid and
+// offset: it is recovered with its id and room, gets each missed event
+// once, in order, with its offset, and the room still reaches it.
+func RunClusterRecovery(t *testing.T, newFactory func(t *testing.T) socketio.AdapterFactory) {
+	t.Helper()
+	a := newEnv(t, newFactory(t), time.Minute, 0)
+	b := newEnv(t, newFactory(t), time.Minute, 0)
+	for _, e := range []*env{a, b} {
+		if _, ok := e.nsp.Adapter().(socketio.SessionStore); !ok {
+			t.Fatal("adapter does not implement socketio.SessionStore")
+		}
+	}
+	waitFor(t, "both nodes counted", func() bool {
+		for _, e := range []*env{a, b} {
+			n, err := e.nsp.Adapter().(socketio.ServerCounter).ServerCount(context.Background())
+			if err != nil || n != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	c := a.dial()
+	c.h.OnMessage([]byte("0"), false)
+	var ack struct{ Sid, Pid string }
+	if err := json.Unmarshal([]byte(c.next(t)[1:]), &ack); err != nil || ack.Pid == "" {
+		t.Fatalf("CONNECT ack without pid: %v", err)
+	}
+	s := <-a.got
+	s.Join("r")
+	offsetOf := func(m, prefix string) string {
+		t.Helper()
+		if !strings.HasPrefix(m, prefix) {
+			t.Fatalf("got %q, want %s…", m, prefix)
+		}
+		args, _ := socketio.SplitArray(json.RawMessage(m[1:]))
+		var offset string
+		_ = json.Unmarshal(args[len(args)-1], &offset)
+		if offset == "" {
+			t.Fatalf("no offset in %q", m)
+		}
+		return offset
+	}
+	_ = b.nsp.To("r").Emit("from-b", []json.RawMessage{json.RawMessage(`1`)}, nil)
+	offset := offsetOf(c.next(t), `2["from-b",1,"`)
+	_ = a.nsp.To("r").Emit("from-a", nil, nil)
+	if o := offsetOf(c.next(t), `2["from-a","`); o == offset {
+		t.Fatalf("two broadcasts with offset %q", o)
+	} else {
+		offset = o
+	}
+	left := make(chan struct{})
+	s.OnDisconnect(func(socketio.DisconnectReason) { close(left) })
+	c.Close(engineio.ReasonTransportClose)
+	<-left
+	_ = a.nsp.To("r").Emit("missed-a", nil, nil)
+	_ = b.nsp.Emit("missed-b", []json.RawMessage{json.RawMessage(`{"x":1}`)}, nil)
+	_ = b.nsp.To("other").Emit("not-mine", nil, nil)
+	_ = a.nsp.Except("r").Emit("not-mine", nil, nil)
+	_ = a.nsp.Volatile().Emit("volatile", nil, nil)
+
+	c2 := b.dial()
+	c2.h.OnMessage([]byte(`0{"pid":"`+ack.Pid+`","offset":"`+offset+`"}`), false)
+	var offsets []string
+	offsets = append(offsets, offsetOf(c2.next(t), `2["missed-a","`))
+	offsets = append(offsets, offsetOf(c2.next(t), `2["missed-b",{"x":1},"`))
+	// A volatile broadcast is replayed too: the stream holds every
+	// broadcast without ack, and the streams adapter's restoreSession
+	// replays what matches the rooms.
+	offsets = append(offsets, offsetOf(c2.next(t), `2["volatile","`))
+	if m := c2.next(t); m != `0{"sid":"`+ack.Sid+`","pid":"`+ack.Pid+`"}` {
+		t.Fatalf("CONNECT ack %q", m)
+	}
+	if offsets[0] == offsets[1] || offsets[1] == offsets[2] || offsets[0] == offset {
+		t.Fatalf("offsets %v after %q", offsets, offset)
+	}
+	var s2 *socketio.Socket
+	select {
+	case s2 = <-b.got:
+	case <-time.After(wait):
+		t.Fatal("no connection on node B")
+	}
+	if !s2.Recovered() || s2.ID() != ack.Sid || !slices.Contains(s2.Rooms(), "r") {
+		t.Fatalf("recovered=%v id=%s rooms=%v", s2.Recovered(), s2.ID(), s2.Rooms())
+	}
+	c2.none(t)
+	_ = a.nsp.To("r").Emit("again", nil, nil)
+	offsetOf(c2.next(t), `2["again","`)
+
+	// The session was consumed: the same pid and offset now get a new
+	// session.
+	c3 := a.dial()
+	c3.h.OnMessage([]byte(`0{"pid":"`+ack.Pid+`","offset":"`+offset+`"}`), false)
+	m := c3.next(t)
+	if strings.Contains(m, ack.Sid) || !strings.HasPrefix(m, `0{"sid":"`) {
+		t.Fatalf("a consumed session restored again: %q", m)
 	}
 }

@@ -35,6 +35,7 @@ var modes = []struct{ mode, sub string }{
 	{ModeSharded, SubscribeDynamic},
 	{ModeSharded, SubscribeStatic},
 	{ModeSharded, SubscribeDynamicPrivate},
+	{ModeStreams, ""},
 }
 
 // TestConformance runs the adapter suite on a node of a Redis cluster, in
@@ -63,4 +64,14 @@ func TestCluster(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestStreamsRecovery restores on one node a session persisted by another,
+// in the streams mode.
+func TestStreamsRecovery(t *testing.T) {
+	r := startRedis(t)
+	prefix := uniquePrefix()
+	adaptertest.RunClusterRecovery(t, func(t *testing.T) socketio.AdapterFactory {
+		return openCluster(t, r.url(), prefix, ModeStreams, "").Factory()
+	})
 }

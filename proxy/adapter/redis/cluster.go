@@ -23,6 +23,13 @@ import (
 const (
 	ModeClassic = "classic"
 	ModeSharded = "sharded"
+	// ModeStreams is @socket.io/redis-streams-adapter 0.3's protocol:
+	// ClusterAdapter messages that must reach every node (broadcasts
+	// without ack, remote joins, leaves and disconnects) are XADDed to a
+	// Redis stream read by every node, the others PUBLISHed; with
+	// connection state recovery, offsets are stream entry ids and sessions
+	// live in Redis, so a client recovers on any node.
+	ModeStreams = "streams"
 )
 
 // Subscription modes of the sharded adapter, as createShardedAdapter's
@@ -41,6 +48,11 @@ const (
 	DefaultPublishQueue = 10000
 	// DefaultMaxMessageBytes bounds a message received from Redis.
 	DefaultMaxMessageBytes = 16 << 20
+	// DefaultStreamMaxLen is the streams mode's MAXLEN ~ bound, as the
+	// streams adapter's maxLen.
+	DefaultStreamMaxLen = 10000
+	// DefaultSessionKeyPrefix is the streams adapter's sessionKeyPrefix.
+	DefaultSessionKeyPrefix = "sio:session:"
 )
 
 // Errors.
@@ -62,8 +74,13 @@ type Config struct {
 	// KeyPrefix is the channel prefix, as the Node adapters' key and
 	// channelPrefix ("socket.io" when empty).
 	KeyPrefix string
-	// Mode is ModeClassic (default) or ModeSharded.
+	// Mode is ModeClassic (default), ModeSharded or ModeStreams.
 	Mode string
+	// StreamMaxLen is the streams mode's approximate bound on the stream's
+	// length (XADD MAXLEN ~); DefaultStreamMaxLen when zero. A client
+	// away longer than the stream holds what it missed cannot recover (it
+	// gets a new session).
+	StreamMaxLen int64
 	// SubscriptionMode is the sharded adapter's: SubscribeDynamic
 	// (default), SubscribeStatic or SubscribeDynamicPrivate. Every node of
 	// a cluster must use the same.
@@ -98,11 +115,17 @@ type Cluster struct {
 	ps  *goredis.PubSub
 	met *metrics
 
-	queue  chan outgoing
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed atomic.Bool
+	queue   chan outgoing
+	pending atomic.Int64 // queued or being sent
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+
+	// stream is the streams mode's stream key; reader is its dedicated
+	// connection for XREAD BLOCK.
+	stream string
+	reader *goredis.Client
 
 	mu sync.RWMutex
 	// routes are the namespace adapters listening on each channel or
@@ -121,11 +144,20 @@ type redisState struct {
 	since time.Time
 }
 
-// outgoing is one message to publish.
+// outgoing is one message to publish: PUBLISH or SPUBLISH payload on
+// channel, or XADD fields to the stream (reply, when set, gets the entry
+// id or the error).
 type outgoing struct {
 	channel string
 	payload []byte
 	sharded bool
+	fields  []any
+	reply   chan xaddResult
+}
+
+type xaddResult struct {
+	id  string
+	err error
 }
 
 // route says which namespace adapter gets what arrives on a channel.
@@ -149,9 +181,12 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	switch cfg.Mode {
 	case "":
 		cfg.Mode = ModeClassic
-	case ModeClassic, ModeSharded:
+	case ModeClassic, ModeSharded, ModeStreams:
 	default:
-		return nil, fmt.Errorf("redis: mode %q is not %q or %q", cfg.Mode, ModeClassic, ModeSharded)
+		return nil, fmt.Errorf("redis: mode %q is not %q, %q or %q", cfg.Mode, ModeClassic, ModeSharded, ModeStreams)
+	}
+	if cfg.StreamMaxLen <= 0 {
+		cfg.StreamMaxLen = DefaultStreamMaxLen
 	}
 	switch cfg.SubscriptionMode {
 	case "":
@@ -199,6 +234,15 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	c.ps = c.rdb.Subscribe(c.ctx)
 	c.checkHealth(ctx)
+	if cfg.Mode == ModeStreams {
+		c.stream = cfg.KeyPrefix
+		ropts := *opts
+		ropts.PoolSize = 1
+		ropts.MinIdleConns = 0
+		c.reader = goredis.NewClient(&ropts)
+		c.wg.Add(1)
+		go c.readLoop(c.streamStart(ctx))
+	}
 	msgs := c.ps.ChannelWithSubscriptions(
 		goredis.WithChannelSize(1024),
 		goredis.WithChannelHealthCheckInterval(time.Second),
@@ -225,7 +269,7 @@ func (l debugLogger) Printf(ctx context.Context, format string, v ...any) {
 // Factory returns the AdapterFactory making each namespace's adapter.
 func (c *Cluster) Factory() socketio.AdapterFactory {
 	return func(nsp *socketio.Namespace) socketio.Adapter {
-		if c.cfg.Mode == ModeSharded {
+		if c.cfg.Mode == ModeSharded || c.cfg.Mode == ModeStreams {
 			return newSharded(c, nsp)
 		}
 		return newClassic(c, nsp)
@@ -248,11 +292,14 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	deadline := time.Now().Add(time.Second)
-	for len(c.queue) > 0 && time.Now().Before(deadline) && c.state.Load().err == nil {
+	for c.pending.Load() > 0 && time.Now().Before(deadline) && c.state.Load().err == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c.cancel()
 	err := c.ps.Close()
+	if c.reader != nil {
+		err = errors.Join(err, c.reader.Close())
+	}
 	c.wg.Wait()
 	c.met.unregister()
 	return errors.Join(err, c.rdb.Close())
@@ -261,16 +308,28 @@ func (c *Cluster) Close() error {
 // publish queues a message; it never blocks. At the bound the message is
 // dropped, counted and logged.
 func (c *Cluster) publish(channel string, payload []byte, sharded bool) {
+	c.enqueue(outgoing{channel: channel, payload: payload, sharded: sharded})
+}
+
+func (c *Cluster) enqueue(m outgoing) bool {
 	if c.closed.Load() {
-		return
+		return false
 	}
+	c.pending.Add(1)
 	select {
-	case c.queue <- outgoing{channel: channel, payload: payload, sharded: sharded}:
+	case c.queue <- m:
+		return true
 	default:
+		c.pending.Add(-1)
 		c.met.dropped.Add(c.ctx, 1)
 		if c.dropped.Add(1) == 1 {
+			channel := m.channel
+			if m.fields != nil {
+				channel = c.stream
+			}
 			c.log.Warn("redis: publish queue full, messages are delivered on this node only", "bound", c.cfg.PublishQueue, "channel", channel)
 		}
+		return false
 	}
 }
 
@@ -296,6 +355,7 @@ func (c *Cluster) publishLoop() {
 			}
 		}
 		c.send(batch)
+		c.pending.Add(-int64(len(batch)))
 		clear(batch)
 	}
 }
@@ -306,22 +366,39 @@ func (c *Cluster) send(batch []outgoing) {
 	var err error
 	if len(batch) == 1 {
 		m := batch[0]
-		if m.sharded {
+		switch {
+		case m.fields != nil:
+			id, xerr := c.rdb.XAdd(ctx, c.xaddArgs(m.fields)).Result()
+			err = xerr
+			if m.reply != nil {
+				m.reply <- xaddResult{id, xerr}
+			}
+		case m.sharded:
 			err = c.rdb.SPublish(ctx, m.channel, m.payload).Err()
-		} else {
+		default:
 			err = c.rdb.Publish(ctx, m.channel, m.payload).Err()
 		}
 	} else {
+		xadds := make([]*goredis.StringCmd, len(batch))
 		_, err = c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for _, m := range batch {
-				if m.sharded {
+			for i, m := range batch {
+				switch {
+				case m.fields != nil:
+					xadds[i] = p.XAdd(ctx, c.xaddArgs(m.fields))
+				case m.sharded:
 					p.SPublish(ctx, m.channel, m.payload)
-				} else {
+				default:
 					p.Publish(ctx, m.channel, m.payload)
 				}
 			}
 			return nil
 		})
+		for i, m := range batch {
+			if m.reply != nil {
+				id, xerr := xadds[i].Result()
+				m.reply <- xaddResult{id, xerr}
+			}
+		}
 	}
 	if err != nil {
 		c.met.failed.Add(c.ctx, int64(len(batch)))

@@ -30,12 +30,17 @@ const (
 	msgAdapterClose
 )
 
-// sharded is one namespace's adapter speaking createShardedAdapter's
-// protocol: ClusterAdapter messages {uid, nsp, type, data} SPUBLISHed on
-// P#N# (or a room's P#N#room# in the dynamic modes), answers on the
-// requester's P#N#uid#; JSON unless the message carries binary (then
-// notepack). The requester applies its own requests locally and ignores
-// their echo.
+// sharded is one namespace's adapter speaking socket.io-adapter's
+// ClusterAdapter protocol: messages {uid, nsp, type, data}; the requester
+// applies its own requests locally and ignores their echo. Two transports
+// carry them (see post and respond):
+//   - sharded (createShardedAdapter): SPUBLISHed on P#N# (or a room's
+//     P#N#room# in the dynamic modes), answers on the requester's
+//     P#N#uid#; JSON unless the message carries binary (then notepack);
+//   - streams (@socket.io/redis-streams-adapter 0.3): what every node must
+//     get is XADDed to the stream (streams.go), ephemeral messages are
+//     PUBLISHed on P#N#, answers on P#N#uid#, in msgpack; with recovery
+//     on, offsets are stream entry ids and sessions live in Redis.
 type sharded struct {
 	*adapter.Memory
 	c       *Cluster
@@ -44,6 +49,7 @@ type sharded struct {
 	uid     string
 	channel string // P#N#
 	private string // P#N#uid#
+	streams bool
 	pend    *requests
 	closed  atomic.Bool
 
@@ -62,6 +68,7 @@ var (
 	_ socketio.ServerCounter     = (*sharded)(nil)
 	_ socketio.Closer            = (*sharded)(nil)
 	_ socketio.Initializer       = (*sharded)(nil)
+	_ socketio.SessionStore      = (*sharded)(nil)
 )
 
 func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
@@ -71,6 +78,7 @@ func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
 		nsp:     nsp,
 		name:    name,
 		uid:     randomID(8),
+		streams: c.cfg.Mode == ModeStreams,
 		channel: c.cfg.KeyPrefix + "#" + name + "#",
 		pend:    newRequests(),
 		want:    make(map[string]bool),
@@ -79,7 +87,10 @@ func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
 	}
 	a.private = a.channel + a.uid + "#"
 	mopts := c.cfg.Memory
-	if c.cfg.SubscriptionMode != SubscribeStatic {
+	if a.streams {
+		// Offsets are entry ids and sessions live in Redis.
+		mopts.NoRecoveryStore = true
+	} else if c.cfg.SubscriptionMode != SubscribeStatic {
 		mopts.OnRoom = a.onRoom
 		go a.subLoop()
 	}
@@ -89,7 +100,17 @@ func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
 
 // Init implements socketio.Initializer.
 func (a *sharded) Init() {
+	if a.streams {
+		a.c.route(streamRoute(a.name), a, true)
+		a.c.subscribe("subscribe", a, map[string]int{a.channel: kindMessage, a.private: kindResponse})
+		return
+	}
 	a.c.subscribe("ssubscribe", a, map[string]int{a.channel: kindMessage, a.private: kindResponse})
+}
+
+// dynamic reports whether rooms get channels of their own.
+func (a *sharded) dynamic() bool {
+	return !a.streams && a.c.cfg.SubscriptionMode != SubscribeStatic
 }
 
 func (a *sharded) logger() *slog.Logger { return a.nsp.Logger() }
@@ -159,13 +180,37 @@ func (a *sharded) message(typ int, data []byte) []byte {
 	return append(msg, '}')
 }
 
+// post sends a message to every other node: sharded, SPUBLISHed on
+// channel; streams, XADDed unless ephemeral (then PUBLISHed on P#N#). With
+// wait (streams only) it returns the entry id once Redis added it, ""
+// when it was not.
+func (a *sharded) post(channel string, typ int, data []byte, atts [][]byte, ephemeral, wait bool) string {
+	if !a.streams {
+		a.send(channel, a.message(typ, data), atts)
+		return ""
+	}
+	if ephemeral {
+		a.send(a.channel, a.message(typ, data), atts)
+		return ""
+	}
+	fields, err := a.entryFields(typ, data, atts)
+	if err != nil {
+		a.logger().Error("redis: message not published: it cannot be encoded", "stream", a.c.stream, "err", err)
+		return ""
+	}
+	return a.c.xadd(fields, wait)
+}
+
+// send publishes a whole message: in the sharded mode, SPUBLISHed as JSON
+// or notepack when it carries binary; in the streams mode, PUBLISHed as
+// msgpack.
 func (a *sharded) send(channel string, msg []byte, atts [][]byte) {
-	payload, err := encodeMessage(msg, atts, false)
+	payload, err := encodeMessage(msg, atts, a.streams)
 	if err != nil {
 		a.logger().Error("redis: message not published: it cannot be encoded", "channel", channel, "err", err)
 		return
 	}
-	a.c.publish(channel, payload, true)
+	a.c.publish(channel, payload, !a.streams)
 }
 
 // Broadcast implements socketio.Adapter.
@@ -178,7 +223,7 @@ func (a *sharded) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions)
 		data = appendOpts(data, opts, true, false)
 		data = append(data, '}')
 		channel := a.channel
-		if len(opts.Rooms) == 1 {
+		if len(opts.Rooms) == 1 && a.dynamic() {
 			room := opts.Rooms[0]
 			switch a.c.cfg.SubscriptionMode {
 			case SubscribeDynamic:
@@ -189,7 +234,12 @@ func (a *sharded) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions)
 				channel += room + "#"
 			}
 		}
-		a.send(channel, a.message(msgBroadcast, data), p.Attachments)
+		// With recovery on, the entry id is known before the local
+		// delivery, as Node awaits publishAndReturnOffset.
+		wait := a.streams && a.wantsOffset(p, opts.Flags.Volatile)
+		if offset := a.post(channel, msgBroadcast, data, p.Attachments, false, wait); offset != "" {
+			p = withOffset(p, offset)
+		}
 	}
 	return a.Memory.Broadcast(p, opts)
 }
@@ -207,14 +257,14 @@ func (a *sharded) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 		data = append(data, `,"opts":`...)
 		data = appendOpts(data, opts, true, true)
 		data = append(data, '}')
-		a.send(a.channel, a.message(msgBroadcast, data), p.Attachments)
+		a.post(a.channel, msgBroadcast, data, p.Attachments, true, false)
 	}
 	return a.Memory.BroadcastWithAck(p, opts, acks)
 }
 
 // ServerCount implements socketio.ServerCounter.
 func (a *sharded) ServerCount(ctx context.Context) (int, error) {
-	return a.c.numSub(ctx, a.channel, true), nil
+	return a.c.numSub(ctx, a.channel, !a.streams), nil
 }
 
 // FetchSockets implements socketio.SocketFetcher.
@@ -223,7 +273,7 @@ func (a *sharded) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	if opts.Flags.Local {
 		return out, nil
 	}
-	n := a.c.numSub(ctx, a.channel, true) - 1
+	n := a.c.numSub(ctx, a.channel, !a.streams) - 1
 	if n <= 0 {
 		return out, nil
 	}
@@ -234,7 +284,7 @@ func (a *sharded) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	data = append(data, `,"requestId":`...)
 	data = appendString(data, id)
 	data = append(data, '}')
-	a.send(a.channel, a.message(msgFetchSockets, data), nil)
+	a.post(a.channel, msgFetchSockets, data, nil, true, false)
 	err := a.pend.wait(ctx, a.c, id, q, requestTimeout(opts, a.c.cfg.RequestTimeout))
 	return append(out, q.sockets...), err
 }
@@ -277,7 +327,7 @@ func (a *sharded) remote(typ int, opts *socketio.BroadcastOptions, rooms []strin
 		data = appendStrings(data, rooms)
 	}
 	data = append(data, '}')
-	a.send(a.channel, a.message(typ, data), nil)
+	a.post(a.channel, typ, data, nil, false, false)
 }
 
 // ServerSideEmit implements socketio.ServerSideEmitter.
@@ -285,13 +335,18 @@ func (a *sharded) ServerSideEmit(_ context.Context, event string, args []json.Ra
 	data := []byte(`{"packet":`)
 	data = socketio.AppendEventData(data, event, args)
 	data = append(data, '}')
-	a.send(a.channel, a.message(msgServerSideEmit, data), nil)
+	a.post(a.channel, msgServerSideEmit, data, nil, true, false)
 	return nil
 }
 
 // Close implements socketio.Closer.
 func (a *sharded) Close() error {
 	if !a.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if a.streams {
+		a.c.route(streamRoute(a.name), a, false)
+		a.c.unsubscribe("subscribe", a, a.channel, a.private)
 		return nil
 	}
 	if a.c.cfg.SubscriptionMode != SubscribeStatic {
@@ -347,14 +402,16 @@ func (a *sharded) receive(kind int, channel string, payload []byte) {
 	if m.UID == a.uid || m.Nsp != a.name {
 		return
 	}
-	a.onMessage(channel, &m, atts)
+	a.onMessage(channel, &m, atts, "")
 }
 
 func (a *sharded) bad(channel string, err error) {
 	a.logger().Warn("redis: message from another node dropped", "channel", channel, "err", err)
 }
 
-func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte) {
+// onMessage handles another node's message; offset is its stream entry
+// id (streams mode), "" otherwise.
+func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte, offset string) {
 	d := m.Data
 	reqID := ""
 	if d.RequestID != nil {
@@ -377,7 +434,11 @@ func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte) {
 			return
 		}
 		if d.RequestID == nil {
-			_ = a.Memory.Broadcast(p, d.Opts.options())
+			opts := d.Opts.options()
+			if offset != "" && a.wantsOffset(p, d.Opts.Flags != nil && d.Opts.Flags.Volatile != nil) {
+				p = withOffset(p, offset)
+			}
+			_ = a.Memory.Broadcast(p, opts)
 			return
 		}
 		a.onBroadcastWithAck(m.UID, reqID, p, d.Opts)
@@ -423,6 +484,24 @@ func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte) {
 	case msgBroadcastClientCount, msgBroadcastAck, msgFetchSocketsResponse, msgServerSideEmitResponse:
 		a.onResponse(m, atts)
 	}
+}
+
+// PersistSession implements socketio.SessionStore: in the streams mode in
+// Redis, for any node to restore; otherwise in memory, for this node.
+func (a *sharded) PersistSession(s *socketio.Session) {
+	if a.streams {
+		a.persistStream(s)
+		return
+	}
+	a.Memory.PersistSession(s)
+}
+
+// RestoreSession implements socketio.SessionStore.
+func (a *sharded) RestoreSession(ctx context.Context, pid, offset string) (*socketio.Session, error) {
+	if a.streams {
+		return a.restoreStream(ctx, pid, offset)
+	}
+	return a.Memory.RestoreSession(ctx, pid, offset)
 }
 
 // respond publishes an answer on the requester's private channel.
