@@ -236,12 +236,9 @@ func versionString() string {
 // cannot do safely: starting without it would weaken security or
 // correctness (plain HTTP where TLS was asked for, one node where a
 // cluster was asked for), so the sidecar refuses to start.
-func unsupported(cfg *config.Config) []string {
-	var out []string
-	if cfg.Adapter.Type == "redis" && cfg.Adapter.Mode == "streams" {
-		out = append(out, `adapter.mode = "streams": this build has the "classic" and "sharded" Redis modes only`)
-	}
-	return out
+// Nothing today: every Redis mode is served.
+func unsupported(*config.Config) []string {
+	return nil
 }
 
 // notYet lists what the configuration sets up that this build does not
@@ -308,6 +305,7 @@ func newAdapter(a config.Adapter, logger *slog.Logger, tel *telemetry.Telemetry)
 		SubscriptionMode: a.SubscriptionMode,
 		RequestTimeout:   a.RequestTimeout.Std(),
 		PublishQueue:     a.PublishQueue,
+		StreamMaxLen:     a.StreamMaxLen,
 		Logger:           logger.With("component", "adapter"),
 		MeterProvider:    tel.MeterProvider(),
 	})

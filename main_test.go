@@ -344,15 +344,17 @@ func TestServeAnswersHandshake(t *testing.T) {
 	}
 }
 
-func TestServeRefusesUnsupported(t *testing.T) {
-	cfgFile := writeFile(t, "streams.toml", goodConfig+"[adapter]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\nmode = \"streams\"\n")
-	code, _, stderr := runCmd(t, "-config", cfgFile)
-	if code != 1 || !strings.Contains(stderr, "adapter.mode") {
-		t.Errorf("serving with the streams mode configured = exit %d, stderr %q; want exit 1 naming adapter.mode", code, stderr)
+// TestCheckStreamsMode: the streams mode is served; -check accepts it
+// and names a bad stream_max_len with its fix.
+func TestCheckStreamsMode(t *testing.T) {
+	streams := goodConfig + "[adapter]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\nmode = \"streams\"\n"
+	code, _, stderr := runCmd(t, "-check", "-config", writeFile(t, "streams.toml", streams))
+	if code != 0 {
+		t.Errorf("-check with the streams mode = exit %d, stderr %q; want 0", code, stderr)
 	}
-	code, _, stderr = runCmd(t, "-check", "-config", cfgFile)
-	if code != 1 || !strings.Contains(stderr, "adapter.mode") {
-		t.Errorf("-check with the streams mode = exit %d, stderr %q; want exit 1 naming adapter.mode", code, stderr)
+	code, _, stderr = runCmd(t, "-check", "-config", writeFile(t, "streams-bad.toml", streams+"stream_max_len = -1\n"))
+	if code != 1 || !strings.Contains(stderr, "adapter.stream_max_len: must be positive") {
+		t.Errorf("-check with stream_max_len = -1: exit %d, stderr %q; want exit 1 naming adapter.stream_max_len", code, stderr)
 	}
 }
 

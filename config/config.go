@@ -256,6 +256,11 @@ type Adapter struct {
 	// (default 10000); past it a broadcast reaches this node's sockets
 	// only, and is counted and logged.
 	PublishQueue int `toml:"publish_queue"`
+	// StreamMaxLen is the streams mode's bound on the stream's length,
+	// as the streams adapter's maxLen (XADD MAXLEN ~, so Redis may keep a
+	// few more). A client that missed more than the stream holds gets a
+	// new session. Must be positive. Default 10000.
+	StreamMaxLen int64 `toml:"stream_max_len"`
 }
 
 // Plugin is one [[namespace.plugin]] block. Name says which plugin it is,
