@@ -239,6 +239,12 @@ type Adapter struct {
 	Type string `toml:"type"`
 	// URL is the Redis URL, redis:// or rediss:// (redis: required).
 	URL string `toml:"url"`
+	// Advertise is the base URL other iobridge nodes reach this one at
+	// ("http://10.0.0.5:8080"): a polling request for this node's session
+	// that lands on another node is forwarded there (sticky-free
+	// polling). Default: http:// and server.listen's address, which must
+	// then name one interface (and [tls] must be off).
+	Advertise string `toml:"advertise"`
 	// KeyPrefix is the channel and stream prefix, as the Node adapters'
 	// `key` option. Default "socket.io".
 	KeyPrefix string `toml:"key_prefix"`

@@ -196,6 +196,7 @@ func (l *loader) validate(c *Config) {
 	l.validateTLS(&c.TLS)
 	l.validateTelemetry(&c.Telemetry)
 	l.validateAdapter(&c.Adapter)
+	l.validateAdvertise(c)
 }
 
 func (l *loader) validateServer(s *Server) {
