@@ -41,6 +41,7 @@ import (
 	"github.com/iobridge/iobridge/proxy/adapter"
 	redisadapter "github.com/iobridge/iobridge/proxy/adapter/redis"
 	"github.com/iobridge/iobridge/proxy/engineio"
+	"github.com/iobridge/iobridge/proxy/forward"
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
@@ -290,6 +291,9 @@ type sidecar struct {
 	// cluster is the Redis adapter's connections, nil with the in-memory
 	// adapter.
 	cluster *redisadapter.Cluster
+	// fwd forwards polling requests for other nodes' sessions to them
+	// and registers this node (with the Redis adapter only).
+	fwd *forward.Proxy
 }
 
 // newAdapter makes the adapter factory [adapter] asks for: in-memory, or
@@ -340,6 +344,23 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		tel.Shutdown(context.Background())
 		return nil, err
 	}
+	var fwd *forward.Proxy
+	if cluster != nil {
+		// Sticky-free polling: this node's id in its sids, and requests
+		// for other nodes' sids forwarded to them.
+		fwd, err = forward.New(forward.Config{
+			URL:      cfg.Adapter.Advertise, // "" until serve knows the listener
+			Registry: cluster.Nodes(),
+			Logger:   logger.With("component", "forward"),
+		})
+		if err != nil { // config has validated advertise; this is a guard
+			cluster.Close()
+			shutdownChains(context.Background(), chains)
+			tel.Shutdown(context.Background())
+			return nil, fmt.Errorf("adapter.advertise: %w", err)
+		}
+		ecfg.NodeID, ecfg.Forward = fwd.ID(), fwd.Forward
+	}
 	sio := socketio.NewServer(socketio.Config{
 		Engine:         ecfg,
 		Adapter:        factory,
@@ -347,7 +368,7 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		Recovery:       cfg.Server.Recovery.Std(),
 		Logger:         logger,
 	})
-	sc := &sidecar{sio: sio, chains: chains, tel: tel, cluster: cluster}
+	sc := &sidecar{sio: sio, chains: chains, tel: tel, cluster: cluster, fwd: fwd}
 	if cluster != nil {
 		for i, ch := range chains {
 			if ch.HasOutbound() {
@@ -536,6 +557,9 @@ func (sc *sidecar) shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, sc.sio.Shutdown(ctx))
 	if sc.cluster != nil { // after the namespaces left their channels
+		if sc.fwd != nil { // other nodes stop forwarding here at once
+			errs = append(errs, sc.fwd.Close(ctx))
+		}
 		errs = append(errs, sc.cluster.Close())
 	}
 	for _, br := range sc.bridges {
@@ -549,6 +573,20 @@ func (sc *sidecar) shutdown(ctx context.Context) error {
 		errs = append(errs, sc.tel.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// startForward registers this node for sticky-free polling, at
+// adapter.advertise or, by default, at the Socket.IO listener's address
+// (its real port when server.listen asks for port 0).
+func (sc *sidecar) startForward(ln net.Listener) error {
+	if sc.fwd.URL() == "" {
+		if err := sc.fwd.SetURL(listenURL(ln.Addr())); err != nil {
+			return fmt.Errorf("adapter.advertise: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return sc.fwd.Start(ctx)
 }
 
 // serve runs the sidecar until ctx is done, then shuts down gracefully.
@@ -600,6 +638,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		ln.Close()
 		sc.shutdown(context.Background())
 		return err
+	}
+	if sc.fwd != nil {
+		if err := sc.startForward(ln); err != nil {
+			ln.Close()
+			sc.shutdown(context.Background())
+			return err
+		}
 	}
 	scheme := "http"
 	if edge != nil {

@@ -276,12 +276,17 @@ func (p *Proxy) refreshLoop(ctx context.Context, ok bool) {
 }
 
 // Close stops refreshing and removes this node's registration, so other
-// nodes answer its sids as unknown at once. Stop, below, is the crash.
+// nodes answer its sids as unknown at once. A registry that cannot be
+// reached is logged, not returned: the registration lapses after TTL
+// anyway. Stop, below, is the crash.
 func (p *Proxy) Close(ctx context.Context) error {
 	if !p.Stop() {
 		return nil
 	}
-	return p.cfg.Registry.Unregister(ctx, p.id, p.URL())
+	if err := p.cfg.Registry.Unregister(ctx, p.id, p.URL()); err != nil {
+		p.log.Warn("forward: node not unregistered; its registration lapses by itself", "node", p.id, "ttl", p.cfg.TTL.String(), "err", err)
+	}
+	return nil
 }
 
 // Stop stops refreshing without unregistering (the registration lapses
