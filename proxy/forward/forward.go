@@ -79,6 +79,30 @@ const (
 	maxMisses = 4096
 )
 
+// copyBuffers lends the reverse proxies their copy buffers: without it
+// each forwarded request allocates 32 KiB. Polling payloads are mostly
+// small; a larger one is copied in several reads.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 8 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) != copyBufferSize {
+		return
+	}
+	buf = buf[:copyBufferSize]
+	b.p.Put(&buf)
+}
+
 // Registry is where nodes find each other: node id → the base URL other
 // nodes reach it at. Implementations are safe for concurrent use; every
 // method blocks for at most ctx's deadline.
@@ -432,6 +456,7 @@ func (p *Proxy) reverseProxy(n *node) *httputil.ReverseProxy {
 			pr.Out.Header.Set(HopHeader, p.id)
 		},
 		Transport:     p.transport,
+		BufferPool:    copyBuffers,
 		FlushInterval: -1, // polling answers are complete when written; no buffering delay
 		ErrorLog:      slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		ModifyResponse: func(*http.Response) error {

@@ -80,7 +80,12 @@ type testNode struct {
 	hops    []string
 }
 
-func startNode(t *testing.T, reg Registry) *testNode {
+func startNode(t testing.TB, reg Registry) *testNode {
+	t.Helper()
+	return startNodeWith(t, reg, 2*time.Second)
+}
+
+func startNodeWith(t testing.TB, reg Registry, ping time.Duration) *testNode {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	p, err := New(Config{Registry: reg, Logger: logger, TTL: 3 * time.Second})
@@ -91,7 +96,7 @@ func startNode(t *testing.T, reg Registry) *testNode {
 	n.eio = engineio.NewServer(engineio.Config{
 		NodeID:       p.ID(),
 		Forward:      p.Forward,
-		PingInterval: 2 * time.Second,
+		PingInterval: ping,
 		PingTimeout:  time.Second,
 		Logger:       logger,
 	}, func(s *engineio.Session) engineio.Handler { return &echo{s: s} })
@@ -389,4 +394,23 @@ func TestRegisterTaken(t *testing.T) {
 			t.Errorf("SetURL(%q) = nil, want an error", bad)
 		}
 	}
+}
+
+// startBenchNode is startNode for benchmarks.
+func startBenchNode(b *testing.B, reg Registry) *testNode { return startNodeWith(b, reg, time.Hour) }
+
+// benchHandshake opens a polling session at url (a node's, not through a
+// load balancer: the session is that node's).
+func benchHandshake(b *testing.B, c *http.Client, url string) string {
+	res, err := c.Get(url + "?EIO=4&transport=polling")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var open struct{ SID string }
+	if len(body) < 2 || json.Unmarshal(body[1:], &open) != nil {
+		b.Fatalf("handshake = %d %q", res.StatusCode, body)
+	}
+	return open.SID
 }
