@@ -210,6 +210,13 @@ type ioNode struct {
 
 func startIONode(t *testing.T, name, redisURL, mode, sub string) *ioNode {
 	t.Helper()
+	return startIONodeWith(t, name, redisURL, mode, sub, 0)
+}
+
+// startIONodeWith is startIONode with a connection state recovery window
+// (zero: off).
+func startIONodeWith(t *testing.T, name, redisURL, mode, sub string, recovery time.Duration) *ioNode {
+	t.Helper()
 	logs := &lockedBuffer{}
 	level := slog.LevelWarn
 	var w io.Writer = logs
@@ -238,9 +245,10 @@ func startIONode(t *testing.T, name, redisURL, mode, sub string) *ioNode {
 	t.Cleanup(func() { _ = ac.Close() })
 	n := &ioNode{name: name, adapter: ac, log: newEventLog("iobridge " + name)}
 	n.srv = socketio.NewServer(socketio.Config{
-		Engine:  engineio.Config{Path: "/socket.io/", Logger: logger},
-		Adapter: ac.Factory(),
-		Logger:  logger,
+		Engine:   engineio.Config{Path: "/socket.io/", Logger: logger},
+		Adapter:  ac.Factory(),
+		Logger:   logger,
+		Recovery: recovery,
 	})
 	data := json.RawMessage(`{"node":"` + name + `"}`)
 	for _, nspName := range []string{"/", "/chat"} {
@@ -248,7 +256,7 @@ func startIONode(t *testing.T, name, redisURL, mode, sub string) *ioNode {
 		nsp.OnConnection(func(s *socketio.Socket) {
 			id := s.ID()
 			s.SetData(data)
-			n.log.add(event{Type: "connection", NSP: nspName, ID: id, Auth: s.Handshake().Auth})
+			n.log.add(event{Type: "connection", NSP: nspName, ID: id, Auth: s.Handshake().Auth, Recovered: s.Recovered()})
 			s.OnDisconnect(func(r socketio.DisconnectReason) {
 				n.log.add(event{Type: "disconnect", NSP: nspName, ID: id, Reason: string(r)})
 			})
