@@ -349,9 +349,10 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		// Sticky-free polling: this node's id in its sids, and requests
 		// for other nodes' sids forwarded to them.
 		fwd, err = forward.New(forward.Config{
-			URL:      cfg.Adapter.Advertise, // "" until serve knows the listener
-			Registry: cluster.Nodes(),
-			Logger:   logger.With("component", "forward"),
+			URL:           cfg.Adapter.Advertise, // "" until serve knows the listener
+			Registry:      cluster.Nodes(),
+			Logger:        logger.With("component", "forward"),
+			MeterProvider: tel.MeterProvider(),
 		})
 		if err != nil { // config has validated advertise; this is a guard
 			cluster.Close()

@@ -98,6 +98,18 @@ func TestServeForward(t *testing.T) {
 		t.Fatalf("GET through b = %d %q, want a's CONNECT answer", resp.StatusCode, body)
 	}
 
+	// b counted both forwards on /metrics.
+	apiURL, _ := b.logs.waitRecord(t, "control API listening", b.exited)["url"].(string)
+	resp, err = http.Get(apiURL + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\niobridge_forward_requests_total 2\n") {
+		t.Errorf("b's /metrics has no iobridge_forward_requests_total 2:\n%s", grepLines(string(body), "forward"))
+	}
+
 	stop(a)
 	if n := rdb.Exists(t.Context(), key).Val(); n != 0 {
 		t.Errorf("%s still registered after a's shutdown", key)
@@ -113,4 +125,15 @@ func TestServeForward(t *testing.T) {
 		t.Errorf("GET through b after a stopped = %d %q, want 400 Session ID unknown", resp.StatusCode, body)
 	}
 	stop(b)
+}
+
+// grepLines returns the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -46,6 +46,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/iobridge/iobridge/proxy/engineio"
 )
 
@@ -146,6 +148,10 @@ type Config struct {
 	Transport http.RoundTripper
 	// Logger receives the logs; nil means slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the counts of Stats as
+	// iobridge.forward.requests and iobridge.forward.failed, read at
+	// each collection (nothing per request); nil means none.
+	MeterProvider metric.MeterProvider
 }
 
 // Proxy forwards Engine.IO requests to the nodes owning their sessions and
@@ -166,6 +172,8 @@ type Proxy struct {
 	runMu sync.Mutex
 	stop  context.CancelFunc // nil unless running
 	done  chan struct{}
+
+	metrics metric.Registration // nil without a MeterProvider
 }
 
 // node is a cache entry: another node's URL and its reverse proxy.
@@ -212,6 +220,11 @@ func New(cfg Config) (*Proxy, error) {
 			return nil, err
 		}
 	}
+	if cfg.MeterProvider != nil {
+		if err := p.registerMetrics(cfg.MeterProvider); err != nil {
+			return nil, err
+		}
+	}
 	p.transport = cfg.Transport
 	if p.transport == nil {
 		p.transport = &http.Transport{
@@ -226,6 +239,28 @@ func New(cfg Config) (*Proxy, error) {
 		}
 	}
 	return p, nil
+}
+
+func (p *Proxy) registerMetrics(mp metric.MeterProvider) error {
+	m := mp.Meter("github.com/iobridge/iobridge/proxy/forward")
+	fwd, err1 := m.Int64ObservableCounter("iobridge.forward.requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests for another node's session forwarded to it (sticky-free polling)."))
+	failed, err2 := m.Int64ObservableCounter("iobridge.forward.failed", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests for another node's session answered as an unknown sid because that node could not be reached."))
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("forward: metrics: %w", err)
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := p.Stats()
+		o.ObserveInt64(fwd, int64(st.Forwarded))
+		o.ObserveInt64(failed, int64(st.Failed))
+		return nil
+	}, fwd, failed)
+	if err != nil {
+		return fmt.Errorf("forward: metrics: %w", err)
+	}
+	p.metrics = reg
+	return nil
 }
 
 // ID returns this node's id, for engineio.Config.NodeID.
@@ -304,6 +339,9 @@ func (p *Proxy) refreshLoop(ctx context.Context, ok bool) {
 // reached is logged, not returned: the registration lapses after TTL
 // anyway. Stop, below, is the crash.
 func (p *Proxy) Close(ctx context.Context) error {
+	if p.metrics != nil {
+		_ = p.metrics.Unregister()
+	}
 	if !p.Stop() {
 		return nil
 	}
