@@ -51,6 +51,9 @@ const (
 	// DefaultStreamMaxLen is the streams mode's MAXLEN ~ bound, as the
 	// streams adapter's maxLen.
 	DefaultStreamMaxLen = 10000
+	// StreamReaderName is the CLIENT SETNAME of the streams mode's reading
+	// connection, as CLIENT LIST shows it.
+	StreamReaderName = "iobridge-stream-reader"
 	// DefaultSessionKeyPrefix is the streams adapter's sessionKeyPrefix.
 	DefaultSessionKeyPrefix = "sio:session:"
 )
@@ -239,6 +242,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		ropts := *opts
 		ropts.PoolSize = 1
 		ropts.MinIdleConns = 0
+		ropts.ClientName = StreamReaderName
 		c.reader = goredis.NewClient(&ropts)
 		c.wg.Add(1)
 		go c.readLoop(c.streamStart(ctx))

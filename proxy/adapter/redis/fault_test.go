@@ -105,7 +105,7 @@ func waitReady(t *testing.T, n *node, want bool) {
 // publish and do not block; once it is back they resubscribe by
 // themselves.
 func TestRedisRestart(t *testing.T) {
-	for _, mode := range []string{ModeClassic, ModeSharded} {
+	for _, mode := range []string{ModeClassic, ModeSharded, ModeStreams} {
 		t.Run(mode, func(t *testing.T) {
 			r := startRedis(t)
 			prefix := uniquePrefix()
@@ -142,6 +142,13 @@ func TestRedisRestart(t *testing.T) {
 			waitReady(t, b, true)
 			reaches(t, a, b, 15*time.Second)
 			reaches(t, b, a, 15*time.Second)
+			if mode == ModeStreams {
+				// The stream readers read again (the restarted Redis has
+				// a new, empty stream).
+				base := b.counter(t, "iobridge.redis.received")
+				_ = a.nsp.Emit("after", nil, nil)
+				waitCounter(t, b, "iobridge.redis.received", base+1)
+			}
 		})
 	}
 }
