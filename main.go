@@ -310,6 +310,7 @@ func newAdapter(a config.Adapter, logger *slog.Logger, tel *telemetry.Telemetry)
 		RequestTimeout:   a.RequestTimeout.Std(),
 		PublishQueue:     a.PublishQueue,
 		StreamMaxLen:     a.StreamMaxLen,
+		StreamCount:      a.StreamCount,
 		Logger:           logger.With("component", "adapter"),
 		MeterProvider:    tel.MeterProvider(),
 	})

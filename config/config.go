@@ -267,6 +267,11 @@ type Adapter struct {
 	// few more). A client that missed more than the stream holds gets a
 	// new session. Must be positive. Default 10000.
 	StreamMaxLen int64 `toml:"stream_max_len"`
+	// StreamCount is the streams mode's number of streams, as the streams
+	// adapter's streamCount: with more than one, a namespace's stream is
+	// <key_prefix>-<hash of its name % count>, as Node computes it. Every
+	// node of a cluster uses the same. Must be positive. Default 1.
+	StreamCount int `toml:"stream_count"`
 }
 
 // Plugin is one [[namespace.plugin]] block. Name says which plugin it is,

@@ -256,6 +256,7 @@ type = "redis"
 url = "redis://127.0.0.1:6379/0"
 mode = "streams"
 stream_max_len = 0
+stream_count = 0
 `, nil},
 	{"adapter redis url", `
 [adapter]
@@ -438,7 +439,7 @@ func TestDefaults(t *testing.T) {
 		Streams:   []Stream{{Name: "stream[0]", URL: "http://127.0.0.1:4000/s", Namespace: "/"}},
 		TLS:       TLS{Mode: "off", MinVersion: "1.2"},
 		Telemetry: Telemetry{Protocol: "grpc", ServiceName: "iobridge", SampleRatio: 1},
-		Adapter:   Adapter{Type: "memory", KeyPrefix: "socket.io", Mode: "classic", RequestTimeout: Duration(5 * time.Second), SubscriptionMode: "dynamic", PublishQueue: 10000, StreamMaxLen: 10000},
+		Adapter:   Adapter{Type: "memory", KeyPrefix: "socket.io", Mode: "classic", RequestTimeout: Duration(5 * time.Second), SubscriptionMode: "dynamic", PublishQueue: 10000, StreamMaxLen: 10000, StreamCount: 1},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse(minimal) =\n%+v\nwant\n%+v", cfg, want)

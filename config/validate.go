@@ -151,6 +151,9 @@ func (l *loader) defaults(c *Config) {
 	if def("adapter.stream_max_len") {
 		c.Adapter.StreamMaxLen = 10000
 	}
+	if def("adapter.stream_count") {
+		c.Adapter.StreamCount = 1
+	}
 }
 
 // check records a problem at path unless the path already has one (a
@@ -515,6 +518,7 @@ func (l *loader) validateAdapter(a *Adapter) {
 		l.check(false, "adapter.subscription_mode", `%s is not "dynamic", "static" or "dynamic-private" (as createShardedAdapter's subscriptionMode; every node must use the same)`, l.show("adapter.subscription_mode", a.SubscriptionMode))
 	}
 	l.check(a.PublishQueue > 0, "adapter.publish_queue", "must be positive (default 10000), not %d", a.PublishQueue)
+	l.check(a.StreamCount > 0, "adapter.stream_count", "must be positive (default 1, as the streams adapter's streamCount; every node must use the same), not %d", a.StreamCount)
 	l.check(a.StreamMaxLen > 0, "adapter.stream_max_len", "must be positive (default 10000, as the streams adapter's maxLen), not %d", a.StreamMaxLen)
 	if a.Type == "redis" && strings.Contains(a.KeyPrefix, "*") {
 		l.check(false, "adapter.key_prefix", `must not contain "*": the classic mode subscribes to the pattern <key_prefix>#<namespace>#*`)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,6 +85,12 @@ type Config struct {
 	// away longer than the stream holds what it missed cannot recover (it
 	// gets a new session).
 	StreamMaxLen int64
+	// StreamCount is the number of streams, as the streams adapter's
+	// streamCount: with more than one, a namespace's stream is
+	// KeyPrefix-<hashCode(namespace) % StreamCount>, as Node computes it.
+	// Zero means 1 (the stream is named KeyPrefix). Every node of a
+	// cluster must use the same.
+	StreamCount int
 	// SubscriptionMode is the sharded adapter's: SubscribeDynamic
 	// (default), SubscribeStatic or SubscribeDynamicPrivate. Every node of
 	// a cluster must use the same.
@@ -125,10 +132,11 @@ type Cluster struct {
 	wg      sync.WaitGroup
 	closed  atomic.Bool
 
-	// stream is the streams mode's stream key; reader is its dedicated
-	// connection for XREAD BLOCK.
-	stream string
-	reader *goredis.Client
+	// readers are the streams mode's dedicated connections, one per
+	// stream read (XREAD BLOCK), by stream key; ropts makes them.
+	readerMu sync.Mutex
+	readers  map[string]*goredis.Client
+	ropts    *goredis.Options
 
 	mu sync.RWMutex
 	// routes are the namespace adapters listening on each channel or
@@ -148,8 +156,8 @@ type redisState struct {
 }
 
 // outgoing is one message to publish: PUBLISH or SPUBLISH payload on
-// channel, or XADD fields to the stream (reply, when set, gets the entry
-// id or the error).
+// channel, or (fields set) XADD fields to the stream named channel (reply,
+// when set, gets the entry id or the error).
 type outgoing struct {
 	channel string
 	payload []byte
@@ -190,6 +198,9 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if cfg.StreamMaxLen <= 0 {
 		cfg.StreamMaxLen = DefaultStreamMaxLen
+	}
+	if cfg.StreamCount <= 0 {
+		cfg.StreamCount = 1
 	}
 	switch cfg.SubscriptionMode {
 	case "":
@@ -238,14 +249,19 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	c.ps = c.rdb.Subscribe(c.ctx)
 	c.checkHealth(ctx)
 	if cfg.Mode == ModeStreams {
-		c.stream = cfg.KeyPrefix
 		ropts := *opts
 		ropts.PoolSize = 1
 		ropts.MinIdleConns = 0
 		ropts.ClientName = StreamReaderName
-		c.reader = goredis.NewClient(&ropts)
-		c.wg.Add(1)
-		go c.readLoop(c.streamStart(ctx))
+		c.ropts = &ropts
+		c.readers = make(map[string]*goredis.Client)
+		if cfg.StreamCount == 1 {
+			c.read(ctx, cfg.KeyPrefix)
+		} else {
+			for i := range cfg.StreamCount {
+				c.read(ctx, cfg.KeyPrefix+"-"+strconv.Itoa(i))
+			}
+		}
 	}
 	msgs := c.ps.ChannelWithSubscriptions(
 		goredis.WithChannelSize(1024),
@@ -301,9 +317,11 @@ func (c *Cluster) Close() error {
 	}
 	c.cancel()
 	err := c.ps.Close()
-	if c.reader != nil {
-		err = errors.Join(err, c.reader.Close())
+	c.readerMu.Lock()
+	for _, r := range c.readers {
+		err = errors.Join(err, r.Close())
 	}
+	c.readerMu.Unlock()
 	c.wg.Wait()
 	c.met.unregister()
 	return errors.Join(err, c.rdb.Close())
@@ -328,9 +346,6 @@ func (c *Cluster) enqueue(m outgoing) bool {
 		c.met.dropped.Add(c.ctx, 1)
 		if c.dropped.Add(1) == 1 {
 			channel := m.channel
-			if m.fields != nil {
-				channel = c.stream
-			}
 			c.log.Warn("redis: publish queue full, messages are delivered on this node only", "bound", c.cfg.PublishQueue, "channel", channel)
 		}
 		return false
@@ -372,7 +387,7 @@ func (c *Cluster) send(batch []outgoing) {
 		m := batch[0]
 		switch {
 		case m.fields != nil:
-			id, xerr := c.rdb.XAdd(ctx, c.xaddArgs(m.fields)).Result()
+			id, xerr := c.rdb.XAdd(ctx, c.xaddArgs(m.channel, m.fields)).Result()
 			err = xerr
 			if m.reply != nil {
 				m.reply <- xaddResult{id, xerr}
@@ -388,7 +403,7 @@ func (c *Cluster) send(batch []outgoing) {
 			for i, m := range batch {
 				switch {
 				case m.fields != nil:
-					xadds[i] = p.XAdd(ctx, c.xaddArgs(m.fields))
+					xadds[i] = p.XAdd(ctx, c.xaddArgs(m.channel, m.fields))
 				case m.sharded:
 					p.SPublish(ctx, m.channel, m.payload)
 				default:

@@ -50,6 +50,7 @@ type sharded struct {
 	channel string // P#N#
 	private string // P#N#uid#
 	streams bool
+	stream  string // streams mode: this namespace's stream
 	pend    *requests
 	closed  atomic.Bool
 
@@ -86,6 +87,9 @@ func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
 		done:    make(chan struct{}),
 	}
 	a.private = a.channel + a.uid + "#"
+	if a.streams {
+		a.stream = c.streamName(name)
+	}
 	mopts := c.cfg.Memory
 	if a.streams {
 		// Offsets are entry ids and sessions live in Redis.
@@ -101,6 +105,7 @@ func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
 // Init implements socketio.Initializer.
 func (a *sharded) Init() {
 	if a.streams {
+		a.c.read(a.c.ctx, a.stream)
 		a.c.route(streamRoute(a.name), a, true)
 		a.c.subscribe("subscribe", a, map[string]int{a.channel: kindMessage, a.private: kindResponse})
 		return
@@ -195,10 +200,10 @@ func (a *sharded) post(channel string, typ int, data []byte, atts [][]byte, ephe
 	}
 	fields, err := a.entryFields(typ, data, atts)
 	if err != nil {
-		a.logger().Error("redis: message not published: it cannot be encoded", "stream", a.c.stream, "err", err)
+		a.logger().Error("redis: message not published: it cannot be encoded", "stream", a.stream, "err", err)
 		return ""
 	}
-	return a.c.xadd(fields, wait)
+	return a.c.xadd(a.stream, fields, wait)
 }
 
 // send publishes a whole message: in the sharded mode, SPUBLISHed as JSON

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -45,16 +46,50 @@ type entryHandler interface {
 	receiveEntry(id string, values map[string]any)
 }
 
-func (c *Cluster) xaddArgs(fields []any) *goredis.XAddArgs {
-	return &goredis.XAddArgs{Stream: c.stream, MaxLen: c.cfg.StreamMaxLen, Approx: true, ID: "*", Values: fields}
+func (c *Cluster) xaddArgs(stream string, fields []any) *goredis.XAddArgs {
+	return &goredis.XAddArgs{Stream: stream, MaxLen: c.cfg.StreamMaxLen, Approx: true, ID: "*", Values: fields}
 }
 
-// xadd queues an XADD of fields behind the messages already queued (so
+// streamName is the stream of namespace nsp, as the streams adapter's
+// computeStreamName: KeyPrefix with one stream, else
+// KeyPrefix-<hashCode(nsp) % StreamCount>, where hashCode is Java's
+// String.hashCode over UTF-16 code units in signed 32 bits and % keeps
+// the sign, as in JavaScript ("/notifications" with 4 streams is
+// "socket.io--3").
+func (c *Cluster) streamName(nsp string) string {
+	if c.cfg.StreamCount <= 1 {
+		return c.cfg.KeyPrefix
+	}
+	var h int32
+	for _, u := range utf16.Encode([]rune(nsp)) {
+		h = h*31 + int32(u)
+	}
+	return c.cfg.KeyPrefix + "-" + strconv.Itoa(int(h%int32(c.cfg.StreamCount)))
+}
+
+// read starts reading stream on a connection of its own, unless it is read
+// already. Open starts the streams Node's readers poll (KeyPrefix, or
+// KeyPrefix-0 to -<StreamCount-1>); a namespace whose hash is negative
+// writes to a stream Node never reads (an upstream quirk): its adapter
+// starts a reader for it, so that iobridge nodes hear each other there.
+func (c *Cluster) read(ctx context.Context, stream string) {
+	c.readerMu.Lock()
+	defer c.readerMu.Unlock()
+	if _, ok := c.readers[stream]; ok || c.closed.Load() {
+		return
+	}
+	r := goredis.NewClient(c.ropts)
+	c.readers[stream] = r
+	c.wg.Add(1)
+	go c.readLoop(r, stream, c.streamStart(ctx, stream))
+}
+
+// xadd queues an XADD of fields to stream behind the messages already queued (so
 // the order of a node's messages holds); with wait it waits for the entry
 // id, "" when the entry was not added (queue full, Redis down, closed).
-func (c *Cluster) xadd(fields []any, wait bool) string {
+func (c *Cluster) xadd(stream string, fields []any, wait bool) string {
 	if !wait {
-		c.enqueue(outgoing{fields: fields})
+		c.enqueue(outgoing{channel: stream, fields: fields})
 		return ""
 	}
 	if c.state.Load().err != nil {
@@ -64,7 +99,7 @@ func (c *Cluster) xadd(fields []any, wait bool) string {
 		return ""
 	}
 	reply := make(chan xaddResult, 1)
-	if !c.enqueue(outgoing{fields: fields, reply: reply}) {
+	if !c.enqueue(outgoing{channel: stream, fields: fields, reply: reply}) {
 		return ""
 	}
 	select {
@@ -82,10 +117,10 @@ func (c *Cluster) xadd(fields []any, wait bool) string {
 // (so what is added once Open returned is read, rather than what is added
 // once the first XREAD reached Redis, as "$" would), "0-0" for an empty
 // stream, "$" while Redis does not answer.
-func (c *Cluster) streamStart(ctx context.Context) string {
+func (c *Cluster) streamStart(ctx context.Context, stream string) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	ms, err := c.rdb.XRevRangeN(ctx, c.stream, "+", "-", 1).Result()
+	ms, err := c.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
 	if err != nil {
 		return "$"
 	}
@@ -95,15 +130,15 @@ func (c *Cluster) streamStart(ctx context.Context) string {
 	return ms[0].ID
 }
 
-// readLoop reads the stream from last on the reader's connection and
+// readLoop reads stream from last on the reader's connection and
 // hands each entry to its namespace's adapters. After an error it reads
 // again from the last entry it saw: nothing added meanwhile is lost while
 // the stream still holds it.
-func (c *Cluster) readLoop(last string) {
+func (c *Cluster) readLoop(reader *goredis.Client, stream, last string) {
 	defer c.wg.Done()
 	for c.ctx.Err() == nil {
-		res, err := c.reader.XRead(c.ctx, &goredis.XReadArgs{
-			Streams: []string{c.stream, last},
+		res, err := reader.XRead(c.ctx, &goredis.XReadArgs{
+			Streams: []string{stream, last},
 			Count:   streamReadCount,
 			Block:   streamBlock,
 		}).Result()
@@ -114,7 +149,7 @@ func (c *Cluster) readLoop(last string) {
 			if c.ctx.Err() != nil || c.closed.Load() {
 				return
 			}
-			c.log.Debug("redis: reading the stream failed, retried", "err", err)
+			c.log.Debug("redis: reading the stream failed, retried", "stream", stream, "err", err)
 			select {
 			case <-c.ctx.Done():
 				return
@@ -225,13 +260,13 @@ func decodeEntry(values map[string]any) (*clusterMessage, [][]byte, error) {
 func (a *sharded) receiveEntry(id string, values map[string]any) {
 	m, atts, err := decodeEntry(values)
 	if err != nil {
-		a.bad(a.c.stream, err)
+		a.bad(a.stream, err)
 		return
 	}
 	if m.UID == a.uid || m.Nsp != a.name {
 		return
 	}
-	a.onMessage(a.c.stream, m, atts, id)
+	a.onMessage(a.stream, m, atts, id)
 }
 
 // wantsOffset reports whether a broadcast gets an offset, as
@@ -310,7 +345,7 @@ func (a *sharded) restoreStream(ctx context.Context, pid, offset string) (*socke
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis: restore session: %w", err)
 	}
-	at = a.c.rdb.XRange(ctx, a.c.stream, offset, offset)
+	at = a.c.rdb.XRange(ctx, a.stream, offset, offset)
 	raw, gerr := get.Result()
 	entries, xerr := at.Result()
 	if gerr != nil || xerr != nil || len(entries) == 0 {
@@ -333,7 +368,7 @@ func (a *sharded) restoreStream(ctx context.Context, pid, offset string) (*socke
 		out.Data = ss.Data
 	}
 	for range restoreRounds {
-		entries, err := a.c.rdb.XRangeN(ctx, a.c.stream, nextOffset(offset), "+", restoreCount).Result()
+		entries, err := a.c.rdb.XRangeN(ctx, a.stream, nextOffset(offset), "+", restoreCount).Result()
 		if err != nil {
 			return nil, fmt.Errorf("redis: restore session: %w", err)
 		}

@@ -164,3 +164,69 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestStreamName: with several streams, a namespace's stream is the one
+// Node's computeStreamName picks (values printed by the package's own
+// hashCode).
+func TestStreamName(t *testing.T) {
+	tests := []struct {
+		nsp   string
+		count int
+		want  string
+	}{
+		{"/", 1, "socket.io"},
+		{"/", 4, "socket.io-3"},
+		{"/notifications", 4, "socket.io--3"},
+		{"/chat", 3, "socket.io-1"},
+		{"/é😀", 5, "socket.io-4"},
+		{"/tenant-42", 7, "socket.io-1"},
+	}
+	for _, tc := range tests {
+		c := &Cluster{cfg: Config{KeyPrefix: "socket.io", StreamCount: tc.count}}
+		if got := c.streamName(tc.nsp); got != tc.want {
+			t.Errorf("streamName(%q) with %d streams = %q, want %q", tc.nsp, tc.count, got, tc.want)
+		}
+	}
+}
+
+// TestStreamCount: two nodes with several streams share broadcasts, in a
+// namespace whose stream Node's readers poll and in one whose hash is
+// negative (read by iobridge nodes all the same); each entry is in the
+// stream Node would write it to.
+func TestStreamCount(t *testing.T) {
+	r := startRedis(t)
+	prefix := uniquePrefix()
+	open := func() *socketio.Server {
+		c, err := Open(context.Background(), Config{URL: r.url(), KeyPrefix: prefix, Mode: ModeStreams, StreamCount: 4,
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		srv := socketio.NewServer(socketio.Config{Adapter: c.Factory(), Logger: slog.New(slog.DiscardHandler)})
+		t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+		return srv
+	}
+	a, b := open(), open()
+	rc := goredis.NewClient(&goredis.Options{Addr: strings.TrimPrefix(strings.TrimSuffix(r.url(), "/0"), "redis://")})
+	defer rc.Close()
+	for name, stream := range map[string]string{"/": prefix + "-3", "/notifications": prefix + "--3"} {
+		got := make(chan struct{}, 16)
+		b.Of(name).Adapter().(*sharded).c.route(streamRoute(name), entrySpy{got}, true)
+		_ = a.Of(name).Emit("e", nil, nil)
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the broadcast never reached the other node", name)
+		}
+		if n, err := rc.XLen(context.Background(), stream).Result(); err != nil || n != 1 {
+			t.Errorf("%s: XLEN %s = %d, %v; want 1", name, stream, n, err)
+		}
+	}
+}
+
+// entrySpy signals each stream entry routed to it.
+type entrySpy struct{ got chan struct{} }
+
+func (entrySpy) receive(int, string, []byte)           {}
+func (s entrySpy) receiveEntry(string, map[string]any) { s.got <- struct{}{} }
