@@ -30,6 +30,16 @@
 // recipient once the queue has capacity, so a broadcast can hand one
 // Packet slice to every recipient.
 //
+// # Several nodes
+//
+// Behind a load balancer without sticky sessions, a session's requests
+// reach nodes that do not hold it. With Config.NodeID each sid carries the
+// issuing node's id (SIDNode reads it back), and Config.Forward hands such
+// requests to a Handler serving them for that node (package
+// proxy/forward reverse-proxies them); engineio itself knows nothing of
+// the other nodes. A request no node serves is answered as an unknown sid
+// (UnknownSession).
+//
 // Handler.OnMessage calls of a session never overlap and come in the order
 // the client sent; OnClose comes after the last of them. A Handler may call
 // Send and Close on its own session from OnMessage.
