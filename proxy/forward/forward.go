@@ -178,10 +178,12 @@ type Proxy struct {
 
 // node is a cache entry: another node's URL and its reverse proxy.
 type node struct {
-	id      string
-	target  *url.URL // nil: no node holds the id
-	rp      *httputil.ReverseProxy
-	expires time.Time
+	id     string
+	target *url.URL // nil: no node holds the id
+	rp     *httputil.ReverseProxy
+	// expires (unix nanos) is when the entry is read again; a
+	// background refresh moves it while requests read it.
+	expires atomic.Int64
 	// refreshing is set while a background lookup runs.
 	refreshing atomic.Bool
 	// downUntil (unix nanos) is set by a failed dial.
@@ -416,7 +418,7 @@ func (p *Proxy) lookup(ctx context.Context, id string) *node {
 	n := p.nodes[id]
 	p.mu.Unlock()
 	if n != nil {
-		if now.Before(n.expires) {
+		if now.UnixNano() < n.expires.Load() {
 			return n
 		}
 		if n.target != nil {
@@ -450,18 +452,19 @@ func (p *Proxy) read(ctx context.Context, id string, old *node) *node {
 		p.log.Debug("forward: node lookup failed", "node", id, "err", err)
 		return nil
 	}
-	n := &node{id: id, expires: now.Add(missFor)}
+	n := &node{id: id}
+	n.expires.Store(now.Add(missFor).UnixNano())
 	if raw != "" {
 		u, perr := url.Parse(raw)
 		if perr != nil || u.Host == "" {
 			p.log.Warn("forward: a node registered a bad URL", "node", id, "url", raw)
 		} else {
 			if old != nil && old.target != nil && old.target.String() == u.String() {
-				old.expires = now.Add(cacheFor)
+				old.expires.Store(now.Add(cacheFor).UnixNano())
 				return old
 			}
 			n.target = u
-			n.expires = now.Add(cacheFor)
+			n.expires.Store(now.Add(cacheFor).UnixNano())
 			n.rp = p.reverseProxy(n)
 		}
 	}

@@ -372,11 +372,39 @@ func TestLookupCache(t *testing.T) {
 	}
 	// Stale entry, registry down: the old URL still serves.
 	b.proxy.mu.Lock()
-	b.proxy.nodes[a.proxy.ID()].expires = time.Now().Add(-time.Second)
+	b.proxy.nodes[a.proxy.ID()].expires.Store(time.Now().Add(-time.Second).UnixNano())
 	b.proxy.mu.Unlock()
-	if got := do(t, "POST", b.url+q, "4x", nil); got.status != 200 {
-		t.Errorf("POST with the registry down = %d %q, want 200 through the cached URL", got.status, got.body)
+	// One session per goroutine: the reference closes a session whose
+	// POSTs overlap.
+	var sids []string
+	for range 8 {
+		sids = append(sids, handshake(t, a))
 	}
+	var wg sync.WaitGroup
+	for _, sid := range sids { // while the background read runs (and fails)
+		wg.Go(func() {
+			if got := do(t, "POST", b.url+"?EIO=4&transport=polling&sid="+sid, "4x", nil); got.status != 200 {
+				t.Errorf("POST with the registry down = %d %q, want 200 through the cached URL", got.status, got.body)
+			}
+		})
+	}
+	wg.Wait()
+	// Registry back: the stale entry is read again in the background,
+	// while requests keep flowing.
+	reg.mu.Lock()
+	reg.fail = nil
+	reg.mu.Unlock()
+	b.proxy.mu.Lock()
+	b.proxy.nodes[a.proxy.ID()].expires.Store(time.Now().Add(-time.Second).UnixNano())
+	b.proxy.mu.Unlock()
+	for _, sid := range sids {
+		wg.Go(func() {
+			if got := do(t, "POST", b.url+"?EIO=4&transport=polling&sid="+sid, "4x", nil); got.status != 200 {
+				t.Errorf("POST during a refresh = %d %q", got.status, got.body)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestRegisterTaken(t *testing.T) {
