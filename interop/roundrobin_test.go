@@ -150,11 +150,11 @@ type proxied struct {
 	upgrade              bool
 }
 
-func startRRProxy(t *testing.T, nodes []*rrNode) *rrProxy {
+func startRRProxy(t *testing.T, addrs []string) *rrProxy {
 	t.Helper()
 	p := &rrProxy{next: map[string]int{}}
-	for _, n := range nodes {
-		p.backends = append(p.backends, n.addr)
+	for _, a := range addrs {
+		p.backends = append(p.backends, a)
 		p.dead = append(p.dead, false)
 	}
 	base := &http.Transport{
@@ -270,7 +270,11 @@ func startRRCluster(t *testing.T, n int) ([]*rrNode, *rrProxy) {
 			return err == nil, fmt.Sprint(err)
 		})
 	}
-	p := startRRProxy(t, nodes)
+	var addrs []string
+	for _, nd := range nodes {
+		addrs = append(addrs, nd.addr)
+	}
+	p := startRRProxy(t, addrs)
 	p.ownerOf = func(sid string) string {
 		for _, n := range nodes {
 			if engineio.SIDNode(sid) == n.fwd.ID() {
@@ -411,105 +415,13 @@ func TestRoundRobinNodeKilled(t *testing.T) {
 	redisServerPath(t)
 	nodes, proxy := startRRCluster(t, 2)
 	c := startClient(t)
-	const clients = 8
-	opts := map[string]any{
-		"transports": []string{"polling"},
-		"timeout":    int(waitTimeout / time.Millisecond),
-		// socket.io-client's defaults, spelled out: reconnection on, 1s
-		// delay, 5s max, randomization 0.5.
-		"reconnection": true, "reconnectionDelay": 1000, "reconnectionDelayMax": 5000, "randomizationFactor": 0.5,
-	}
-	names := make([]string, clients)
-	for i := range clients {
-		names[i] = fmt.Sprintf("k%d", i)
-		connectRR(c, names[i], proxy.url, opts)
-	}
+	names := connectKillClients(t, c, proxy.url)
 	owners := map[string]*rrNode{}
 	for _, name := range names {
-		c.wait("connect", name)
 		owners[name] = owner(t, nodes, c.state(name).SID)
 	}
 	victim := owners[names[0]]
-	var onVictim []string
-	for _, name := range names {
-		if owners[name] == victim {
-			onVictim = append(onVictim, name)
-		}
-	}
-	// Requests in flight at the kill: a GET parked per client, and an
-	// ack each of the victim's clients asked for.
-	for _, name := range onVictim {
-		c.emitAck(name, 0, "echo", "in flight")
-	}
-	killed := time.Now()
-	victim.kill()
-
-	// Until every client is connected again: when each saw what.
-	type seen struct {
-		reason           string
-		down, back       time.Duration
-		disconnected, ok bool
-	}
-	got := map[string]*seen{}
-	for _, name := range names {
-		got[name] = &seen{}
-	}
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		pending := 0
-		for _, name := range names {
-			s := got[name]
-			if !s.disconnected {
-				if e, ok, _, _ := c.log.take(func(e event) bool { return e.Type == "disconnect" && e.Socket == name }); ok {
-					s.disconnected, s.reason, s.down = true, e.Reason, time.Since(killed)
-				}
-			}
-			if s.disconnected && !s.ok {
-				if _, ok, _, _ := c.log.take(func(e event) bool { return e.Type == "connect" && e.Socket == name }); ok {
-					s.ok, s.back = true, time.Since(killed)
-				}
-			}
-			if (owners[name] == victim || s.disconnected) && !s.ok {
-				pending++
-			}
-		}
-		// Past 500ms every request that went through the killed node
-		// has failed (they fail within tens of milliseconds).
-		if pending == 0 && time.Since(killed) > 500*time.Millisecond {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d clients of the killed node not back within %v; client events:\n%s", pending, waitTimeout, c.log.dump())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	var worst time.Duration
-	var lines []string
-	for _, name := range names {
-		s := got[name]
-		where := "survivor"
-		if owners[name] == victim {
-			where = "victim"
-		}
-		switch {
-		case !s.disconnected:
-			lines = append(lines, fmt.Sprintf("%s (%s): stayed connected", name, where))
-			if owners[name] == victim {
-				t.Errorf("%s: its node was killed but it saw no disconnect", name)
-			}
-		default:
-			if s.reason != "transport error" && s.reason != "transport close" {
-				t.Errorf("%s: disconnect reason %q, want transport error or transport close", name, s.reason)
-			}
-			if s.ok && s.back > reconnectBound {
-				t.Errorf("%s: connected again %v after the kill, want within %v", name, s.back.Round(time.Millisecond), reconnectBound)
-			}
-			worst = max(worst, s.back)
-			lines = append(lines, fmt.Sprintf("%s (%s): %q after %v, connected again after %v", name, where, s.reason, s.down.Round(time.Millisecond), s.back.Round(time.Millisecond)))
-		}
-	}
-	sort.Strings(lines)
-	t.Logf("node %s killed with %d of %d clients; slowest back after %v:\n  %s", victim.name, len(onVictim), clients, worst.Round(time.Millisecond), strings.Join(lines, "\n  "))
+	watchKill(t, c, names, func(name string) bool { return owners[name] == victim }, victim.name, victim.kill)
 	// Everyone works again, on the live node.
 	live := nodes[0]
 	if live == victim {
@@ -530,4 +442,115 @@ func TestRoundRobinNodeKilled(t *testing.T) {
 			t.Errorf("%s sid=%s: %d from node %s", r.method, r.sid, r.status, r.backend)
 		}
 	}
+}
+
+// killClients is how many polling clients the kill tests connect.
+const killClients = 8
+
+// connectKillClients connects killClients polling sockets through the
+// proxy at url, with socket.io-client's default reconnection, and waits
+// for them; it returns their names.
+func connectKillClients(t *testing.T, c *client, url string) []string {
+	t.Helper()
+	opts := map[string]any{
+		"transports": []string{"polling"},
+		"timeout":    int(waitTimeout / time.Millisecond),
+		// socket.io-client's defaults, spelled out: reconnection on, 1s
+		// delay, 5s max, randomization 0.5.
+		"reconnection": true, "reconnectionDelay": 1000, "reconnectionDelayMax": 5000, "randomizationFactor": 0.5,
+	}
+	names := make([]string, killClients)
+	for i := range names {
+		names[i] = fmt.Sprintf("k%d", i)
+		connectRR(c, names[i], url, opts)
+	}
+	for _, name := range names {
+		c.wait("connect", name)
+	}
+	return names
+}
+
+// watchKill kills a node (kill) while every client has a GET parked and
+// the victim's clients (onVictim) each an ack in flight, then waits until
+// every client that lost its connection is connected again. It checks
+// the disconnect reasons and reconnectBound, and logs what each client saw
+// and when.
+func watchKill(t *testing.T, c *client, names []string, onVictim func(string) bool, victimName string, kill func()) {
+	t.Helper()
+	victims := 0
+	for _, name := range names {
+		if onVictim(name) {
+			victims++
+			c.emitAck(name, 0, "echo", "in flight")
+		}
+	}
+	if victims == 0 {
+		t.Fatal("no client on the node to kill")
+	}
+	type seen struct {
+		reason           string
+		down, back       time.Duration
+		disconnected, ok bool
+	}
+	got := map[string]*seen{}
+	for _, name := range names {
+		got[name] = &seen{}
+	}
+	killed := time.Now()
+	kill()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		pending := 0
+		for _, name := range names {
+			s := got[name]
+			if !s.disconnected {
+				if e, ok, _, _ := c.log.take(func(e event) bool { return e.Type == "disconnect" && e.Socket == name }); ok {
+					s.disconnected, s.reason, s.down = true, e.Reason, time.Since(killed)
+				}
+			}
+			if s.disconnected && !s.ok {
+				if _, ok, _, _ := c.log.take(func(e event) bool { return e.Type == "connect" && e.Socket == name }); ok {
+					s.ok, s.back = true, time.Since(killed)
+				}
+			}
+			if (onVictim(name) || s.disconnected) && !s.ok {
+				pending++
+			}
+		}
+		// Past 500ms every request that went through the killed node
+		// has failed (they fail within tens of milliseconds).
+		if pending == 0 && time.Since(killed) > 500*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients not back within %v; client events:\n%s", pending, waitTimeout, c.log.dump())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var worst time.Duration
+	var lines []string
+	for _, name := range names {
+		s := got[name]
+		where := "survivor"
+		if onVictim(name) {
+			where = "victim"
+		}
+		if !s.disconnected {
+			lines = append(lines, fmt.Sprintf("%s (%s): stayed connected", name, where))
+			if onVictim(name) {
+				t.Errorf("%s: its node was killed but it saw no disconnect", name)
+			}
+			continue
+		}
+		if s.reason != "transport error" && s.reason != "transport close" {
+			t.Errorf("%s: disconnect reason %q, want transport error or transport close", name, s.reason)
+		}
+		if s.back > reconnectBound {
+			t.Errorf("%s: connected again %v after the kill, want within %v", name, s.back.Round(time.Millisecond), reconnectBound)
+		}
+		worst = max(worst, s.back)
+		lines = append(lines, fmt.Sprintf("%s (%s): %q after %v, connected again after %v", name, where, s.reason, s.down.Round(time.Millisecond), s.back.Round(time.Millisecond)))
+	}
+	sort.Strings(lines)
+	t.Logf("node %s killed with %d of %d clients; slowest back after %v:\n  %s", victimName, victims, len(names), worst.Round(time.Millisecond), strings.Join(lines, "\n  "))
 }
