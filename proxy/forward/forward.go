@@ -300,7 +300,12 @@ func (p *Proxy) Start(ctx context.Context) error {
 		return errors.New("forward: started twice")
 	}
 	err := p.register(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrTaken):
+		// One chance in 16.7M per pair of nodes: the id is in the sids
+		// already issued, so it cannot change now.
+		p.log.Error("forward: another node holds this node's id; other nodes answer this node's sids as unknown until it lapses: restart this node to pick another id", "node", p.id)
+	case err != nil:
 		p.log.Warn("forward: node not registered yet; other nodes answer this node's sids as unknown until it is", "node", p.id, "err", err)
 	}
 	loop, stop := context.WithCancel(context.Background())
