@@ -43,7 +43,7 @@ type rrNode struct {
 	addr string // host:port of the Socket.IO listener
 }
 
-func startRRNode(t *testing.T, name, redisURL string) *rrNode {
+func startRRNode(t *testing.T, name, redisURL, mode string) *rrNode {
 	t.Helper()
 	logs := &lockedBuffer{}
 	level := slog.LevelWarn
@@ -58,7 +58,7 @@ func startRRNode(t *testing.T, name, redisURL string) *rrNode {
 			t.Logf("iobridge %s logs (warnings and errors):\n%s", name, lockedString(logs))
 		}
 	})
-	ac, err := redisadapter.Open(context.Background(), redisadapter.Config{URL: redisURL, KeyPrefix: "socket.io", Logger: logger})
+	ac, err := redisadapter.Open(context.Background(), redisadapter.Config{URL: redisURL, KeyPrefix: "socket.io", Mode: mode, Logger: logger})
 	if err != nil {
 		t.Fatalf("redisadapter.Open: %v", err)
 	}
@@ -256,13 +256,14 @@ func (rt rrTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// startRRCluster starts redis-server, n nodes and the proxy in front.
-func startRRCluster(t *testing.T, n int) ([]*rrNode, *rrProxy) {
+// startRRCluster starts redis-server, n nodes in the adapter mode and
+// the proxy in front.
+func startRRCluster(t *testing.T, n int, mode string) ([]*rrNode, *rrProxy) {
 	t.Helper()
 	r := startRedis(t)
 	var nodes []*rrNode
 	for i := range n {
-		nodes = append(nodes, startRRNode(t, string(rune('A'+i)), r.URL()))
+		nodes = append(nodes, startRRNode(t, string(rune('A'+i)), r.URL(), mode))
 	}
 	for _, nd := range nodes {
 		eventually(t, "iobridge "+nd.name+" Ready", func() (bool, string) {
@@ -312,15 +313,19 @@ func TestRoundRobinPolling(t *testing.T) {
 		name    string
 		nodes   int
 		upgrade bool
+		mode    string
 	}{
-		{"two nodes polling", 2, false},
-		{"two nodes upgrade", 2, true},
-		{"three nodes polling", 3, false},
-		{"three nodes upgrade", 3, true},
+		{"two nodes polling", 2, false, "classic"},
+		{"two nodes upgrade", 2, true, "classic"},
+		{"three nodes polling", 3, false, "classic"},
+		{"three nodes upgrade", 3, true, "classic"},
+		// Forwarding does not depend on the mode; the emit from another
+		// node's API goes through the stream.
+		{"two nodes polling streams", 2, false, "streams"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			nodes, proxy := startRRCluster(t, tc.nodes)
+			nodes, proxy := startRRCluster(t, tc.nodes, tc.mode)
 			c := startClient(t)
 			opts := map[string]any{"reconnection": false, "timeout": int(waitTimeout / time.Millisecond), "transports": []string{"polling"}}
 			if tc.upgrade {
@@ -413,7 +418,7 @@ const reconnectBound = 5 * time.Second
 // too and reconnect the same way; the others carry on.
 func TestRoundRobinNodeKilled(t *testing.T) {
 	redisServerPath(t)
-	nodes, proxy := startRRCluster(t, 2)
+	nodes, proxy := startRRCluster(t, 2, "classic")
 	c := startClient(t)
 	names := connectKillClients(t, c, proxy.url)
 	owners := map[string]*rrNode{}
