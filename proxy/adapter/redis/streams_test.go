@@ -230,3 +230,28 @@ type entrySpy struct{ got chan struct{} }
 
 func (entrySpy) receive(int, string, []byte)           {}
 func (s entrySpy) receiveEntry(string, map[string]any) { s.got <- struct{}{} }
+
+// BenchmarkStreamsRecovery: one session persisted, one broadcast missed,
+// the session restored (the Redis round trips a recovering client costs:
+// SET; XADD; MULTI GET DEL, XRANGE offset, XRANGE after it).
+func BenchmarkStreamsRecovery(b *testing.B) {
+	r := startRedis(b)
+	c := openCluster(b, r.url(), uniquePrefix(), ModeStreams, "")
+	srv := socketio.NewServer(socketio.Config{Adapter: c.Factory(), Recovery: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	nsp := srv.Of("/")
+	a := nsp.Adapter().(*sharded)
+	ctx := context.Background()
+	data := json.RawMessage(`{"user":"u1"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		fields, _ := a.entryFields(msgBroadcast, []byte(`{"packet":{"type":2,"data":["before"],"nsp":"/"},"opts":{"rooms":["r"],"except":[],"flags":{}}}`), nil)
+		offset := c.xadd(a.stream, fields, true)
+		a.PersistSession(&socketio.Session{SID: "s", PID: "p", Rooms: []string{"s", "r"}, Data: data})
+		_ = nsp.To("r").Emit("missed", nil, nil)
+		s, err := a.RestoreSession(ctx, "p", offset)
+		if err != nil || s == nil || len(s.MissedPackets) != 1 {
+			b.Fatalf("restore = %+v, %v", s, err)
+		}
+	}
+}
