@@ -215,14 +215,14 @@ func startIONode(t *testing.T, name, redisURL, mode, sub string) *ioNode {
 
 // startIONodeWith is startIONode with a connection state recovery window
 // (zero: off).
-func startIONodeWith(t *testing.T, name, redisURL, mode, sub string, recovery time.Duration) *ioNode {
+func startIONodeWith(t testing.TB, name, redisURL, mode, sub string, recovery time.Duration) *ioNode {
 	t.Helper()
 	logs := &lockedBuffer{}
 	level := slog.LevelWarn
 	var w io.Writer = logs
-	if testing.Verbose() {
+	if tt, ok := t.(*testing.T); ok && testing.Verbose() {
 		level = slog.LevelDebug
-		w = io.MultiWriter(logs, &testWriter{t: t})
+		w = io.MultiWriter(logs, &testWriter{t: tt})
 	}
 	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("node", name)
 	t.Cleanup(func() {

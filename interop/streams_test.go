@@ -35,7 +35,7 @@ type switchProxy struct {
 	url    string
 }
 
-func startSwitchProxy(t *testing.T, first string) *switchProxy {
+func startSwitchProxy(t testing.TB, first string) *switchProxy {
 	t.Helper()
 	p := &switchProxy{}
 	p.to(t, first)
@@ -47,7 +47,7 @@ func startSwitchProxy(t *testing.T, first string) *switchProxy {
 }
 
 // to sends the next connections to u.
-func (p *switchProxy) to(t *testing.T, u string) {
+func (p *switchProxy) to(t testing.TB, u string) {
 	t.Helper()
 	parsed, err := url.Parse(u)
 	if err != nil {
@@ -319,4 +319,76 @@ func TestStreamsCluster(t *testing.T) {
 			t.Fatalf("reconnect past the window: %v, want a new session (old id %s)", again, first.ID)
 		}
 	})
+}
+
+// BenchmarkStreamsDrainRecovery: 1,000 WebSocket clients of iobridge A
+// (through a load balancer) that reconnect by themselves; the load
+// balancer sends new connections to B and A drains (Server.Shutdown, as
+// on SIGTERM); B emits to everyone meanwhile. Reported: the time from the
+// start of the drain until every client is connected again and recovered,
+// and until every client has the missed event (each exactly once). Run
+// with -benchtime 1x.
+func BenchmarkStreamsDrainRecovery(b *testing.B) {
+	const clients = 1000
+	r := startRedis(b)
+	for b.Loop() {
+		benchDrain(b, r, clients)
+	}
+}
+
+func benchDrain(b *testing.B, r *redisServer, clients int) {
+	tb := testing.TB(b)
+	na := startIONodeWith(b, "A", r.URL(), "streams", "", time.Minute)
+	nb := startIONodeWith(b, "B", r.URL(), "streams", "", time.Minute)
+	p := startSwitchProxy(b, na.url)
+	c := startClient(tb)
+	names := make([]string, clients)
+	for i := range names {
+		names[i] = fmt.Sprintf("s%d", i)
+		c.connect(names[i], p.url, connectOpts{Transports: websocket, Reconnect: true})
+	}
+	for _, n := range names {
+		c.wait("connect", n)
+	}
+	js, _ := json.Marshal(map[string]any{"namespace": "/", "event": "before", "args": []any{1}})
+	nb.expect(tb, "POST", "/v1/emit", string(js), 202, nil)
+	for _, n := range names {
+		c.waitEvent(n, "before")
+	}
+	p.to(b, nb.url)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := na.srv.Shutdown(ctx); err != nil {
+		b.Fatalf("Shutdown: %v", err)
+	}
+	drained := time.Since(start)
+	js, _ = json.Marshal(map[string]any{"namespace": "/", "event": "missed", "args": []any{2}})
+	nb.expect(tb, "POST", "/v1/emit", string(js), 202, nil)
+	recovered := 0
+	for _, n := range names {
+		if c.wait("connect", n).Recovered {
+			recovered++
+		}
+	}
+	allBack := time.Since(start)
+	for _, n := range names {
+		c.waitEvent(n, "missed")
+	}
+	allMissed := time.Since(start)
+	js, _ = json.Marshal(map[string]any{"namespace": "/", "event": "marker"})
+	nb.expect(tb, "POST", "/v1/emit", string(js), 202, nil)
+	twice := 0
+	for _, n := range names {
+		c.waitEvent(n, "marker")
+		if count(c, n, "missed") != 1 {
+			twice++
+		}
+	}
+	if recovered != clients || twice != 0 {
+		b.Errorf("%d of %d recovered, %d got the missed event other than once", recovered, clients, twice)
+	}
+	b.ReportMetric(float64(drained.Milliseconds()), "ms-drain")
+	b.ReportMetric(float64(allBack.Milliseconds()), "ms-all-recovered")
+	b.ReportMetric(float64(allMissed.Milliseconds()), "ms-all-missed-delivered")
 }
