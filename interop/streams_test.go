@@ -198,6 +198,61 @@ func TestStreamsCluster(t *testing.T) {
 		expectOnly(t, c, all, map[string][]clientSocket{"news-b": {sb, sn}, "news-node": {sb, sn}})
 	})
 
+	t.Run("AcksAndQueries", func(t *testing.T) {
+		c := startClient(t)
+		qa := connectTo(t, c, "qa", a.url, "/", nil)
+		qn := connectTo(t, c, "qn", node.url, "/", nil)
+		// iobridge's fetch reaches Node (FETCH_SOCKETS over pub/sub, the
+		// answer in msgpack on the private channel), Node's reaches
+		// iobridge (join waits on it).
+		ids := map[string]bool{}
+		for _, s := range b.sockets(t, "namespace=/") {
+			ids[s.ID] = true
+		}
+		if !ids[qa.id] || !ids[qn.id] {
+			t.Fatalf("B's /v1/sockets = %v, want %s and %s among them", ids, qa.id, qn.id)
+		}
+		join(t, "q", qa.id, qn.id)
+		// A broadcast with acks from B: each node answers its client
+		// count, then each ack.
+		type answer struct {
+			status int
+			body   string
+			err    error
+		}
+		done := make(chan answer, 1)
+		go func() {
+			st, body, err := b.request(t.Context(), "POST", "/v1/emit", `{"namespace":"/","to":["q"],"event":"q","args":[1],"ack":{"timeout":"5s"}}`)
+			done <- answer{st, body, err}
+		}()
+		for _, s := range []clientSocket{qa, qn} {
+			e := c.waitEvent(s.name, "q")
+			if e.Ack == 0 {
+				t.Fatalf("%s: event q without ack: %s", s.name, e)
+			}
+			c.send(map[string]any{"cmd": "ack", "ack": e.Ack, "args": []any{"from-" + s.name}})
+		}
+		got := <-done
+		if got.err != nil || got.status != 200 {
+			t.Fatalf("emit with ack = %d %s %v", got.status, got.body, got.err)
+		}
+		var res struct {
+			Acks []struct {
+				Args []string `json:"args"`
+			} `json:"acks"`
+			Timeouts []string `json:"timeouts"`
+		}
+		_ = json.Unmarshal([]byte(got.body), &res)
+		var args []string
+		for _, x := range res.Acks {
+			args = append(args, x.Args...)
+		}
+		slices.Sort(args)
+		if !slices.Equal(args, []string{"from-qa", "from-qn"}) || len(res.Timeouts) != 0 {
+			t.Fatalf("acks %s, want from-qa and from-qn", got.body)
+		}
+	})
+
 	// recoverVia moves a client from one node to another: it connects to
 	// from through the proxy, joins a room, holds an offset, loses its
 	// transport; while it is away iobridge B and Node broadcast to the room;
