@@ -20,6 +20,7 @@
 //   emit         {rooms, except, event, args, volatile}
 //   fetchSockets {rooms}: [{id, rooms}] cluster-wide
 //   serverCount  {}
+//   serverSideEmitWithAck {event, args}: the other nodes' answers, or error
 // Binary values are {"_binary":"<base64>"} both ways (Buffers in Node).
 "use strict";
 
@@ -81,6 +82,8 @@ async function main() {
         const sockets = await select(c).fetchSockets();
         return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms] }));
       }
+      case "serverSideEmitWithAck":
+        return await io.of("/").serverSideEmitWithAck(c.event, ...decode(c.args || []));
       case "serverCount":
         return await io.of("/").adapter.serverCount();
       default:

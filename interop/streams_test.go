@@ -251,6 +251,16 @@ func TestStreamsCluster(t *testing.T) {
 		if !slices.Equal(args, []string{"from-qa", "from-qn"}) || len(res.Timeouts) != 0 {
 			t.Fatalf("acks %s, want from-qa and from-qn", got.body)
 		}
+		// Node's server-side emit with ack: each iobridge node gets it and
+		// answers once (with no value), so it completes.
+		raw := node.ok(t, map[string]any{"cmd": "serverSideEmitWithAck", "event": "hello-node", "args": []any{7}})
+		if string(raw) != "[null,null]" {
+			t.Errorf("serverSideEmitWithAck answers %s, want two (one per iobridge node)", raw)
+		}
+		for _, n := range []*ioNode{a, b} {
+			e := n.log.wait(t, "server-side emit", func(e event) bool { return e.Type == "serverSideEmit" && e.Event == "hello-node" })
+			sameJSON(t, "server-side emit args on "+n.name, e.Args, []any{7})
+		}
 	})
 
 	// recoverVia moves a client from one node to another: it connects to
