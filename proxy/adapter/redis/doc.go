@@ -4,8 +4,9 @@
 // @socket.io/redis-emitter can form one cluster.
 //
 // A Cluster holds the Redis connections of one process: a client for
-// commands, one publisher goroutine feeding them in order, and one
-// subscriber connection. Its Factory makes one adapter per namespace, each
+// commands, one publisher goroutine feeding them in order, one
+// subscriber connection and, in the streams mode, one reading connection
+// per stream. Its Factory makes one adapter per namespace, each
 // with its own id, as Node makes one adapter per namespace:
 //
 //   - mode "classic" speaks @socket.io/redis-adapter 8.x createAdapter:
@@ -13,7 +14,17 @@
 //     and JSON requests;
 //   - mode "sharded" speaks createShardedAdapter: Redis 7 SPUBLISH and
 //     SSUBSCRIBE, socket.io-adapter's ClusterAdapter messages (types 1–13),
-//     JSON unless the message carries binary.
+//     JSON unless the message carries binary;
+//   - mode "streams" speaks @socket.io/redis-streams-adapter 0.3
+//     createAdapter with the same ClusterAdapter messages (sharded.go's
+//     logic; streams.go is the transport): broadcasts without acks and
+//     remote joins, leaves and disconnects are XADDed to a stream that each
+//     process reads on a connection of its own (XREAD BLOCK, from the last
+//     entry it saw), the rest goes over PUBLISH/SUBSCRIBE in msgpack. It is
+//     the mode where connection state recovery works across nodes: offsets
+//     are stream entry ids, and the adapter is the namespace's
+//     socketio.SessionStore over Redis (sio:session:<pid>), so a session
+//     persisted by any node, iobridge or Node, is restored by any other.
 //
 // Local delivery is the in-memory adapter's (adapter.Memory): a broadcast
 // is encoded once and written to every local recipient; what comes from
