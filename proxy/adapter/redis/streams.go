@@ -118,6 +118,9 @@ func (c *Cluster) xadd(stream string, fields []any, wait bool) string {
 // once the first XREAD reached Redis, as "$" would), "0-0" for an empty
 // stream, "$" while Redis does not answer.
 func (c *Cluster) streamStart(ctx context.Context, stream string) string {
+	if c.state.Load().err != nil {
+		return "$" // not a dial timeout per stream while Redis is down
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	ms, err := c.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()

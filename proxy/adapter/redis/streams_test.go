@@ -255,3 +255,41 @@ func BenchmarkStreamsRecovery(b *testing.B) {
 		}
 	}
 }
+
+// TestStreamsDownAtStart: with Redis down, Open with several streams
+// returns at once (no dial timeout per stream), and the node reads the
+// streams once Redis is there.
+func TestStreamsDownAtStart(t *testing.T) {
+	r := startRedis(t)
+	url := r.url()
+	r.kill()
+	start := time.Now()
+	prefix := uniquePrefix()
+	c, err := Open(context.Background(), Config{URL: url, KeyPrefix: prefix, Mode: ModeStreams, StreamCount: 8,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("Open with Redis down took %v", d)
+	}
+	r.start()
+	got := make(chan struct{}, 16)
+	c.route(streamRoute("/"), entrySpy{got}, true)
+	rc := goredis.NewClient(&goredis.Options{Addr: strings.TrimPrefix(strings.TrimSuffix(url, "/0"), "redis://")})
+	defer rc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Another node's entry on "/"'s stream (<prefix>-7 with 8 streams).
+		_ = rc.XAdd(context.Background(), &goredis.XAddArgs{Stream: c.streamName("/"), Values: []any{"uid", "other", "nsp", "/", "type", "4", "data", `{"opts":{"rooms":["x"],"except":[]},"rooms":["y"]}`}}).Err()
+		select {
+		case <-got:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no entry read after Redis came")
+		}
+	}
+}
