@@ -20,8 +20,9 @@ import (
 )
 
 // The streams mode's transport, as @socket.io/redis-streams-adapter 0.3.1
-// (lib/adapter.ts): one stream, named key_prefix, that every node reads
-// with XREAD BLOCK on a connection of its own; entries are
+// (lib/adapter.ts): a namespace's stream (key_prefix, or
+// key_prefix-<n> with several streams) is read by every node with XREAD
+// BLOCK on a connection of its own per stream; entries are
 // {uid, nsp, type: "<decimal>", data: JSON or base64(msgpack) when it
 // carries binary}. Ephemeral messages and every answer go over pub/sub,
 // whole messages in msgpack. With connection state recovery, offsets are
