@@ -259,6 +259,7 @@ func engineConfig(s config.Server, logger *slog.Logger) engineio.Config {
 		MaxQueueBytes:     s.MaxQueueBytes,
 		BatchDelay:        batchDelay(s.BroadcastDelay.Std()),
 		CORSOrigins:       s.CORSOrigins,
+		CORSCredentials:   s.CORSCredentials,
 		AllowEIO3:         s.AllowEIO3,
 		Logger:            logger,
 	}

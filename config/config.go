@@ -66,10 +66,19 @@ type Server struct {
 	// writes took, to at most 20ms. "0" writes each broadcast at once.
 	// At most 1s. Default 1ms.
 	BroadcastDelay Duration `toml:"broadcast_delay"`
-	// CORSOrigins are the origins allowed by CORS: exact origins
-	// ("https://app.example.com") or "*" (any origin, reflected, with
-	// credentials). Default none: no CORS headers, as the reference server.
+	// CORSOrigins are the origins allowed by CORS on polling requests, as
+	// socket.io's cors.origin: exact origins ("https://app.example.com"),
+	// each reflected with Vary: Origin, or "*", answered
+	// Access-Control-Allow-Origin: * and never with credentials. An
+	// origin not listed gets no Access-Control-Allow-Origin. Default
+	// none: no CORS headers, as the reference server.
 	CORSOrigins []string `toml:"cors_origins"`
+	// CORSCredentials sends Access-Control-Allow-Credentials: true, as
+	// socket.io's cors.credentials, to the exact origins in CORSOrigins:
+	// their pages may make polling requests with the visitor's cookies
+	// and read the answers. Never for "*" (any web page could): true with
+	// "*" listed is a problem. Default false.
+	CORSCredentials bool `toml:"cors_credentials"`
 	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x).
 	// Default false.
 	AllowEIO3 bool `toml:"allow_eio3"`

@@ -310,6 +310,16 @@ error_event = "${UNCLOSED"
 [server]
 cors_origins = ["https://app.example.com", "app.example.com", "https://x.example.com/path"]
 `, nil},
+	{"cors credentials with star", `
+[server]
+cors_origins = ["https://app.example.com", "*"]
+cors_credentials = true
+`, nil},
+	{"cors credentials type", `
+[server]
+cors_origins = ["https://app.example.com"]
+cors_credentials = "true"
+`, nil},
 }
 
 func runInvalid(t *testing.T) string {
@@ -446,6 +456,47 @@ func TestDefaults(t *testing.T) {
 	}
 	if len(warnings) != 1 || warnings[0].Path != "namespace[0].secret" {
 		t.Errorf("warnings = %v, want one for namespace[0].secret", warnings)
+	}
+}
+
+// TestCORSCredentials: cors_credentials defaults to false, is kept with
+// exact origins, and with "*" is a problem whose message names the fix.
+func TestCORSCredentials(t *testing.T) {
+	tests := []struct {
+		name    string
+		toml    string
+		want    bool
+		problem string // "" means it loads
+	}{
+		{"default", "[server]\ncors_origins = [\"*\"]\n", false, ""},
+		{"exact", "[server]\ncors_origins = [\"https://app.example.com\", \"http://127.0.0.1:3000\"]\ncors_credentials = true\n", true, ""},
+		{"star without", "[server]\ncors_origins = [\"*\"]\ncors_credentials = false\n", false, ""},
+		{"no origins", "[server]\ncors_credentials = true\n", true, ""},
+		{"star", "[server]\ncors_origins = [\"*\"]\ncors_credentials = true\n", false, `server.cors_credentials: true with "*" in server.cors_origins`},
+		{"star twice", "[server]\ncors_origins = [\"*\", \"https://app.example.com\", \"*\"]\ncors_credentials = true\n", false, `list the exact origins instead of "*", or set cors_credentials = false`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := Parse([]byte(tc.toml), nil)
+			if tc.problem == "" {
+				if err != nil {
+					t.Fatalf("Parse(%q) = %v, want no problems", tc.toml, err)
+				}
+				if cfg.Server.CORSCredentials != tc.want {
+					t.Errorf("Parse(%q).Server.CORSCredentials = %v, want %v", tc.toml, cfg.Server.CORSCredentials, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Parse(%q) = nil error, want %q", tc.toml, tc.problem)
+			}
+			if !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("Parse(%q) = %v, want %q", tc.toml, err, tc.problem)
+			}
+			if n := strings.Count(err.Error(), "server.cors_credentials"); n != 1 {
+				t.Errorf("Parse(%q) names server.cors_credentials %d times, want once:\n%v", tc.toml, n, err)
+			}
+		})
 	}
 }
 

@@ -218,6 +218,8 @@ func (l *loader) validateServer(s *Server) {
 	l.check(s.BroadcastDelay >= 0 && s.BroadcastDelay <= Duration(time.Second), "server.broadcast_delay", `must be between "0" and "1s", as "1ms"`)
 	for i, o := range s.CORSOrigins {
 		l.origin(indexPath("server.cors_origins", i), o, true)
+		l.check(o != "*" || !s.CORSCredentials, "server.cors_credentials",
+			`true with "*" in server.cors_origins would let any web page read answers sent with a visitor's cookies; list the exact origins instead of "*", or set cors_credentials = false`)
 	}
 }
 

@@ -81,10 +81,22 @@ type Config struct {
 	MaxHTTPBufferSize int64
 	// UpgradeTimeout bounds a polling→WebSocket upgrade. Zero means 10s.
 	UpgradeTimeout time.Duration
-	// CORSOrigins lists the origins allowed by CORS: exact origins, or "*"
-	// (reflects the request's Origin with credentials allowed). Empty
-	// means no CORS headers are sent.
+	// CORSOrigins lists the origins allowed by CORS on polling requests
+	// and preflights, answered as Node's `cors` package answers them. An
+	// exact origin ("https://app.example.com") is reflected in
+	// Access-Control-Allow-Origin with Vary: Origin; "*" answers
+	// Access-Control-Allow-Origin: * to any origin, as socket.io's
+	// cors: {origin: "*"}, and never with credentials. A request from an
+	// origin not listed gets no Access-Control-Allow-Origin. Empty means
+	// no CORS headers are sent, as the reference server.
 	CORSOrigins []string
+	// CORSCredentials sends Access-Control-Allow-Credentials: true, as
+	// socket.io's cors.credentials, to the exact origins in CORSOrigins
+	// only: a page from one of them may make requests with the visitor's
+	// cookies and read the answers. "*" never gets credentials (with them
+	// any web page could); an origin answered "*" gets none, even when
+	// this is set. False (the default) sends none.
+	CORSCredentials bool
 	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x).
 	AllowEIO3 bool
 	// MaxQueueBytes bounds each session's outbound queue in bytes. Zero

@@ -348,30 +348,72 @@ func abortUpgrade(w http.ResponseWriter, code int) {
 	_, _ = w.Write([]byte(msg))
 }
 
-// setCORS adds the headers the `cors` package adds to a request and
-// reports whether the request's Origin is allowed.
+// setCORS adds the headers Node's `cors` package adds to a request,
+// configured as socket.io's cors option with origin CORSOrigins and
+// credentials CORSCredentials, and reports whether the request's origin
+// is allowed.
+//
+// An exact listed origin is reflected, with Vary: Origin and, when
+// CORSCredentials is set, Access-Control-Allow-Credentials. Any other
+// origin gets "*" when "*" is listed (without Vary, as {origin: "*"};
+// with it when credentials make a listed origin's answer differ), and
+// otherwise no Access-Control-Allow-Origin, only Vary: Origin.
+//
+// Two choices differ from the `cors` package on purpose. It sends
+// Access-Control-Allow-Credentials to every request when credentials is
+// on, "*" and unlisted origins included; only a reflected exact origin
+// gets it here, so that "*" can never hand out credentials, whatever the
+// configuration. And an origin not allowed gets no Allow-Methods or
+// Allow-Headers on a preflight (see preflight): a browser fails such a
+// preflight either way.
 func (s *Server) setCORS(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
-	h.Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
-	if origin == "" || !s.originAllowed(origin) {
+	listed, anyOrigin, exact := s.corsMatch(origin)
+	creds := s.cfg.CORSCredentials
+	switch {
+	case listed && (creds || !anyOrigin):
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Origin", origin)
+		if creds {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+		return true
+	case anyOrigin:
+		if creds && exact {
+			// A listed origin is answered differently (reflected, with
+			// credentials), so caches must key this answer on Origin.
+			h.Add("Vary", "Origin")
+		}
+		h.Set("Access-Control-Allow-Origin", "*")
+		return true
+	default:
+		h.Add("Vary", "Origin")
 		return false
 	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	return true
 }
 
-func (s *Server) originAllowed(origin string) bool {
+// corsMatch reports whether origin is one of CORSOrigins' exact origins,
+// whether CORSOrigins holds "*", and whether it holds any exact origin.
+// An empty origin (no Origin header) is never listed.
+func (s *Server) corsMatch(origin string) (listed, anyOrigin, exact bool) {
 	for _, o := range s.cfg.CORSOrigins {
-		if o == "*" || o == origin {
-			return true
+		if o == "*" {
+			anyOrigin = true
+			continue
+		}
+		exact = true
+		if origin != "" && o == origin {
+			listed = true
 		}
 	}
-	return false
+	return listed, anyOrigin, exact
 }
 
-// preflight answers a CORS preflight with 204, as the `cors` package does.
+// preflight answers a CORS preflight with 204, as the `cors` package does:
+// an allowed origin gets its default methods and the requested headers
+// reflected. An origin not allowed gets neither (the package sends them
+// anyway; they grant nothing without Access-Control-Allow-Origin).
 func (s *Server) preflight(w http.ResponseWriter, r *http.Request, allowed bool) {
 	h := w.Header()
 	if allowed {
