@@ -45,6 +45,8 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 		PingTimeout:       cfg.PingTimeout,
 		MaxHTTPBufferSize: cfg.MaxHTTPBufferSize,
 		AllowEIO3:         cfg.AllowEIO3,
+		CORSOrigins:       cfg.CORSOrigins,
+		CORSCredentials:   cfg.CORSCredentials,
 		Logger:            logger,
 	}, func(s *engineio.Session) engineio.Handler {
 		sessions.Store(s.ID(), s)

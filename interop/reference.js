@@ -3,8 +3,11 @@
 // reference first and against iobridge second, with the same expectations.
 //
 // Usage: node reference.js '<config JSON>'
-//   config: {pingInterval, pingTimeout, maxHttpBufferSize, allowEIO3, recovery}
-//   (durations in milliseconds; recovery 0 disables connection state recovery)
+//   config: {pingInterval, pingTimeout, maxHttpBufferSize, allowEIO3, recovery,
+//            corsOrigins, corsCredentials}
+//   (durations in milliseconds; recovery 0 disables connection state recovery;
+//   corsOrigins ["*"] is cors {origin: "*"}, other lists cors {origin: [...]},
+//   none no cors option)
 //
 // It prints {"type":"listening","port":N} once bound to 127.0.0.1, then one
 // JSON line per server-side observation:
@@ -66,6 +69,13 @@ const opts = {
 };
 if (cfg.recovery) {
   opts.connectionStateRecovery = { maxDisconnectionDuration: cfg.recovery };
+}
+if (Array.isArray(cfg.corsOrigins) && cfg.corsOrigins.length > 0) {
+  const star = cfg.corsOrigins.length === 1 && cfg.corsOrigins[0] === "*";
+  opts.cors = {
+    origin: star ? "*" : cfg.corsOrigins,
+    credentials: !!cfg.corsCredentials,
+  };
 }
 
 const httpServer = http.createServer();

@@ -14,6 +14,8 @@ type serverConfig struct {
 	MaxHTTPBufferSize int64
 	AllowEIO3         bool
 	Recovery          time.Duration // zero disables connection state recovery
+	CORSOrigins       []string      // socket.io's cors.origin; ["*"] is origin "*"; nil: no cors option
+	CORSCredentials   bool          // socket.io's cors.credentials
 }
 
 // target is a running server with the scenario application (see
@@ -70,6 +72,8 @@ func startReference(t *testing.T, cfg serverConfig) *target {
 		"maxHttpBufferSize": cfg.MaxHTTPBufferSize,
 		"allowEIO3":         cfg.AllowEIO3,
 		"recovery":          cfg.Recovery.Milliseconds(),
+		"corsOrigins":       cfg.CORSOrigins,
+		"corsCredentials":   cfg.CORSCredentials,
 	})
 	if err != nil {
 		t.Fatal(err)
