@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,7 @@ name = "chat"
 token = "${IOBRIDGE_TEST_UNSET}"
 `)
 	warn := writeFile(t, "warn.toml", "[[namespace]]\nname = \"/\"\nwebhook = \"http://127.0.0.1:4000/\"\n")
+	corsStar := writeFile(t, "cors.toml", "[server]\ncors_origins = [\"*\"]\ncors_credentials = true\n[[namespace]]\nname = \"/\"\nwebhook = \"http://127.0.0.1:4000/\"\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -84,6 +86,9 @@ token = "${IOBRIDGE_TEST_UNSET}"
 			`server.ping_interval: "5" is not a duration, write "5s"`,
 			`server.listen: "${IOBRIDGE_TEST_SECRET}" (from the environment) is not a host:port address`,
 			`namespace[0].name: "chat" must start with "/", as "/chat"`,
+		}},
+		{"cors credentials with star", []string{"-check", "-config", corsStar}, 1, "", []string{
+			`server.cors_credentials: true with "*" in server.cors_origins would let any web page read answers sent with a visitor's cookies; list the exact origins instead of "*", or set cors_credentials = false`,
 		}},
 		{"absent file", []string{"-check", "-config", filepath.Join(t.TempDir(), "none.toml")}, 1, "", []string{"no such file"}},
 		{"example needs token", []string{"-check", "-config", "config.example.toml"}, 1, "", []string{"api.token: environment variable IOBRIDGE_API_TOKEN is not set"}},
@@ -107,6 +112,16 @@ token = "${IOBRIDGE_TEST_UNSET}"
 				t.Errorf("iobridge %v echoed an environment value:\n%s", tc.args, stderr)
 			}
 		})
+	}
+}
+
+// TestEngineConfigCORS: [server] cors_origins and cors_credentials reach
+// the Engine.IO server.
+func TestEngineConfigCORS(t *testing.T) {
+	s := config.Server{CORSOrigins: []string{"https://app.example.com"}, CORSCredentials: true}
+	got := engineConfig(s, nil)
+	if !slices.Equal(got.CORSOrigins, s.CORSOrigins) || !got.CORSCredentials {
+		t.Errorf("engineConfig(%+v) CORS = %q, credentials %v; want %q, true", s, got.CORSOrigins, got.CORSCredentials, s.CORSOrigins)
 	}
 }
 
