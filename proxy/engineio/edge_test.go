@@ -346,7 +346,7 @@ func TestErrors_AnsweredAsTheReference(t *testing.T) {
 		{name: "jsonp", method: "GET", query: "EIO=4&transport=polling&j=0", status: 400, body: `{"code":3,"message":"Bad request"}`, ctype: "application/json"},
 		{name: "forbidden", method: "GET", query: "EIO=4&transport=polling", header: http.Header{"X-Deny": {"1"}}, status: 403, body: `{"code":4,"message":"Forbidden"}`, ctype: "application/json"},
 		{name: "eio3 not allowed", method: "GET", query: "EIO=3&transport=polling", status: 400, body: `{"code":5,"message":"Unsupported protocol version"}`, ctype: "application/json"},
-		{name: "other method on sid", method: "PUT", query: "EIO=4&transport=polling&sid=" + sid, status: 500, body: ""},
+		{name: "other method on sid", method: "PUT", query: "EIO=4&transport=polling&sid=" + sid, status: 400, body: `{"code":3,"message":"Bad request"}`, ctype: "application/json"},
 		{name: "upgrade with unknown sid", method: "GET", query: "EIO=4&transport=websocket&sid=nope", header: upgradeHeaders, status: 400, body: "Session ID unknown", ctype: "text/html"},
 		{name: "upgrade with unknown transport", method: "GET", query: "EIO=4&transport=flash", header: upgradeHeaders, status: 400, body: "Transport unknown", ctype: "text/html"},
 		{name: "upgrade without a key", method: "GET", query: "EIO=4&transport=websocket", header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"}}, status: 400, body: "Bad Request\n"},

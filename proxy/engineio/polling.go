@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -50,8 +51,11 @@ func (s *Session) servePolling(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		s.servePost(w, r)
 	default:
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusInternalServerError)
+		// The reference answers 500 with no body and keeps the session;
+		// the request is the client's mistake, not the server's, so it
+		// gets a 400 with the error body here, the session kept alike.
+		s.srv.debugReject(r, codeBadRequest)
+		abortRequest(w, codeBadRequest)
 	}
 }
 
@@ -228,7 +232,18 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			return
 		}
+		// A body cut short or not framed right (a malformed chunk): the
+		// reference's Node answers 400 and drops the connection, and the
+		// session ends with a transport error. A 400 with the error body
+		// here, whose connection is closed too, its framing being lost.
+		// (A client gone mid-body is not worth a warning.)
+		var ne net.Error
+		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &ne) {
+			s.logAttrs(slog.LevelWarn, "unreadable polling body", slog.String("remote_addr", r.RemoteAddr), slog.Any("err", err))
+		}
 		s.closeWith(ReasonTransportError, err, closeDiscard)
+		w.Header().Set("Connection", "close")
+		abortRequest(w, codeBadRequest)
 		return
 	}
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,6 +267,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(w, codeUnknownSID)
 			return
 		}
+		if sess.Protocol() != requestProtocol(q) {
+			// The reference's PROTOCOL_MISMATCH.
+			s.debugReject(r, codeBadRequest)
+			fail(w, codeBadRequest)
+			return
+		}
 		if upgrade {
 			s.serveUpgrade(sess, w, r, transport, q.Has("b64"))
 			return
@@ -295,10 +302,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	protocol := 3
-	if q.Get("EIO") == "4" {
-		protocol = 4
-	}
+	protocol := requestProtocol(q)
 	if protocol == 3 && !s.cfg.AllowEIO3 {
 		s.debugReject(r, codeUnsupportedProtocol)
 		fail(w, codeUnsupportedProtocol)
@@ -313,6 +317,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.handshakePolling(w, r, protocol, q.Has("b64"))
+}
+
+// requestProtocol is the protocol a request asks for: 4 for EIO=4, 3 for
+// anything else, as the reference's computeProtocolRevision.
+func requestProtocol(q url.Values) int {
+	if q.Get("EIO") == "4" {
+		return 4
+	}
+	return 3
 }
 
 func (s *Server) debugReject(r *http.Request, code int) {

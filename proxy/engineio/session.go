@@ -48,6 +48,7 @@ var (
 	errInvalidContent     = errors.New("engineio: binary content in a v4 polling request")
 	errHeartbeatDirection = errors.New("engineio: invalid heartbeat direction")
 	errClientClose        = errors.New("engineio: close packet from client")
+	errInvalidUTF8        = errors.New("engineio: invalid UTF-8 in a text frame")
 )
 
 // Session is one Engine.IO session: a client identified by its sid across

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -284,6 +285,10 @@ func (r *reader) readSome() bool {
 			}
 			return false
 		}
+		if mt == websocket.TextMessage && !utf8.Valid(data) {
+			r.refuseInvalidUTF8(len(data))
+			return false
+		}
 		var p Packet
 		switch {
 		case mt == websocket.BinaryMessage && protocol == 4:
@@ -321,6 +326,33 @@ func (r *reader) readSome() bool {
 		}
 		if r.rd.idle() {
 			return true
+		}
+	}
+}
+
+// refuseInvalidUTF8 ends a connection whose client sent a text frame that
+// is not UTF-8, before anything of it is handed on. gorilla does not check
+// text frames on read; the ws library behind the reference server does and
+// closes with 1007 and no reason, the session (or the upgrade probe)
+// ending as on any transport error. The close frame is written here, then
+// the client's answering close frame is awaited for at most closeGrace, so
+// that the connection is not reset under the client before it reads ours;
+// run closes the connection afterwards.
+func (r *reader) refuseInvalidUTF8(n int) {
+	s, conn := r.s, r.conn
+	s.logAttrs(slog.LevelWarn, "invalid UTF-8 in text frame", slog.String("remote_addr", conn.RemoteAddr().String()), slog.Int("bytes", n), slog.Bool("probe", r.probe))
+	if r.probe {
+		s.dropProbe(conn, errInvalidUTF8)
+	} else {
+		// closeDead: no close frame from the writer, this one instead.
+		s.closeWith(ReasonTransportError, errInvalidUTF8, closeDead)
+	}
+	now := time.Now()
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, ""), now.Add(closeGrace))
+	_ = conn.SetReadDeadline(now.Add(closeGrace))
+	for {
+		if _, _, err := conn.NextReader(); err != nil {
+			return
 		}
 	}
 }
@@ -378,6 +410,13 @@ func (r *reader) onProbePacket(p Packet, err error) bool {
 
 // abandonProbe ends a failed upgrade; the session stays on polling.
 func (s *Session) abandonProbe(conn *websocket.Conn, err error) {
+	s.dropProbe(conn, err)
+	closeConn(conn)
+}
+
+// dropProbe detaches conn, if it is still sess's probe, leaving the
+// session on polling; the caller closes conn.
+func (s *Session) dropProbe(conn *websocket.Conn, err error) {
 	s.mu.Lock()
 	mine := s.probe == conn
 	if mine {
@@ -391,7 +430,6 @@ func (s *Session) abandonProbe(conn *websocket.Conn, err error) {
 	if mine {
 		s.logAttrs(slog.LevelDebug, "upgrade abandoned", slog.Any("err", err))
 	}
-	closeConn(conn)
 }
 
 // completeUpgrade switches the session to conn.
