@@ -200,7 +200,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		abortRequest(w, codeUnknownSID)
 		return
-	case s.posting:
+	case s.post != nil:
 		s.mu.Unlock()
 		s.logAttrs(slog.LevelWarn, "overlapping data requests", slog.String("remote_addr", r.RemoteAddr))
 		s.closeWith(ReasonTransportError, errPostOverlap, closeDiscard)
@@ -213,15 +213,25 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		abortRequest(w, codeBadRequest)
 		return
 	}
-	s.posting = true
+	// While the body is read, closing the session cuts the read short, as
+	// the reference destroys its data request on close: a client that
+	// declared a body it does not send holds the request only as long as
+	// its session lasts (its ping timeout at most).
+	s.post = http.NewResponseController(w)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.posting = false
+		s.post = nil
 		s.mu.Unlock()
 	}()
+	if hook := s.srv.hooks.posting; hook != nil {
+		hook(s)
+	}
 
 	body, err := readBody(w, r, s.srv.cfg.MaxHTTPBufferSize)
+	s.mu.Lock()
+	s.post = postDispatching
+	s.mu.Unlock()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -275,6 +285,11 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "ok")
 }
+
+// postDispatching marks Session.post once the body is read: the POST
+// still counts for overlaps, but its connection's read deadline is no
+// longer the session's to set (net/http reads the next request on it).
+var postDispatching = new(http.ResponseController)
 
 // readBody reads a request body of at most limit bytes.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {

@@ -273,3 +273,37 @@ func TestUpgrade_InvalidUTF8OnTheProbe1007(t *testing.T) {
 		t.Errorf("Transport() = %q, want polling", tr)
 	}
 }
+
+// TestRejected_StalledBodyEndsWithItsSession: a POST that declares a body
+// it does not send is cut short when its session closes (the reference
+// destroys its data request then), not left hanging.
+func TestRejected_StalledBodyEndsWithItsSession(t *testing.T) {
+	e := newEnv(t, quietConfig())
+	posting := make(chan string, 1)
+	e.srv.hooks.posting = func(s *Session) { posting <- s.ID() }
+	sid := e.openPolling()
+	c := e.rawConn()
+	e.writeRaw(c, "POST /engine.io/?EIO=4&transport=polling&sid="+sid+" HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4hi")
+	if got := recv(t, posting, "the POST"); got != sid {
+		t.Fatalf("POST of %q, want %q", got, sid)
+	}
+	e.session(sid).Close(ReasonForcedClose)
+	_ = c.SetReadDeadline(time.Now().Add(waitLimit))
+	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "POST"})
+	if err != nil {
+		t.Fatalf("POST not answered: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || string(b) != `{"code":3,"message":"Bad request"}` || !res.Close {
+		t.Errorf("POST = %d %q close=%v, want 400 {code 3} and the connection closed", res.StatusCode, b, res.Close)
+	}
+	if ev := e.waitClose(sid); ev.reason != ReasonForcedClose {
+		t.Errorf("close reason = %q, want %q", ev.reason, ReasonForcedClose)
+	}
+	select {
+	case m := <-e.handler(sid).msgs:
+		t.Errorf("message %q reached the handler", m)
+	default:
+	}
+}

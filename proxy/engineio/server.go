@@ -95,6 +95,7 @@ type Server struct {
 		upgraded func(*Session) // an upgrade completed
 		idle     func(*Session) // a WebSocket writer finished with an empty queue
 		handoff  func(*Session) // the batcher left a write to a writer goroutine
+		posting  func(*Session) // a POST began reading its body
 	}
 }
 

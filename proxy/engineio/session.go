@@ -82,11 +82,14 @@ type Session struct {
 	spare     []Packet
 	queued    int // bytes of Data queued or being written
 	poll      *pollWaiter
-	posting   bool
-	conn      *websocket.Conn
-	probe     *websocket.Conn
-	timer     *time.Timer
-	due       time.Time
+	// post is the POST being handled, nil when none: its controller while
+	// its body is read, postDispatching once the body is read. closeWith
+	// cuts a body read short (see servePost).
+	post  *http.ResponseController
+	conn  *websocket.Conn
+	probe *websocket.Conn
+	timer *time.Timer
+	due   time.Time
 }
 
 // ID returns the session id (sid), 20 characters.
@@ -333,6 +336,10 @@ func (s *Session) closeWith(reason CloseReason, err error, mode closeMode) bool 
 		linger      bool
 	)
 	probe, s.probe, s.probed = s.probe, nil, false
+	if s.post != nil && s.post != postDispatching {
+		// Under s.mu, so the POST's handler has not returned.
+		_ = s.post.SetReadDeadline(time.Now())
+	}
 	if s.ws {
 		conn = s.conn
 		switch mode {
