@@ -478,6 +478,41 @@ func TestHeartbeat_V4_Synctest(t *testing.T) {
 	})
 }
 
+// TestClose_Polling_CloseWindow_Synctest: after the client's close packet
+// with no GET waiting, the sid answers a GET (with a noop) for
+// closeNoopWindow and is dropped when it passes.
+func TestClose_Polling_CloseWindow_Synctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := heartbeatHandler{closed: make(chan CloseReason, 1)}
+		srv := NewServer(Config{Logger: slog.New(slog.DiscardHandler)}, func(*Session) Handler { return h })
+		op, _ := parseOpen(t, pollOnce(srv, "GET", "EIO=4&transport=polling", "").Body.String())
+		q := "EIO=4&transport=polling&sid=" + op.SID
+		if rec := pollOnce(srv, "POST", q, "1"); rec.Code != 200 || rec.Body.String() != "ok" {
+			t.Fatalf("POST close = %d %q, want 200 ok", rec.Code, rec.Body)
+		}
+		synctest.Wait()
+		if r := <-h.closed; r != ReasonTransportClose {
+			t.Errorf("close reason = %q, want %q", r, ReasonTransportClose)
+		}
+		time.Sleep(closeNoopWindow - time.Millisecond)
+		synctest.Wait()
+		if srv.lookup(op.SID) == nil {
+			t.Fatal("sid dropped before closeNoopWindow")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if srv.lookup(op.SID) != nil {
+			t.Fatal("sid still registered after closeNoopWindow")
+		}
+		if rec := pollOnce(srv, "GET", q, ""); rec.Code != 400 {
+			t.Errorf("GET after the window = %d %q, want 400", rec.Code, rec.Body)
+		}
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestHeartbeat_V3_Synctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := heartbeatHandler{closed: make(chan CloseReason, 1)}

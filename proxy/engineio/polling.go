@@ -78,11 +78,17 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		s.release(batch)
 		return
 	case s.state == stateLinger:
+		// The close packet after Session.Close, or the noop after the
+		// client's own close (see closeWith).
+		last := PacketClose
+		if s.closeNoop {
+			last = PacketNoop
+		}
 		s.state = stateClosed
 		s.timer.Stop()
 		s.mu.Unlock()
 		s.srv.remove(s)
-		s.writePoll(w, r, []Packet{{Type: PacketClose}})
+		s.writePoll(w, r, []Packet{{Type: last}})
 		return
 	case s.poll != nil:
 		s.mu.Unlock()
@@ -196,7 +202,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	binary := r.Header.Get("Content-Type") == "application/octet-stream"
 	s.mu.Lock()
 	switch {
-	case s.state == stateClosed || s.ws:
+	case s.state == stateClosed || s.ws || s.closeNoop:
 		s.mu.Unlock()
 		abortRequest(w, codeUnknownSID)
 		return

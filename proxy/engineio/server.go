@@ -38,6 +38,12 @@ const (
 	// Session.Close waits for the client's next GET to hand it the close
 	// packet (the reference's closeTimeout).
 	lingerTimeout = 30 * time.Second
+	// closeNoopWindow bounds how long a polling session closed by the
+	// client's close packet, with no GET waiting, keeps its sid for the
+	// GET sent together with that close (see Session.closeWith). Longer
+	// than any delay between two requests sent at once; short, as the
+	// sid answers only that one GET.
+	closeNoopWindow = closeGrace
 	// wsReadBufferSize is gorilla's per-connection read buffer. Frames
 	// larger than this are read in pieces; an idle connection keeps only
 	// this much.

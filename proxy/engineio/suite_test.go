@@ -5,6 +5,7 @@ package engineio
 
 import (
 	"bytes"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -302,6 +303,58 @@ func TestClose_Polling_ForcefullyClosesTheSession(t *testing.T) {
 	}
 	if r := e.get("EIO=4&transport=polling&sid=" + sid); r.status != 400 {
 		t.Errorf("GET after close = %d, want 400", r.status)
+	}
+}
+
+// TestClose_Polling_ForcefullyClosesTheSession_AtOnce is the suite's case
+// as it is written: the GET and the POST of the close packet are sent at
+// once, so the server reads them in either order. Run it with -count=100
+// beside busy loops to shake the order.
+func TestClose_Polling_ForcefullyClosesTheSession_AtOnce(t *testing.T) {
+	e := newEnv(t, suiteConfig())
+	sid := e.openPolling()
+	q := "EIO=4&transport=polling&sid=" + sid
+	poll := e.asyncGet(q)
+	posted := make(chan response, 1)
+	go func() { posted <- e.do(http.MethodPost, e.url+"?"+q, "1", nil) }()
+	if r := recv(t, poll, "GET"); r.status != 200 || r.body != "6" {
+		t.Errorf("GET = %d %q, want 200 6", r.status, r.body)
+	}
+	if r := recv(t, posted, "POST"); r.status != 200 || r.body != "ok" {
+		t.Errorf("POST close = %d %q, want 200 ok", r.status, r.body)
+	}
+	if ev := e.waitClose(sid); ev.reason != ReasonTransportClose {
+		t.Errorf("close reason = %q, want %q", ev.reason, ReasonTransportClose)
+	}
+	if r := e.get(q); r.status != 400 || r.body != `{"code":1,"message":"Session ID unknown"}` {
+		t.Errorf("GET after close = %d %q, want 400 Session ID unknown", r.status, r.body)
+	}
+}
+
+// TestClose_Polling_CloseReadBeforeTheGET pins the order the suite's case
+// loses most often: the close packet is handled before the GET sent with it
+// is read. That GET still gets the noop; the session is gone after it.
+func TestClose_Polling_CloseReadBeforeTheGET(t *testing.T) {
+	e := newEnv(t, suiteConfig())
+	sid := e.openPolling()
+	q := "EIO=4&transport=polling&sid=" + sid
+	if r := e.post(q, "1"); r.status != 200 || r.body != "ok" {
+		t.Fatalf("POST close = %d %q, want 200 ok", r.status, r.body)
+	}
+	if ev := e.waitClose(sid); ev.reason != ReasonTransportClose {
+		t.Errorf("close reason = %q, want %q", ev.reason, ReasonTransportClose)
+	}
+	if r := e.post(q, "4x"); r.status != 400 || r.body != `{"code":1,"message":"Session ID unknown"}` {
+		t.Errorf("POST after close = %d %q, want 400 Session ID unknown", r.status, r.body)
+	}
+	if r := e.get(q); r.status != 200 || r.body != "6" {
+		t.Errorf("GET = %d %q, want 200 6", r.status, r.body)
+	}
+	if r := e.get(q); r.status != 400 || r.body != `{"code":1,"message":"Session ID unknown"}` {
+		t.Errorf("second GET = %d %q, want 400 Session ID unknown", r.status, r.body)
+	}
+	if n := e.srv.Count(); n != 0 {
+		t.Errorf("Count() = %d, want 0", n)
 	}
 }
 
