@@ -75,7 +75,11 @@ const (
 func main() {
 	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	idleCtx, stopIdle := context.WithCancel(ctx)
+	idleDone := releaseWhenIdle(idleCtx)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopIdle()
+	<-idleDone
 	stop()
 	os.Exit(code)
 }
