@@ -55,42 +55,7 @@ const mode = cfg.mode || process.env.CLUSTER_MODE || "classic";
 const subscriptionMode = cfg.subscriptionMode || process.env.CLUSTER_SUBSCRIPTION_MODE || "dynamic";
 const url = cfg.url || process.env.REDIS_URL || "redis://127.0.0.1:6379/0";
 
-function out(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
-
-function encode(v) {
-  if (v === undefined) return null;
-  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
-    const buf = Buffer.isBuffer(v)
-      ? v
-      : v instanceof ArrayBuffer
-        ? Buffer.from(v)
-        : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    return { _binary: buf.toString("base64") };
-  }
-  if (v instanceof Date) return v.toJSON();
-  if (v instanceof Set) return [...v].map(encode);
-  if (Array.isArray(v)) return v.map(encode);
-  if (v && typeof v === "object") {
-    const o = {};
-    for (const k of Object.keys(v)) o[k] = encode(v[k]);
-    return o;
-  }
-  return v;
-}
-
-function decode(v) {
-  if (Array.isArray(v)) return v.map(decode);
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && keys[0] === "_binary") return Buffer.from(v._binary, "base64");
-    const o = {};
-    for (const k of keys) o[k] = decode(v[k]);
-    return o;
-  }
-  return v;
-}
+const { out, encode, decode } = require("./values");
 
 function watch(client, name) {
   client.on("ready", () => out({ type: "redis", manager: name, reason: "ready" }));

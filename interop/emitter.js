@@ -30,23 +30,7 @@ const { Emitter } = require("@socket.io/redis-emitter");
 const cfg = JSON.parse(process.argv[2] || "{}");
 const url = cfg.url || process.env.REDIS_URL || "redis://127.0.0.1:6379/0";
 
-function out(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
-
-function decode(v) {
-  if (Array.isArray(v)) return v.map(decode);
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && keys[0] === "_binary") return Buffer.from(v._binary, "base64");
-    if (keys.length === 1 && keys[0] === "_date") return new Date(v._date);
-    if (keys.length === 1 && keys[0] === "_nan") return NaN;
-    const o = {};
-    for (const k of keys) o[k] = decode(v[k]);
-    return o;
-  }
-  return v;
-}
+const { out, decode } = require("./values");
 
 async function main() {
   const client = createClient({ url });

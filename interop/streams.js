@@ -32,21 +32,7 @@ const { createAdapter } = require("@socket.io/redis-streams-adapter");
 
 const cfg = JSON.parse(process.argv[2] || "{}");
 
-function out(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
-
-function decode(v) {
-  if (Array.isArray(v)) return v.map(decode);
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && keys[0] === "_binary") return Buffer.from(v._binary, "base64");
-    const o = {};
-    for (const k of keys) o[k] = decode(v[k]);
-    return o;
-  }
-  return v;
-}
+const { out, decode } = require("./values");
 
 async function main() {
   const client = createClient({ url: cfg.url });
