@@ -163,9 +163,18 @@ func appendStrings(b []byte, s []string) []byte {
 	return append(b, ']')
 }
 
+// appendString appends s as a JSON string. Ids, namespaces and most rooms
+// need no escaping and are appended as they are, without the encoder.
 func appendString(b []byte, s string) []byte {
-	q, _ := marshal(s)
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // wirePacket is a Socket.IO packet as the adapters carry it.
