@@ -65,8 +65,6 @@ const (
 	// IOBRIDGE_API_TOKEN is unset. It is public (the README names it), so
 	// it only suits a demo on loopback.
 	demoToken = "iobridge-demo-token"
-	// shutdownTimeout bounds a graceful shutdown after SIGINT or SIGTERM.
-	shutdownTimeout = 10 * time.Second
 	// readHeaderTimeout bounds how long a client may take to send request
 	// headers.
 	readHeaderTimeout = 10 * time.Second
@@ -548,6 +546,32 @@ func (sc *sidecar) startStreams() {
 	}
 }
 
+// drain is the first step of a graceful shutdown: /readyz answers 503 and
+// new Engine.IO connections are refused at once, so a load balancer sends
+// new clients elsewhere; the sockets in place stay connected while the
+// connect and event deliveries in flight (webhooks, streamed answers,
+// bridge frames) finish and their acks and emits reach the clients. It
+// leaves a quarter of timeout, at most 2s, to shutdown: the disconnects
+// and their deliveries.
+func (sc *sidecar) drain(ctx context.Context, timeout time.Duration, logger *slog.Logger) {
+	if sc.api != nil {
+		sc.api.Drain()
+	}
+	sc.sio.Drain()
+	if sc.tr == nil {
+		return
+	}
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, timeout-min(timeout/4, 2*time.Second))
+	defer cancel()
+	if n := sc.tr.Drain(dctx); n > 0 {
+		logger.Warn("shutdown: deliveries still in flight at the drain bound; their sockets are disconnected with them under way",
+			"in_flight", n, "waited", time.Since(start).Round(time.Millisecond).String())
+		return
+	}
+	logger.Info("shutdown: deliveries in flight finished", "took", time.Since(start).Round(time.Millisecond).String())
+}
+
 // shutdown stops the parts in order: the API and the streams first
 // (backends stop emitting), then the sockets (each gets its disconnect
 // delivery under way, each bridge its close frame), then the bridges,
@@ -693,10 +717,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	timeout := time.Duration(cfg.Server.ShutdownTimeout)
+	logger.Info("shutting down", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	// The sidecar's sockets first (they are told the server is shutting
+	// Drain first: the HTTP server keeps serving the connections in place
+	// (polling requests, the API) while the deliveries in flight finish.
+	sc.drain(sctx, timeout, logger)
+	// Then the sidecar's sockets (they are told the server is shutting
 	// down), then HTTP: WebSocket connections are hijacked, so
 	// http.Server.Shutdown does not wait for them.
 	scErr := sc.shutdown(sctx)

@@ -85,6 +85,13 @@ type Server struct {
 	// ConnectTimeout closes a connection that has not joined any namespace
 	// (sent no CONNECT) within this time. Must be positive. Default 45s.
 	ConnectTimeout Duration `toml:"connect_timeout"`
+	// ShutdownTimeout bounds the graceful shutdown on SIGTERM or SIGINT:
+	// new connections refused and /readyz 503 at once, the deliveries in
+	// flight finished (their acks and emits reach the clients), every
+	// socket disconnected with its disconnect delivery sent, then exit.
+	// What is still under way at the bound is cut and logged with its
+	// count. Must be positive. Default 10s.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	// Recovery is the connection state recovery window: a client that
 	// reconnects within it gets its id, rooms and missed packets back.
 	// Zero (the default) disables recovery.
@@ -240,6 +247,10 @@ type Telemetry struct {
 	ServiceName string `toml:"service_name"`
 	// SampleRatio is the fraction of new traces sampled, 0 to 1. Default 1.
 	SampleRatio float64 `toml:"sample_ratio"`
+	// RuntimeMetrics adds the Go runtime and process collectors
+	// (go_goroutines, process_open_fds, process_resident_memory_bytes, ...)
+	// to GET /metrics. Default false.
+	RuntimeMetrics bool `toml:"runtime_metrics"`
 }
 
 // Adapter configures how rooms and broadcasts are shared between nodes.

@@ -439,6 +439,7 @@ func TestDefaults(t *testing.T) {
 			MaxQueueBytes:     1 << 20,
 			BroadcastDelay:    Duration(time.Millisecond),
 			ConnectTimeout:    Duration(45 * time.Second),
+			ShutdownTimeout:   Duration(10 * time.Second),
 		},
 		API: &API{Listen: "127.0.0.1:8081", Token: "t"},
 		Namespaces: []Namespace{{
@@ -717,5 +718,23 @@ func TestTLSCA(t *testing.T) {
 				t.Errorf("TLS.CA = %q, want %q", cfg.TLS.CA, tc.ca)
 			}
 		})
+	}
+}
+
+func TestRuntimeMetrics(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		want bool
+	}{
+		{"", false},
+		{"[telemetry]\nruntime_metrics = true\n", true},
+	} {
+		cfg, _, err := Parse([]byte(tc.toml), nil)
+		if err != nil {
+			t.Fatalf("Parse(%q) = %v", tc.toml, err)
+		}
+		if cfg.Telemetry.RuntimeMetrics != tc.want {
+			t.Errorf("Parse(%q).Telemetry.RuntimeMetrics = %v, want %v", tc.toml, cfg.Telemetry.RuntimeMetrics, tc.want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ const (
 	DefaultMaxQueueBytes     = 1 << 20
 	DefaultBroadcastDelay    = Duration(time.Millisecond)
 	DefaultConnectTimeout    = Duration(45 * time.Second)
+	DefaultShutdownTimeout   = Duration(10 * time.Second)
 	DefaultAPIListen         = "127.0.0.1:8081"
 	DefaultErrorEvent        = "error"
 	DefaultTimeout           = Duration(5 * time.Second)
@@ -60,6 +61,9 @@ func (l *loader) defaults(c *Config) {
 	}
 	if def("server.connect_timeout") {
 		s.ConnectTimeout = DefaultConnectTimeout
+	}
+	if def("server.shutdown_timeout") {
+		s.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if c.API != nil && def("api.listen") {
 		c.API.Listen = DefaultAPIListen
@@ -213,6 +217,7 @@ func (l *loader) validateServer(s *Server) {
 	l.check(s.PingInterval > 0, "server.ping_interval", `must be positive, as "25s"`)
 	l.check(s.PingTimeout > 0, "server.ping_timeout", `must be positive, as "20s"`)
 	l.check(s.ConnectTimeout > 0, "server.connect_timeout", `must be positive, as "45s"`)
+	l.check(s.ShutdownTimeout > 0, "server.shutdown_timeout", `must be positive, as "10s"`)
 	l.check(s.MaxHTTPBufferSize >= 1, "server.max_http_buffer_size", "must be at least 1 (bytes), not %d", s.MaxHTTPBufferSize)
 	l.check(s.MaxQueueBytes >= 1, "server.max_queue_bytes", "must be at least 1 (bytes), not %d", s.MaxQueueBytes)
 	l.check(s.BroadcastDelay >= 0 && s.BroadcastDelay <= Duration(time.Second), "server.broadcast_delay", `must be between "0" and "1s", as "1ms"`)

@@ -74,12 +74,7 @@ func TestDemoInBrowser(t *testing.T) {
 		inNetns = func(name string, args ...string) (string, []string) { return name, args }
 	}
 
-	bin := filepath.Join(t.TempDir(), "iobridge")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildIOBridge(t)
 
 	// The demo, stopped with SIGINT as a newcomer's Ctrl-C would (and
 	// killed if the test ends first).

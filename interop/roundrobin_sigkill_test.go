@@ -1,20 +1,12 @@
 package interop
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // TestRoundRobinSIGKILL is TestRoundRobinNodeKilled with the real
@@ -25,12 +17,7 @@ import (
 func TestRoundRobinSIGKILL(t *testing.T) {
 	redisServerPath(t)
 	r := startRedis(t)
-	bin := filepath.Join(t.TempDir(), "iobridge")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildIOBridge(t)
 	// The backend: "echo" is acked with its args.
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var env struct {
@@ -49,13 +36,12 @@ func TestRoundRobinSIGKILL(t *testing.T) {
 	t.Cleanup(backend.Close)
 
 	type proc struct {
-		name, addr string
-		cmd        *exec.Cmd
-		logs       *lockedBuffer
+		*process
+		addr string
 	}
 	start := func(name string) *proc {
-		p := &proc{name: name, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), logs: &lockedBuffer{}}
-		cfg := fmt.Sprintf(`[server]
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		return &proc{addr: addr, process: startProcess(t, bin, name, fmt.Sprintf(`[server]
 listen = %q
 path = "/socket.io/"
 
@@ -71,47 +57,7 @@ on_connect = "accept"
 [adapter]
 type = "redis"
 url = %q
-`, p.addr, freePort(t), apiToken, backend.URL+"/hooks", r.URL())
-		file := filepath.Join(t.TempDir(), name+".toml")
-		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		p.cmd = exec.CommandContext(t.Context(), bin, "-config", file)
-		p.cmd.WaitDelay = 5 * time.Second
-		stderr, err := p.cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		listening := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			seen := false
-			re := regexp.MustCompile(`msg=listening`)
-			for sc.Scan() {
-				p.logs.Write([]byte(sc.Text() + "\n"))
-				if !seen && re.MatchString(sc.Text()) {
-					seen = true
-					close(listening)
-				}
-			}
-			_, _ = io.Copy(io.Discard, stderr)
-		}()
-		select {
-		case <-listening:
-		case <-time.After(waitTimeout):
-			t.Fatalf("iobridge %s did not start:\n%s", name, lockedString(p.logs))
-		}
-		t.Cleanup(func() {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			_ = p.cmd.Wait()
-			if t.Failed() {
-				t.Logf("iobridge %s logs:\n%s", name, lockedString(p.logs))
-			}
-		})
-		return p
+`, addr, freePort(t), apiToken, backend.URL+"/hooks", r.URL()))}
 	}
 	procs := []*proc{start("A"), start("B")}
 	rdb := r.Client()

@@ -339,6 +339,29 @@ func (t *Translator) Executor() *Executor { return t.exec }
 // InFlight returns the number of connect and event deliveries in flight.
 func (t *Translator) InFlight() int { return int(t.inflight.Load()) }
 
+// Drain waits until no connect or event delivery is in flight or queued
+// (their answers, acks and emits applied, streamed answers ended), or
+// until ctx is done; it returns how many were still in flight then.
+// Deliveries go on being accepted meanwhile: an event a client sends while
+// the sidecar drains is delivered, not dropped. Call it before the sockets
+// are disconnected (socketio.Server.Shutdown), so that an answer in flight
+// still finds its socket.
+func (t *Translator) Drain(ctx context.Context) int {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := int(t.inflight.Load())
+		if n == 0 {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return n
+		case <-tick.C:
+		}
+	}
+}
+
 // Shutdown stops accepting deliveries and waits for those under way
 // (event queues, streamed answers, disconnect deliveries and their
 // retries) until ctx ends; then it cancels them and waits for their
@@ -358,6 +381,9 @@ func (t *Translator) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		// Cut at the bound: the backend may or may not have seen these.
+		t.log.Warn("shutdown: deliveries cut at the shutdown bound",
+			"events", t.inflight.Load(), "queued_events", t.queued.Load(), "disconnects", t.disc.Load())
 	}
 	t.cancel()
 	<-done

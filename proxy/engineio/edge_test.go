@@ -734,3 +734,66 @@ func TestWebSocket_BusyThenQuiet(t *testing.T) {
 		echo(fmt.Sprintf("4parked-%d", round))
 	}
 }
+
+func TestDrain_RefusesHandshakesServesSessions(t *testing.T) {
+	e := newEnv(t, quietConfig())
+	sid := e.openPolling()
+	e.srv.Drain()
+	for _, r := range []response{
+		e.get("EIO=4&transport=polling"),
+		e.do("GET", e.url+"?EIO=4&transport=websocket", "", http.Header{
+			"Connection": {"Upgrade"}, "Upgrade": {"websocket"},
+			"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="},
+		}),
+	} {
+		if r.status != http.StatusServiceUnavailable || r.body != `{"code":3,"message":"Server shutting down"}` ||
+			r.header.Get("Content-Type") != "application/json" {
+			t.Errorf("handshake while draining = %d %q (%s), want 503 with the JSON error body", r.status, r.body, r.header.Get("Content-Type"))
+		}
+	}
+	// The session in place is served both ways.
+	if r := e.post("EIO=4&transport=polling&sid="+sid, "4hello"); r.status != http.StatusOK {
+		t.Errorf("POST while draining = %d %q", r.status, r.body)
+	}
+	if err := e.session(sid).Send([]Packet{{Type: PacketMessage, Data: []byte("answer")}}); err != nil {
+		t.Fatal(err)
+	}
+	// The test handler echoes "hello".
+	if r := e.get("EIO=4&transport=polling&sid=" + sid); r.status != http.StatusOK || r.body != "4hello\x1e4answer" {
+		t.Errorf("GET while draining = %d %q, want 200 with the echo and the answer", r.status, r.body)
+	}
+}
+
+// What is queued for a polling client when Shutdown begins (an ack the
+// drain let through, say) reaches it with the close packet on its next
+// GET, rather than being dropped.
+func TestShutdown_FlushesPollingQueue(t *testing.T) {
+	e := newEnv(t, quietConfig())
+	sid := e.openPolling()
+	if err := e.session(sid).Send([]Packet{{Type: PacketMessage, Data: []byte("ack")}}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		done <- e.srv.Shutdown(ctx)
+	}()
+	var got []string
+	for range 2 {
+		r := e.get("EIO=4&transport=polling&sid=" + sid)
+		got = append(got, r.body)
+		if strings.HasSuffix(r.body, "1") {
+			break
+		}
+	}
+	if j := strings.Join(got, "|"); j != "4ack\x1e1" && j != "4ack|1" {
+		t.Errorf("GETs after Shutdown began = %q, want the queued message then the close packet", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if ev := e.waitClose(sid); ev.reason != ReasonServerShutdown {
+		t.Errorf("close reason = %q", ev.reason)
+	}
+}

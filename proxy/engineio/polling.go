@@ -36,7 +36,7 @@ func (s *Session) signalPollLocked(tail byte, withQueue bool) {
 func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, protocol int, b64 bool) {
 	sess := newSession(s, r, protocol, false, b64)
 	if !sess.start() {
-		http.Error(w, ErrServerClosed.Error(), http.StatusServiceUnavailable)
+		refuseShuttingDown(w)
 		return
 	}
 	batch := []Packet{{Type: PacketOpen, Data: s.openPacket(sess.id, true)}}

@@ -224,6 +224,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.engine.ServeHTTP(w, r)
 }
 
+// Drain refuses new Engine.IO connections (503, "Server shutting down")
+// while the connections in place, and their sockets, go on being served:
+// the first step of a graceful shutdown, before Shutdown.
+func (s *Server) Drain() {
+	s.engineOnce.Do(s.initEngine)
+	if e := s.eio.Load(); e != nil {
+		e.Drain()
+	}
+}
+
 // Shutdown disconnects every socket with ReasonServerShuttingDown, closes
 // the Engine.IO server and the adapters, and waits for the server's
 // goroutines or ctx.

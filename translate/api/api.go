@@ -111,6 +111,7 @@ type API struct {
 	checks   []namedCheck
 	srv      *http.Server
 	stopping atomic.Bool
+	draining atomic.Bool // Drain: /readyz is 503, requests are served
 
 	metrics    requestCounter
 	tel        *telemetry.Metrics // nil: no OTel metrics
@@ -242,6 +243,11 @@ func (a *API) Serve(ln net.Listener) error {
 	}
 	return nil
 }
+
+// Drain makes /readyz answer 503 "shutting down" while the API goes on
+// serving requests: a load balancer stops sending new clients, and
+// backends can still emit to the clients that are being drained.
+func (a *API) Drain() { a.draining.Store(true) }
 
 // Shutdown makes /readyz answer 503, stops accepting requests and waits
 // for those in progress (an emit waiting for acks included), or for ctx.

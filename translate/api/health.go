@@ -26,12 +26,12 @@ func (a *API) healthz(c *gin.Context) {
 
 // readyz is GET /readyz: 200 {"status":"ready"} when every registered
 // check passes, else 503 {"status":"not ready","reasons":[…]}, one reason
-// per failed check ("name: error"). During Shutdown it is 503. With
+// per failed check ("name: error"). From Drain or Shutdown on it is 503. With
 // checks registered, "checks" gives each one's state by name: "ok" or its
 // error (each backend stream's, for example).
 func (a *API) readyz(c *gin.Context) {
 	var reasons []string
-	if a.stopping.Load() {
+	if a.stopping.Load() || a.draining.Load() {
 		reasons = append(reasons, "shutting down")
 	}
 	a.mu.Lock()
