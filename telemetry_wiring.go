@@ -22,6 +22,7 @@ func newTelemetry(cfg *config.Config, logger *slog.Logger) (*telemetry.Telemetry
 		ServiceName:    tc.ServiceName,
 		ServiceVersion: version,
 		SampleRatio:    tc.SampleRatio,
+		RuntimeMetrics: tc.RuntimeMetrics,
 		Getenv:         os.LookupEnv,
 		Logger:         logger.With("component", "telemetry"),
 	})

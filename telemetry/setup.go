@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel"
@@ -66,6 +67,10 @@ type Config struct {
 	// (is tracing on, which protocol); the exporters and the resource read
 	// the standard variables on their own. Nil means none are set.
 	Getenv func(string) (string, bool)
+	// RuntimeMetrics adds the Go runtime collector (go_goroutines,
+	// go_memstats_*, ...) and the process collector (process_open_fds,
+	// process_resident_memory_bytes, ...) to /metrics. Off by default.
+	RuntimeMetrics bool
 	// SpanProcessor, when set, receives the spans too (and turns tracing
 	// on): tests pass one over an in-memory exporter.
 	SpanProcessor sdktrace.SpanProcessor
@@ -153,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
+	}
+	if cfg.RuntimeMetrics {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(pe)}
 	if env("OTEL_METRICS_EXEMPLAR_FILTER") == "" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -377,5 +378,26 @@ func TestTransport(t *testing.T) {
 	}
 	if telemetry.Transport(http.DefaultTransport, nil, nil) != http.DefaultTransport {
 		t.Error("Transport with a nil tracer wraps")
+	}
+}
+
+func TestRuntimeMetrics(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		tel, err := telemetry.New(t.Context(), telemetry.Config{RuntimeMetrics: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		body := rec.Body.String()
+		tel.Shutdown(context.Background())
+		for _, name := range []string{"\ngo_goroutines ", "\ngo_memstats_heap_alloc_bytes "} {
+			if got := strings.Contains(body, name); got != on {
+				t.Errorf("RuntimeMetrics %v: /metrics has %q = %v", on, strings.TrimSpace(name), got)
+			}
+		}
+		if on && runtime.GOOS == "linux" && !strings.Contains(body, "\nprocess_open_fds ") {
+			t.Errorf("RuntimeMetrics true: /metrics lacks process_open_fds")
+		}
 	}
 }
