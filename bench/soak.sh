@@ -72,11 +72,15 @@ timeout = "10s"
 runtime_metrics = true
 TOML
 
+# stop ends the client, then the sidecar (its graceful shutdown still sends
+# disconnect deliveries), then the backend, each waited for.
 STARTED=()
 stop() {
   local p
-  for p in "${STARTED[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${STARTED[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   STARTED=()
 }
 trap stop EXIT
