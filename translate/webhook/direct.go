@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,18 +19,21 @@ import (
 	"github.com/iobridge/iobridge/translate"
 )
 
-// The direct path: a Client whose backend is a plain http:// URL reached
+// The direct route: a Client whose backend is a plain http:// URL reached
 // through a Transport (the default) writes each attempt as one wire-ready
 // request and reads only the answer's head fields it uses. Building an
-// http.Request, writing it with Request.Write and reading the answer with
-// http.ReadResponse cost about 40 allocations per delivery and, on the
+// http.Request, writing it with Request.Write and reading the answer into
+// an http.Response cost about 40 allocations per delivery and, on the
 // echo load, about a tenth of the sidecar's CPU; here a delivery allocates
-// its answer's body and little else.
+// its answer's body and little else. Transport.RoundTrip joins this route
+// at exchange, so that a RoundTripper wrapped around the Transport (the
+// tracing one) sends over the same connections, write and parser.
 //
 // The attempt's timeout is the connection's deadline rather than a
 // context and a timer of its own; the caller's context still aborts a
-// blocked dial, write or read. What the path does not speak (https, a
-// proxy, a custom Transport) goes through RoundTrip as before.
+// blocked dial, write or read. A Client whose Transport is another
+// RoundTripper (a wrapper, or net/http's) builds an http.Request per
+// attempt and calls RoundTrip (see Client.attempt).
 
 // direct is a Client's route to its backend over a Transport.
 type direct struct {
@@ -121,7 +123,7 @@ func (c *Client) attemptDirect(ctx context.Context, id string, body []byte) (*tr
 	}
 	wp := bufPool.Get().(*[]byte)
 	wire := c.appendRequest((*wp)[:0], id, time.Now().Unix(), h, body)
-	a, err := c.direct.exchange(ctx, wire, time.Now().Add(c.timeout))
+	a, err := c.direct.pool.exchange(ctx, wire, time.Now().Add(c.timeout), true, nil)
 	putBuffer(wp, wire)
 	if err != nil {
 		return nil, 0, c.classifyDirect(ctx, err)
@@ -152,29 +154,43 @@ func (c *Client) classifyDirect(ctx context.Context, err error) error {
 }
 
 // exchange sends wire, a whole request, on an idle connection (or a new
-// one) and reads the answer's head, all before deadline. A reused
-// connection that fails before any byte of the answer (the backend closed
-// it while idle) is replaced by a fresh one once: every delivery carries
-// its Webhook-Id, so a backend deduplicates a request that did arrive.
-func (d *direct) exchange(ctx context.Context, wire []byte, deadline time.Time) (answer, error) {
-	pc := d.pool.get()
+// one) and reads the answer's head; before deadline unless it is zero.
+// Both entries into a connection come here: the Client's direct route and
+// Transport.RoundTrip (hdr, when not nil, collects the answer's header).
+//
+// A reused connection that fails before any byte of the answer (the
+// backend closed it while idle) is replaced by a fresh one once when
+// replay allows: a webhook delivery always does, since it carries its
+// Webhook-Id and a backend deduplicates a request that did arrive.
+func (p *hostPool) exchange(ctx context.Context, wire []byte, deadline time.Time, replay bool, hdr http.Header) (answer, error) {
+	pc := p.get()
 	reused := pc != nil
 	for {
 		if pc == nil {
-			dctx, cancel := context.WithDeadline(ctx, deadline)
+			dctx, cancel := ctx, context.CancelFunc(nil)
+			if !deadline.IsZero() {
+				dctx, cancel = context.WithDeadline(ctx, deadline)
+			}
 			var err error
-			pc, err = d.pool.dial(dctx)
-			cancel()
+			pc, err = p.dial(dctx)
+			if cancel != nil {
+				cancel()
+			}
 			if err != nil {
 				return answer{}, err
 			}
 		}
-		a, err := pc.exchange(ctx, wire, deadline)
-		var ne *nothingReadError
-		if err == nil || !reused || !errors.As(err, &ne) || ctx.Err() != nil || !time.Now().Before(deadline) {
+		a, err := pc.exchange(ctx, wire, deadline, hdr)
+		if err == nil || !reused || !replay || ctx.Err() != nil ||
+			(!deadline.IsZero() && !time.Now().Before(deadline)) {
+			return a, err
+		}
+		var ne *nothingReadError // declared here: As moves it to the heap
+		if !errors.As(err, &ne) {
 			return a, err
 		}
 		pc, reused = nil, false
+		clear(hdr)
 	}
 }
 
@@ -190,8 +206,8 @@ type answer struct {
 func neverStop() bool { return true }
 
 // exchange writes wire on pc and reads the answer's head. On error pc is
-// closed.
-func (pc *persistConn) exchange(ctx context.Context, wire []byte, deadline time.Time) (answer, error) {
+// closed; an error before any byte of the answer is a nothingReadError.
+func (pc *persistConn) exchange(ctx context.Context, wire []byte, deadline time.Time, hdr http.Header) (answer, error) {
 	stop := neverStop
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, pc.abortFn)
@@ -212,7 +228,10 @@ func (pc *persistConn) exchange(ctx context.Context, wire []byte, deadline time.
 	}
 	a := answer{pc: pc, stop: stop}
 	for i := 0; ; i++ {
-		if err := readHead(pc.br, &a.head); err != nil {
+		if i > 0 {
+			clear(hdr) // an informational answer's fields are not the final one's
+		}
+		if err := readHead(pc.br, &a.head, hdr); err != nil {
 			return fail(fmt.Errorf("webhook: read answer: %w", err))
 		}
 		if a.status >= 200 {
@@ -265,6 +284,13 @@ func (pc *persistConn) writeAwait(wire []byte) error {
 	return nil
 }
 
+// writeFD writes p on the descriptor fd with one system call. It is the
+// only raw-descriptor write of the package, kept apart so that a shared
+// helper can take its place.
+func writeFD(fd uintptr, p []byte) (int, error) {
+	return syscall.Write(int(fd), p)
+}
+
 // awaitWrite is writeAwait's state. Its function is made once per
 // connection: a closure made per call would be allocated per call, since
 // RawConn.Read keeps no promise about it.
@@ -287,7 +313,7 @@ func (pc *persistConn) awaiter() *awaitWrite {
 		}
 		w.first = false
 		for w.n < len(w.wire) {
-			m, err := syscall.Write(int(fd), w.wire[w.n:])
+			m, err := writeFD(fd, w.wire[w.n:])
 			if m > 0 {
 				w.n += m
 			}
@@ -346,7 +372,12 @@ func (a *answer) bodyReader() io.Reader {
 // context aborts it, and closing it before its end closes the connection.
 func (a *answer) stream(ctx context.Context) io.ReadCloser {
 	a.pc.conn.SetDeadline(time.Time{})
-	return &body{rc: io.NopCloser(a.bodyReader()), ctx: ctx, pc: a.pc, stop: a.stop, reuse: a.keepAlive}
+	return a.body(ctx)
+}
+
+// body returns the answer's body, which owns the connection from now on.
+func (a *answer) body(ctx context.Context) *body {
+	return &body{r: a.bodyReader(), ctx: ctx, pc: a.pc, stop: a.stop, reuse: a.keepAlive}
 }
 
 // chunkedBody is a chunked body read to its end, trailer included.
@@ -363,186 +394,4 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// skipTrailer reads a chunked body's trailer section, up to its empty
-// line.
-func skipTrailer(br *bufio.Reader) error {
-	budget := maxHeadBytes
-	for {
-		line, err := readLine(br, &budget)
-		if err != nil {
-			return fmt.Errorf("webhook: read trailer: %w", err)
-		}
-		if len(line) == 0 {
-			return nil
-		}
-	}
-}
-
-// maxHeadBytes bounds an answer's head (status line and headers), and
-// separately a chunked body's trailer.
-const maxHeadBytes = 1 << 20
-
-var (
-	errHeadTooLarge = fmt.Errorf("answer head over %d bytes", maxHeadBytes)
-	errStatusLine   = errors.New("malformed HTTP status line")
-)
-
-// head holds the fields of an answer's head the Client uses.
-type head struct {
-	status      int
-	length      int64 // the body's length; -1: chunked or until the end
-	chunked     bool
-	keepAlive   bool // the connection may carry another request
-	contentType string
-	retryAfter  string
-}
-
-// readHead reads a status line and its headers (RFC 9112), keeping the
-// fields of h. Headers it does not use are checked for form and skipped.
-func readHead(br *bufio.Reader, h *head) error {
-	*h = head{length: -1}
-	budget := maxHeadBytes
-	line, err := readLine(br, &budget)
-	if err != nil {
-		return err
-	}
-	// HTTP/1.x SSS[ reason]
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
-		(len(line) > 12 && line[12] != ' ') {
-		return fmt.Errorf("%w %q", errStatusLine, clip(line))
-	}
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%w %q", errStatusLine, clip(line))
-		}
-		h.status = h.status*10 + int(c-'0')
-	}
-	if h.status < 100 {
-		return fmt.Errorf("%w %q", errStatusLine, clip(line))
-	}
-	http11 := line[7] >= '1'
-	var te, connClose, connKeepAlive bool
-	for {
-		line, err = readLine(br, &budget)
-		if err != nil {
-			return err
-		}
-		if len(line) == 0 {
-			break
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			continue // obs-fold: the continuation of a header this skips
-		}
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 {
-			return fmt.Errorf("malformed header line %q", clip(line))
-		}
-		name, value := line[:i], bytes.Trim(line[i+1:], " \t")
-		for _, c := range name {
-			if !httpguts.IsTokenRune(rune(c)) {
-				return fmt.Errorf("malformed header line %q", clip(line))
-			}
-		}
-		switch {
-		case headerIs(name, "Content-Length"):
-			n, ok := parseLength(value)
-			if !ok || (h.length >= 0 && n != h.length) {
-				return fmt.Errorf("invalid Content-Length %q", clip(value))
-			}
-			h.length = n
-		case headerIs(name, "Content-Type"):
-			if string(value) == "application/json" {
-				h.contentType = "application/json"
-			} else {
-				h.contentType = string(value)
-			}
-		case headerIs(name, "Transfer-Encoding"):
-			if !http11 {
-				continue // as net/http: HTTP/1.0 has none
-			}
-			if te || !bytes.EqualFold(value, []byte("chunked")) {
-				return fmt.Errorf("unsupported transfer encoding %q", clip(value))
-			}
-			te = true
-		case headerIs(name, "Connection"):
-			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				tok = bytes.Trim(tok, " \t")
-				connClose = connClose || bytes.EqualFold(tok, []byte("close"))
-				connKeepAlive = connKeepAlive || bytes.EqualFold(tok, []byte("keep-alive"))
-			}
-		case headerIs(name, "Retry-After"):
-			h.retryAfter = string(value)
-		}
-	}
-	h.keepAlive = !connClose && (http11 || connKeepAlive)
-	switch {
-	case h.status < 200 || h.status == http.StatusNoContent || h.status == http.StatusNotModified:
-		h.length = 0
-	case te:
-		h.chunked, h.length = true, -1
-	case h.length < 0:
-		h.keepAlive = false // the body ends with the connection
-	}
-	return nil
-}
-
-// headerIs reports whether name is want, in any case.
-func headerIs(name []byte, want string) bool {
-	return len(name) == len(want) && bytes.EqualFold(name, []byte(want))
-}
-
-// parseLength parses a Content-Length: digits only.
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// readLine reads one line without its line ending, charging budget.
-// Lines longer than br's buffer are gathered in a slice of their own.
-func readLine(br *bufio.Reader, budget *int) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		long := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull {
-			if len(long) > *budget {
-				return nil, errHeadTooLarge
-			}
-			line, err = br.ReadSlice('\n')
-			long = append(long, line...)
-		}
-		line = long
-	}
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	if *budget -= len(line); *budget < 0 {
-		return nil, errHeadTooLarge
-	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, nil
-}
-
-// clip shortens b for an error message.
-func clip(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
 }

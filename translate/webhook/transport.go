@@ -36,31 +36,37 @@ const (
 // three goroutine switches and their scheduling per delivery, more CPU
 // than the request's own syscalls on a local backend. Here a connection
 // belongs to one request at a time: taken from the idle pool (or dialed),
-// the request written with one write (headers and an in-memory body), the
-// answer's headers read; then the answer's Body owns the connection. Read
-// to its end, the connection goes back to the pool, unless the answer
-// asked to close it (Connection: close, HTTP/1.0 without keep-alive, a
-// body delimited by the connection's end). Closed before its end (a
+// the request written with one write (headers and body), the answer's
+// headers read; then the answer's Body owns the connection. Read to its
+// end, the connection goes back to the pool, unless the answer asked to
+// close it (Connection: close, HTTP/1.0 without keep-alive, a body
+// delimited by the connection's end). Closed before its end (a
 // text/event-stream answer the caller stops reading), the connection is
 // closed: what is left of the answer is not drained.
+//
+// There is one path through it: a Client on a URL this Transport carries
+// hands it the request as wire-ready bytes (see direct.go), and RoundTrip
+// serializes its Request to such bytes; from there both take the same
+// connections, the same write and the same answer parser (readHead). A
+// RoundTripper wrapped around a Transport (tracing: a client span and
+// traceparent per attempt) so decorates that path; it does not choose
+// another one.
 //
 // The request's context aborts a blocked dial, write or read, the Body's
 // included, until the Body has been read to its end or closed.
 //
 // A connection that the server closed while it was idle is only found out
 // on use: when a reused connection fails before any byte of the answer
-// arrived, the request is sent once more on a fresh connection if it can
-// be replayed (no body, or a GetBody) and is idempotent: its method is, or
-// it carries a Webhook-Id (a Standard Webhooks receiver deduplicates on
-// it) or an Idempotency-Key. net/http's Transport retries the same way.
-//
-// A Client whose URL this Transport carries skips RoundTrip: it writes
-// each attempt as wire-ready bytes on these same connections and reads
-// only the answer fields it uses (see direct.go).
+// arrived, the request is sent once more on a fresh connection if it is
+// idempotent: its method is, or it carries a Webhook-Id (a Standard
+// Webhooks receiver deduplicates on it) or an Idempotency-Key, and its
+// body, if any, can be had again (GetBody). net/http's Transport retries
+// the same way.
 //
 // https:// URLs, http:// URLs that Proxy routes through a proxy, and
-// requests with an upgrade go to Fallback. Neither HTTP/2 nor compression
-// is spoken: it is meant for backends next to the sidecar.
+// requests with an upgrade go to Fallback (net/http): the one path speaks
+// neither TLS nor a proxy's protocol. Neither HTTP/2 nor compression is
+// spoken: it is meant for backends next to the sidecar.
 //
 // A Transport is safe for concurrent use. Its zero value uses the
 // defaults below; set the fields before the first request.
@@ -103,7 +109,11 @@ func DefaultTransport() *Transport {
 
 var defaultDialer = &net.Dialer{Timeout: DefaultDialTimeout, KeepAlive: 30 * time.Second}
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A request Transport carries
+// itself takes the Client's direct route from its write on: it is written
+// whole (its body read into memory first) with one write, and its answer
+// read by the same parser (see exchange); only the Request and Response
+// values are extra.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.direct(req) {
 		fb := t.Fallback
@@ -113,39 +123,69 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return fb.RoundTrip(req)
 	}
 	ctx := req.Context()
-	p := t.pool(req.URL.Host)
-	pc := p.get()
-	reused := pc != nil
-	if pc == nil {
-		var err error
-		if pc, err = p.dial(ctx); err != nil {
-			closeBody(req)
-			return nil, err
-		}
+	wp := bufPool.Get().(*[]byte)
+	wire, err := wireRequest((*wp)[:0], req) // closes req.Body
+	if err != nil {
+		putBuffer(wp, wire)
+		return nil, err
 	}
-	resp, err := pc.roundTrip(ctx, req)
-	if err == nil {
+	hdr := make(http.Header, 8)
+	a, err := t.pool(req.URL.Host).exchange(ctx, wire, time.Time{}, replayable(req), hdr)
+	putBuffer(wp, wire)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	a.keepAlive = a.keepAlive && !req.Close
+	resp := &http.Response{
+		Status:        a.statusText,
+		StatusCode:    a.status,
+		Proto:         a.proto,
+		ProtoMajor:    1,
+		ProtoMinor:    int(a.proto[7] - '0'),
+		Header:        hdr,
+		ContentLength: a.length,
+		Close:         !a.keepAlive,
+		Request:       req,
+	}
+	if a.chunked {
+		resp.TransferEncoding = []string{"chunked"}
+	}
+	if a.length == 0 {
+		resp.Body = http.NoBody
+		release(a.pc, a.stop, a.keepAlive)
 		return resp, nil
 	}
-	var ne *nothingReadError
-	if !reused || !errors.As(err, &ne) || ctx.Err() != nil || !replayable(req) {
-		return nil, err
+	resp.Body = a.body(ctx)
+	return resp, nil
+}
+
+// wireRequest appends req as it goes on the wire (Request.Write),
+// body included, and closes the body.
+func wireRequest(b []byte, req *http.Request) ([]byte, error) {
+	w := &sliceWriter{b: b}
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(w)
+	err := req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	retry := req
-	if req.Body != nil && req.Body != http.NoBody {
-		body, gerr := req.GetBody()
-		if gerr != nil {
-			return nil, err
-		}
-		retry = new(http.Request)
-		*retry = *req
-		retry.Body = body
+	bw.Reset(nil)
+	writerPool.Put(bw)
+	if err != nil {
+		return w.b, fmt.Errorf("webhook: write request: %w", err)
 	}
-	if pc, err = p.dial(ctx); err != nil {
-		closeBody(retry)
-		return nil, err
-	}
-	return pc.roundTrip(ctx, retry)
+	return w.b, nil
+}
+
+// sliceWriter appends what is written to b.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 // direct reports whether t itself carries req.
@@ -176,12 +216,6 @@ func replayable(req *http.Request) bool {
 	}
 	h := req.Header
 	return len(h["Webhook-Id"]) > 0 || len(h["Idempotency-Key"]) > 0 || len(h["X-Idempotency-Key"]) > 0
-}
-
-func closeBody(req *http.Request) {
-	if req.Body != nil {
-		req.Body.Close()
-	}
 }
 
 // CloseIdleConnections closes the idle connections, Fallback's included.
@@ -386,54 +420,6 @@ func (e *nothingReadError) Unwrap() error { return e.err }
 // maxInformational bounds the 1xx answers skipped before the final one.
 const maxInformational = 5
 
-// roundTrip writes req on pc and reads the answer's headers. On error pc
-// is closed.
-func (pc *persistConn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, pc.abortFn)
-	fail := func(err error) (*http.Response, error) {
-		stop()
-		pc.conn.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, err
-	}
-	bw := writerPool.Get().(*bufio.Writer)
-	bw.Reset(pc.conn)
-	err := req.Write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	bw.Reset(nil)
-	writerPool.Put(bw)
-	if err != nil {
-		return fail(&nothingReadError{fmt.Errorf("webhook: write request: %w", err)})
-	}
-	if _, err := pc.br.Peek(1); err != nil {
-		return fail(&nothingReadError{fmt.Errorf("webhook: read answer: %w", err)})
-	}
-	var resp *http.Response
-	for i := 0; ; i++ {
-		resp, err = http.ReadResponse(pc.br, req)
-		if err != nil {
-			return fail(fmt.Errorf("webhook: read answer: %w", err))
-		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-		if i == maxInformational {
-			return fail(fmt.Errorf("webhook: more than %d informational answers", maxInformational))
-		}
-	}
-	reuse := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	if resp.Body == http.NoBody {
-		release(pc, stop, reuse)
-		return resp, nil
-	}
-	resp.Body = &body{rc: resp.Body, ctx: ctx, pc: pc, stop: stop, reuse: reuse}
-	return resp, nil
-}
-
 // release ends pc's request: back to the pool if reuse allows and the
 // context did not abort it, else closed.
 func release(pc *persistConn, stop func() bool, reuse bool) {
@@ -448,7 +434,7 @@ func release(pc *persistConn, stop func() bool, reuse bool) {
 // Transport). Read and Close may be called from different goroutines:
 // Close then closes the connection, which ends a blocked Read.
 type body struct {
-	rc    io.ReadCloser
+	r     io.Reader // the answer's body as its head delimits it
 	ctx   context.Context
 	pc    *persistConn
 	stop  func() bool
@@ -471,7 +457,7 @@ func (b *body) Read(p []byte) (int, error) {
 	case bodyClosed:
 		return 0, errBodyClosed
 	}
-	n, err := b.rc.Read(p)
+	n, err := b.r.Read(p)
 	if err != nil {
 		st := int32(bodyEnded)
 		if err != io.EOF {

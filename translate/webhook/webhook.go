@@ -8,6 +8,12 @@
 // plus whatever Config.Propagate adds (traceparent). Redirects are not
 // followed: a 3xx answer is a failure with its status. Disconnect
 // deliveries are retried with exponential backoff, honoring Retry-After.
+// Any delivery written on a kept-alive connection the backend had closed
+// (it fails before any byte of the answer) is sent once more, the same
+// bytes, on a fresh connection (see Transport).
+//
+// Deliveries to http:// URLs take one path, Transport's, with tracing on
+// or off; net/http carries https:// and proxied ones (see Transport).
 package webhook
 
 import (
