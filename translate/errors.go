@@ -1,12 +1,17 @@
 package translate
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/iobridge/iobridge/plugins"
+	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/telemetry"
 )
 
 // Sentinel errors. A Backend wraps the first four so that the translator
@@ -124,4 +129,78 @@ func clientMessage(err error) string {
 	default:
 		return "internal error"
 	}
+}
+
+// fail reports a failed delivery to the client and the log: the ack, if
+// the client asked for one, gets {"error":{"status","message"}};
+// otherwise the socket gets the route's error event with
+// {"message","event","requestId"}. A recovered socket's connect job is
+// only logged.
+func (st *socketState) fail(j job, id string, err error) {
+	status, msg := Status(err), clientMessage(err)
+	if j.span != nil {
+		telemetry.Fail(j.span, err)
+	}
+	st.dropped(err)
+	log := st.s.Logger()
+	if !logRefusal(st.s, "translate: event refused by plugin", j.event, err) && log.Enabled(context.Background(), slog.LevelWarn) {
+		log.Warn("translate: delivery failed", "event", j.event, "delivery_id", id, "status", status, "err", err)
+	}
+	if j.kind == TypeConnect {
+		return
+	}
+	if j.ack != nil {
+		_ = j.ack([]json.RawMessage{ackErrorJSON(status, msg)}, nil)
+		return
+	}
+	b := errorEventJSON(msg, j.event, id)
+	if err := st.s.Emit(st.r.ErrorEvent, []json.RawMessage{b}, nil); err != nil && !errors.Is(err, socketio.ErrSocketClosed) {
+		log.Warn("translate: error event not sent", "event", st.r.ErrorEvent, "delivery_id", id, "err", err)
+	}
+}
+
+// ackErrorJSON is a failed event's ack argument:
+// {"error":{"status":status,"message":msg}}.
+func ackErrorJSON(status int, msg string) json.RawMessage {
+	b := make([]byte, 0, 64+len(msg))
+	b = append(b, `{"error":{"status":`...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	b = append(b, "}}"...)
+	return b
+}
+
+// errorEventJSON is the argument of the error event a failed event sent
+// without ack gets: {"message":msg,"event":event,"requestId":id}.
+func errorEventJSON(msg, event, id string) json.RawMessage {
+	b := make([]byte, 0, 96+len(msg)+len(event))
+	b = append(b, `{"message":`...)
+	b = appendString(b, msg)
+	b = append(b, `,"event":`...)
+	b = appendString(b, event)
+	b = append(b, `,"requestId":`...)
+	b = appendString(b, id)
+	b = append(b, '}')
+	return b
+}
+
+// logRefusal logs a plugin's refusal with the plugin's name, at Info (a
+// refused client is policy at work, not a fault), and reports whether
+// err was one.
+func logRefusal(s *socketio.Socket, msg, event string, err error) bool {
+	var pe *plugins.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	log := s.Logger()
+	if !log.Enabled(context.Background(), slog.LevelInfo) {
+		return true
+	}
+	attrs := []slog.Attr{slog.String("plugin", pe.Plugin), slog.Int("status", pe.Status), slog.String("err", pe.Error())}
+	if event != "" {
+		attrs = append(attrs, slog.String("event", event))
+	}
+	log.LogAttrs(context.Background(), slog.LevelInfo, msg, attrs...)
+	return true
 }

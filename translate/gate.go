@@ -55,16 +55,21 @@ const (
 // buried under requests that will time out. HAProxy's per-server maxconn
 // queue does the same.
 //
-// An event waits as data, not as a goroutine: the socket's next job is
-// put in the line, and the goroutine that ends a delivery takes the head
-// of the line and delivers it itself, slot and all. So at the bound a
-// handful of goroutines deliver back to back, and neither the wait nor
-// the hand-over costs a goroutine switch; a line of goroutines parked on
-// a semaphore cost a tenth of the sidecar's CPU at an echo load. A socket
-// with more events queued goes to the back of the line after each one,
-// so that a busy socket takes its turn with the others. Connect and
+// An event waits as data, not as a goroutine: the caller puts an entry E
+// (to the gate, opaque: the translator's is a socket and its next job) in
+// the line, and the goroutine that ends a delivery gets the head of the
+// line back from leave or turn, slot and all, and delivers it itself. So
+// at the bound a handful of goroutines deliver back to back, and neither
+// the wait nor the hand-over costs a goroutine switch; a line of
+// goroutines parked on a semaphore cost a tenth of the sidecar's CPU at an
+// echo load. turn puts the caller's next entry at the back of the line
+// first, so that a busy socket takes its turn with the others. Connect and
 // disconnect deliveries, whose callers wait for them anyway, wait parked
-// in the same line.
+// in the same line (acquire).
+//
+// The gate never runs an entry: what it lets in it hands back (leave,
+// turn, admit), and what waited past the bound it hands to the expired
+// function given to newGate. Its methods are safe for concurrent use.
 //
 // The adaptive bound finds how many parallel deliveries still make a
 // backend answer more per second. While deliveries wait for the bound, a
@@ -77,19 +82,22 @@ const (
 // the fastest answer (as TCP Vegas and Netflix's concurrency-limits use),
 // because a backend's answers differ by request: a few cache hits would
 // make every database call look like queueing.
-type gate struct {
+type gate[E any] struct {
 	wait time.Duration // how long a delivery may wait for a slot
+	// expired receives the entries that waited past wait, with their
+	// error, on the expiry timer's goroutine.
+	expired func([]E, error)
 
 	mu       sync.Mutex
 	fixed    bool
 	limit    float64
 	max      float64
 	inflight int
-	line     []gateEntry
+	line     []gateEntry[E]
 	head     int // line[head:] is waiting
 	waiting  int // live entries in line[head:]
-	// expiry fails the events that waited past wait; armed while the
-	// line has events.
+	// expiry fails the entries that waited past wait; armed while the
+	// line has entries.
 	expiry *time.Timer
 	armed  bool
 
@@ -112,13 +120,13 @@ type gate struct {
 	halfOf float64
 }
 
-// gateEntry is a delivery waiting in the line: a socket's job, or a
-// parked caller.
-type gateEntry struct {
-	st *socketState
-	j  job
-	w  *gateWaiter
-	at time.Time // when it joined the line
+// gateEntry is a delivery waiting in the line: an entry, a parked caller
+// (w), or the tombstone of an entry that expired.
+type gateEntry[E any] struct {
+	v    E
+	w    *gateWaiter
+	dead bool      // expired: pop skips it
+	at   time.Time // when it joined the line
 }
 
 // gateWaiter is a parked caller's place in the line.
@@ -130,9 +138,10 @@ type gateWaiter struct {
 
 // newGate returns the gate of a route with Concurrency n: fixed at n
 // deliveries, adaptive up to DefaultMaxConcurrency when n is 0, nil (no
-// bound) when n is negative.
-func newGate(n int, wait time.Duration) *gate {
-	g := &gate{wait: wait, max: DefaultMaxConcurrency}
+// bound) when n is negative. expired gets the entries that waited longer
+// than wait.
+func newGate[E any](n int, wait time.Duration, expired func([]E, error)) *gate[E] {
+	g := &gate[E]{wait: wait, expired: expired, max: DefaultMaxConcurrency}
 	switch {
 	case n < 0:
 		return nil
@@ -145,14 +154,14 @@ func newGate(n int, wait time.Duration) *gate {
 }
 
 // enter takes a slot if one is free and no one waits for it.
-func (g *gate) enter() bool {
+func (g *gate[E]) enter() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.takeLocked()
 }
 
 // takeLocked is enter with g.mu held.
-func (g *gate) takeLocked() bool {
+func (g *gate[E]) takeLocked() bool {
 	if g.waiting > 0 || g.inflight >= g.slots() {
 		return false
 	}
@@ -163,26 +172,16 @@ func (g *gate) takeLocked() bool {
 	return true
 }
 
-// start runs j, the job a socket starts with after being idle or after a
-// slot-less stretch (a streamed answer): on a new goroutine if a slot is
-// free, else from the line.
-func (g *gate) start(st *socketState, j job) {
-	if g.enter() {
-		st.spawnRun(j)
-		return
-	}
-	g.enqueue(st, j)
-}
-
-// enqueue puts a socket's job at the back of the line.
-func (g *gate) enqueue(st *socketState, j job) {
+// enqueue puts e at the back of the line; leave, turn or admit hands it
+// back with a slot, or expired gets it after wait.
+func (g *gate[E]) enqueue(e E) {
 	g.mu.Lock()
-	g.push(gateEntry{st: st, j: j})
+	g.push(gateEntry[E]{v: e})
 	g.mu.Unlock()
 }
 
 // push appends e to the line. Called with g.mu held.
-func (g *gate) push(e gateEntry) {
+func (g *gate[E]) push(e gateEntry[E]) {
 	e.at = time.Now()
 	g.line = append(g.line, e)
 	g.waiting++
@@ -199,15 +198,18 @@ func (g *gate) push(e gateEntry) {
 
 // acquire takes a slot for a caller that waits for its delivery (connect,
 // disconnect), parked in the line until ctx ends or, when wait is true,
-// until the gate's wait bound.
-func (g *gate) acquire(ctx context.Context, wait bool) error {
+// until the gate's wait bound; the caller gives the slot back with leave.
+// A slot granted as the wait ended is the caller's (nil error), as if
+// the grant had come first: giving it back here would let in an entry no
+// one runs.
+func (g *gate[E]) acquire(ctx context.Context, wait bool) error {
 	g.mu.Lock()
 	if g.takeLocked() {
 		g.mu.Unlock()
 		return nil
 	}
 	w := &gateWaiter{ready: make(chan struct{})}
-	g.push(gateEntry{w: w})
+	g.push(gateEntry[E]{w: w})
 	g.mu.Unlock()
 	var timeout <-chan time.Time
 	if wait {
@@ -225,85 +227,88 @@ func (g *gate) acquire(ctx context.Context, wait bool) error {
 		err = g.waitError()
 	}
 	g.mu.Lock()
-	granted := w.granted
-	if !granted {
-		w.abandoned = true
-		g.waiting--
+	defer g.mu.Unlock()
+	if w.granted {
+		return nil
 	}
-	g.mu.Unlock()
-	if granted {
-		g.leave(0, false, nil)
-	}
+	w.abandoned = true
+	g.waiting--
 	return err
 }
 
 // waitError is the failure of a delivery that waited past the bound.
-func (g *gate) waitError() error {
+func (g *gate[E]) waitError() error {
 	limit, waiting := g.state()
 	return fmt.Errorf("%w after %v, waiting for a backend slot (limit %d, %d waiting)", ErrTimeout, g.wait, limit, waiting)
 }
 
 // leave gives back the slot of a delivery the backend answered in rtt (0:
-// it did not answer, no sample) and lets the line's head in. When cont is
-// true the caller goes on delivering: the first socket job let in is
-// returned for it to run on its goroutine, slot included. back, when not
-// nil, is the caller's socket's next job: it joins the back of the line
-// first, or is returned at once if no one waits. Other socket jobs let in
-// get a goroutine each; parked callers are woken.
-func (g *gate) leave(rtt time.Duration, cont bool, back *gateEntry) (*socketState, job, bool) {
-	var (
-		st     *socketState
-		j      job
-		ok     bool
-		spawns []gateEntry
-	)
+// it did not answer, no sample) and lets the line in: parked callers are
+// woken, and the first entry let in is returned with its slot, for the
+// caller to run. more reports that further entries may be let in: the
+// caller takes them with admit until it reports none.
+func (g *gate[E]) leave(rtt time.Duration) (e E, ok, more bool) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.leaveLocked(rtt)
+	return g.admitLocked()
+}
+
+// turn is leave for a caller with a next entry of its own (its socket's
+// next job): back joins the back of the line first, or is returned at
+// once if no one waits.
+func (g *gate[E]) turn(rtt time.Duration, back E) (e E, ok, more bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.leaveLocked(rtt)
+	if g.waiting == 0 && g.inflight < g.slots() {
+		g.inflight++
+		return back, true, false
+	}
+	g.push(gateEntry[E]{v: back})
+	return g.admitLocked()
+}
+
+// admit lets in the line's next entry if a slot is free, as leave does.
+func (g *gate[E]) admit() (e E, ok, more bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.admitLocked()
+}
+
+// leaveLocked gives back a slot and records rtt. Called with g.mu held.
+func (g *gate[E]) leaveLocked(rtt time.Duration) {
 	g.inflight--
 	if rtt > 0 && !g.fixed {
 		g.sample(time.Now(), rtt)
 	}
-	if back != nil {
-		if g.waiting == 0 && g.inflight < g.slots() {
-			g.inflight++
-			g.mu.Unlock()
-			return back.st, back.j, true
-		}
-		g.push(*back)
-	}
+}
+
+// admitLocked wakes parked callers at the line's head while slots are
+// free, up to the first entry, which it returns with a slot. Called with
+// g.mu held.
+func (g *gate[E]) admitLocked() (e E, ok, more bool) {
 	for g.head < len(g.line) && g.inflight < g.slots() {
-		e := g.pop()
-		if e.w == nil && e.st == nil {
-			continue // expired
-		}
-		if e.w != nil {
-			if e.w.abandoned {
-				continue
-			}
-			g.waiting--
-			e.w.granted = true
-			g.inflight++
-			close(e.w.ready)
+		x := g.pop()
+		if x.dead || x.w != nil && x.w.abandoned {
 			continue
 		}
 		g.waiting--
 		g.inflight++
-		if cont && !ok {
-			st, j, ok = e.st, e.j, true
+		if x.w != nil {
+			x.w.granted = true
+			close(x.w.ready)
 			continue
 		}
-		spawns = append(spawns, e)
+		return x.v, true, g.head < len(g.line) && g.inflight < g.slots()
 	}
-	g.mu.Unlock()
-	for _, e := range spawns {
-		e.st.spawnRun(e.j)
-	}
-	return st, j, ok
+	return e, false, false
 }
 
 // pop takes the line's head. Called with g.mu held.
-func (g *gate) pop() gateEntry {
+func (g *gate[E]) pop() gateEntry[E] {
 	e := g.line[g.head]
-	g.line[g.head] = gateEntry{}
+	g.line[g.head] = gateEntry[E]{}
 	g.head++
 	if g.head == len(g.line) {
 		g.line, g.head = g.line[:0], 0
@@ -315,13 +320,12 @@ func (g *gate) pop() gateEntry {
 	return e
 }
 
-// expire fails the events that waited longer than wait and re-arms for
-// the next one. The line is in arrival order, so they are the events
-// before the first entry still within wait; each is left in the line as
-// a tombstone (no socket), which pop skips. Parked callers time out on
-// their own.
-func (g *gate) expire() {
-	var expired []gateEntry
+// expire hands the entries that waited longer than wait to g.expired and
+// re-arms for the next one. The line is in arrival order, so they are the
+// entries before the first still within wait; each is left in the line
+// as a tombstone, which pop skips. Parked callers time out on their own.
+func (g *gate[E]) expire() {
+	var expired []E
 	now := time.Now()
 	g.mu.Lock()
 	g.armed = false
@@ -332,9 +336,10 @@ func (g *gate) expire() {
 			g.expiry.Reset(left)
 			break
 		}
-		if e.w == nil && e.st != nil {
-			expired = append(expired, *e)
-			e.st, e.j = nil, job{}
+		if e.w == nil && !e.dead {
+			expired = append(expired, e.v)
+			var zero E
+			e.v, e.dead = zero, true
 			g.waiting--
 		}
 	}
@@ -342,21 +347,12 @@ func (g *gate) expire() {
 	if len(expired) == 0 {
 		return
 	}
-	err := g.waitError()
-	for _, e := range expired {
-		e.st.fail(e.j, deliveryID(e.j.id), err)
-		if e.j.span != nil {
-			e.j.span.End()
-		}
-		if nj, ok := e.st.nextJob(); ok {
-			g.start(e.st, nj)
-		}
-	}
+	g.expired(expired, g.waitError())
 }
 
 // slots is how many deliveries may await an answer now. Called with g.mu
 // held.
-func (g *gate) slots() int {
+func (g *gate[E]) slots() int {
 	if g.probing {
 		return max(1, int(g.limit)/2)
 	}
@@ -365,7 +361,7 @@ func (g *gate) slots() int {
 
 // sample records one answer time and, at the end of a window, moves the
 // bound. Called with g.mu held.
-func (g *gate) sample(now time.Time, rtt time.Duration) {
+func (g *gate[E]) sample(now time.Time, rtt time.Duration) {
 	if g.probing {
 		// Only deliveries sent during the probe tell the answer time at
 		// half the bound.
@@ -410,7 +406,7 @@ func (g *gate) sample(now time.Time, rtt time.Duration) {
 
 // stop ends the expiry timer for good (Translator.Shutdown): by then the
 // line drains through the deliveries under way, which fail fast.
-func (g *gate) stop() {
+func (g *gate[E]) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.armed = true
@@ -420,7 +416,7 @@ func (g *gate) stop() {
 }
 
 // state reports the bound and how many deliveries wait for it.
-func (g *gate) state() (limit, waiting int) {
+func (g *gate[E]) state() (limit, waiting int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return int(g.limit), g.waiting

@@ -3,6 +3,7 @@ package translate
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -34,7 +35,7 @@ func TestGateModels(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newGate(0, time.Minute)
+			l := newGate(0, time.Minute, noExpiry)
 			start := time.Unix(1_000_000, 0)
 			now := start
 			lo, hi := 1e9, 0.0
@@ -57,7 +58,7 @@ func TestGateModels(t *testing.T) {
 // callers, that one that gives up takes no slot with it, and that one
 // that waits past the bound fails with ErrTimeout.
 func TestGateParked(t *testing.T) {
-	g := newGate(2, 50*time.Millisecond)
+	g := newGate(2, 50*time.Millisecond, noExpiry)
 	ctx := context.Background()
 	for range 2 {
 		if !g.enter() {
@@ -90,19 +91,106 @@ func TestGateParked(t *testing.T) {
 	}
 	waitWaiting(t, g, 3)
 	for want := 1; want <= 3; want++ {
-		g.leave(0, false, nil)
+		g.leave(0)
 		if got := <-order; got != want {
 			t.Fatalf("waiter %d got the slot, want %d", got, want)
 		}
 	}
-	g.leave(0, false, nil)
-	g.leave(0, false, nil)
+	g.leave(0)
+	g.leave(0)
 	if g.inflight != 0 || g.waiting != 0 || g.head != len(g.line) {
 		t.Fatalf("after all left: %d in flight, %d waiting, %d in line", g.inflight, g.waiting, len(g.line)-g.head)
 	}
 }
 
-func waitWaiting(t *testing.T, g *gate, n int) {
+// noExpiry is the expired function of gates whose entries are ints.
+func noExpiry([]int, error) {}
+
+// TestGateHandsBack checks that the gate hands its entries back rather
+// than running them: in arrival order, one per free slot, turn's own
+// entry at once when no one waits and behind the others when some do,
+// with parked callers woken in their turn.
+func TestGateHandsBack(t *testing.T) {
+	g := newGate(2, time.Minute, noExpiry)
+	defer g.stop()
+	if !g.enter() || !g.enter() {
+		t.Fatal("enter refused a free slot")
+	}
+	if e, ok, _ := g.turn(0, 7); !ok || e != 7 {
+		t.Fatalf("turn with no one waiting = %d, %v; want 7, true", e, ok)
+	}
+	for i := 1; i <= 3; i++ {
+		g.enqueue(i)
+	}
+	if e, ok, more := g.turn(0, 4); !ok || e != 1 || more {
+		t.Fatalf("turn with 3 waiting = %d, %v, %v; want 1, true, false", e, ok, more)
+	}
+	parked := make(chan error, 1)
+	go func() { parked <- g.acquire(context.Background(), false) }()
+	waitWaiting(t, g, 4) // 2, 3, 4 and the parked caller
+	// A larger bound lets three in at once: leave hands back the first
+	// and says more follow; admit hands back the others.
+	g.mu.Lock()
+	g.limit = 5
+	g.mu.Unlock()
+	var got []int
+	e, ok, more := g.leave(0)
+	for {
+		if ok {
+			got = append(got, e)
+		}
+		if !more {
+			break
+		}
+		e, ok, more = g.admit()
+	}
+	if want := []int{2, 3, 4}; !slices.Equal(got, want) {
+		t.Fatalf("entries let in %v, want %v", got, want)
+	}
+	if err := <-parked; err != nil {
+		t.Fatalf("parked acquire = %v", err)
+	}
+	if g.inflight != 5 || g.waiting != 0 {
+		t.Fatalf("%d in flight, %d waiting; want 5 and 0", g.inflight, g.waiting)
+	}
+	if _, ok, _ := g.admit(); ok {
+		t.Fatal("admit handed back an entry from an empty line")
+	}
+}
+
+// TestGateExpired checks that entries waiting past the bound go to the
+// gate's expired function with ErrTimeout, and that their places in the
+// line are skipped.
+func TestGateExpired(t *testing.T) {
+	type got struct {
+		entries []int
+		err     error
+	}
+	ch := make(chan got, 1)
+	g := newGate(1, 20*time.Millisecond, func(es []int, err error) { ch <- got{es, err} })
+	defer g.stop()
+	if !g.enter() {
+		t.Fatal("enter refused a free slot")
+	}
+	g.enqueue(1)
+	g.enqueue(2)
+	select {
+	case x := <-ch:
+		if !slices.Equal(x.entries, []int{1, 2}) || !errors.Is(x.err, ErrTimeout) {
+			t.Fatalf("expired(%v, %v), want [1 2] and ErrTimeout", x.entries, x.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no entry expired")
+	}
+	if _, ok, _ := g.leave(0); ok {
+		t.Fatal("leave handed back an expired entry")
+	}
+	if g.inflight != 0 || g.waiting != 0 {
+		t.Fatalf("%d in flight, %d waiting; want 0 and 0", g.inflight, g.waiting)
+	}
+}
+
+func waitWaiting[E any](t *testing.T, g *gate[E], n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -120,28 +208,28 @@ func waitWaiting(t *testing.T, g *gate, n int) {
 // BenchmarkGate is a slot taken and given back with no one waiting, as
 // on every delivery under the bound.
 func BenchmarkGate(b *testing.B) {
-	g := newGate(0, time.Minute)
+	g := newGate(0, time.Minute, noExpiry)
 	b.ReportAllocs()
 	for b.Loop() {
 		if !g.enter() {
 			b.Fatal("no slot")
 		}
-		g.leave(time.Millisecond, true, nil)
+		g.leave(time.Millisecond)
 	}
 }
 
 // BenchmarkGateHandOver is a delivery at the bound: the socket's next job
 // joins the back of the line and the line's head comes out, slot and all.
 func BenchmarkGateHandOver(b *testing.B) {
-	g := newGate(1, time.Minute)
+	g := newGate(1, time.Minute, func([]gateJob, error) {})
 	st := &socketState{}
 	if !g.enter() {
 		b.Fatal("no slot")
 	}
-	g.enqueue(st, job{})
+	g.enqueue(gateJob{st: st})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, ok := g.leave(time.Millisecond, true, &gateEntry{st: st}); !ok {
+		if _, ok, _ := g.turn(time.Millisecond, gateJob{st: st}); !ok {
 			b.Fatal("nothing handed over")
 		}
 	}

@@ -34,9 +34,9 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 	t.metrics = telemetry.NewMetrics(cfg.MeterProvider)
 	t.exec.tracer, t.exec.metrics = t.tracer, t.metrics
 	gauges := []telemetry.Gauge{
-		{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.Load},
+		{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.load},
 		{Name: telemetry.MetricQueued, Description: "Events waiting in the sockets' queues behind the delivery in flight.", Unit: "{event}", Observe: t.queued.Load},
-		{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.Load},
+		{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.load},
 		// The Engine.IO server's drops, kept in its atomics.
 		{Name: telemetry.MetricVolatileDropped, Counter: true, Unit: "{packet}",
 			Description: "Volatile packets not sent because the transport was busy (one per recipient).",
@@ -75,47 +75,13 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 	return nil
 }
 
-// middleware is the connect middleware: the connect span (its parent the
-// traceparent of the handshake headers), around connect.
-func (t *Translator) middleware(ctx context.Context, s *socketio.Socket) error {
-	if t.tracer == nil {
-		err := t.connect(ctx, s)
-		if err != nil && t.metrics != nil {
-			t.metrics.Namespace(s.Namespace().Name()).Connect(ctx, connectOutcome(err))
-		}
-		return err
-	}
-	ns := s.Namespace().Name()
-	ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(s.Handshake().Headers))
-	ctx, span := telemetry.StartReceive(ctx, t.tracer, ns, telemetry.ConnectEvent, s.ID())
-	err := t.connect(ctx, s)
-	if err != nil {
-		t.metrics.Namespace(ns).Connect(ctx, connectOutcome(err))
-	} else if sc := span.SpanContext(); sc.IsValid() {
-		t.spans.Store(s, &sc)
-		// If the socket never connects, the entry goes with the
-		// connection.
-		context.AfterFunc(ctx, func() { t.spans.Delete(s) })
-	}
-	telemetry.End(span, err)
-	return err
-}
-
-// connectOutcome is the outcome label of a refused connect.
-func connectOutcome(err error) string {
-	if Status(err) >= 500 {
-		return telemetry.ConnectUnavailable
-	}
-	return telemetry.ConnectRejected
-}
-
 // observeConnection counts a connected socket and takes its connect
 // span's context; hs is its handshake when already built.
 func (st *socketState) observeConnection(hs *socketio.Handshake) {
 	t := st.t
 	if t.tracer != nil {
-		if v, ok := t.spans.LoadAndDelete(st.s); ok {
-			st.pctx = trace.ContextWithSpanContext(context.Background(), *v.(*trace.SpanContext))
+		if sc, ok := t.spans.take(st.s); ok {
+			st.pctx = trace.ContextWithSpanContext(context.Background(), *sc)
 		}
 	}
 	if t.metrics == nil {
