@@ -43,7 +43,7 @@ import (
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/forward"
 	"github.com/iobridge/iobridge/proxy/socketio"
-	"github.com/iobridge/iobridge/telemetry"
+	"github.com/iobridge/iobridge/telemetry/otelsdk"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
 	"github.com/iobridge/iobridge/translate/bridge"
@@ -290,7 +290,7 @@ type sidecar struct {
 	bridges []*bridge.Bridge
 	streams []*stream.Stream
 	// tel is OpenTelemetry: metrics for /metrics, spans when configured.
-	tel *telemetry.Telemetry
+	tel *otelsdk.Telemetry
 	// cluster is the Redis adapter's connections, nil with the in-memory
 	// adapter.
 	cluster *redisadapter.Cluster
@@ -301,7 +301,7 @@ type sidecar struct {
 
 // newAdapter makes the adapter factory [adapter] asks for: in-memory, or
 // Redis (whose connections are returned to be closed at shutdown).
-func newAdapter(a config.Adapter, logger *slog.Logger, tel *telemetry.Telemetry) (socketio.AdapterFactory, *redisadapter.Cluster, error) {
+func newAdapter(a config.Adapter, logger *slog.Logger, tel *otelsdk.Telemetry) (socketio.AdapterFactory, *redisadapter.Cluster, error) {
 	if a.Type != "redis" {
 		return adapter.Factory(adapter.Options{}), nil, nil
 	}

@@ -8,15 +8,16 @@ import (
 
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/telemetry"
+	"github.com/iobridge/iobridge/telemetry/otelsdk"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
 
 // newTelemetry sets up OpenTelemetry from [telemetry] and the OTEL_*
 // environment: metrics always (GET /metrics), spans when an OTLP endpoint
 // is configured.
-func newTelemetry(cfg *config.Config, logger *slog.Logger) (*telemetry.Telemetry, error) {
+func newTelemetry(cfg *config.Config, logger *slog.Logger) (*otelsdk.Telemetry, error) {
 	tc := cfg.Telemetry
-	tel, err := telemetry.New(context.Background(), telemetry.Config{
+	tel, err := otelsdk.New(context.Background(), otelsdk.Config{
 		OTLPEndpoint:   tc.OTLPEndpoint,
 		Protocol:       tc.Protocol,
 		ServiceName:    tc.ServiceName,
@@ -40,7 +41,7 @@ func newTelemetry(cfg *config.Config, logger *slog.Logger) (*telemetry.Telemetry
 // attempt and traceparent and tracestate injected (telemetry.Transport,
 // which keeps one-write requests; see its doc for why not otelhttp);
 // without, nil (the default transport itself).
-func webhookTransport(tel *telemetry.Telemetry) http.RoundTripper {
+func webhookTransport(tel *otelsdk.Telemetry) http.RoundTripper {
 	if !tel.Tracing() {
 		return nil
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
-	"github.com/iobridge/iobridge/telemetry"
+	"github.com/iobridge/iobridge/telemetry/otelsdk"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
 	"github.com/iobridge/iobridge/translate/stream"
@@ -186,7 +186,7 @@ func TestStreamSSEResumeNoGap(t *testing.T) {
 // is skipped (and counted), and /readyz says the stream is ok.
 func TestStreamDownAtStartThroughAPI(t *testing.T) {
 	t.Parallel()
-	tel, err := telemetry.New(t.Context(), telemetry.Config{Logger: slog.New(slog.DiscardHandler)})
+	tel, err := otelsdk.New(t.Context(), otelsdk.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

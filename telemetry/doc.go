@@ -1,18 +1,14 @@
-// Package telemetry is iobridge's OpenTelemetry: the SDK setup (trace and
-// meter providers, OTLP exporters, the W3C propagator, the Prometheus
-// handler behind GET /metrics) and the instrumentation every other
-// package shares (span names and attributes, metric instruments).
+// Package telemetry is iobridge's instrumentation, written against the
+// OpenTelemetry API only: span names and attributes, the span helpers,
+// metric instruments and gauge registration, and the webhook client
+// transport. Libraries import it and take a trace.TracerProvider, a
+// metric.MeterProvider and a propagator in their Config, doing nothing
+// when they are nil.
 //
-// # Setup
-//
-// main calls New with the [telemetry] block and hands the providers to the
-// libraries (translate, translate/api, the webhook transport), which take
-// OTel API interfaces in their Config and do nothing when they are nil.
-// Tracing is on when an OTLP endpoint is configured, in the file or by the
-// standard OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-// variables, unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
-// Metrics are always collected and served in the Prometheus text format
-// (Telemetry.MetricsHandler); with an endpoint they are also pushed by OTLP.
+// It links no SDK, exporter, Prometheus or gRPC package, so a library
+// that wants a span helper does not carry them; the SDK is set up by
+// telemetry/otelsdk, which only main imports (TestDependencies holds the
+// libraries to this).
 //
 // # Spans
 //
@@ -41,10 +37,4 @@
 // StartReceive, StartEvent, StartSend, StartStreamSpan and StartBridgeSpan
 // are the helpers; they return at once, without allocating, when the
 // tracer is nil, and set a span's attributes in one call once it records.
-//
-// # Export
-//
-// Spans go to the OTLP exporter through a batcher of our own: at most
-// 8192 wait, exported in batches of up to 2048; ending a span never waits,
-// and a span past the bound is dropped and counted (MetricSpansDropped).
 package telemetry

@@ -17,7 +17,7 @@ import (
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
-	"github.com/iobridge/iobridge/telemetry"
+	"github.com/iobridge/iobridge/telemetry/otelsdk"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
 	"github.com/iobridge/iobridge/translate/webhook"
@@ -31,7 +31,7 @@ type otelFixture struct {
 	disconnects chan string
 }
 
-func newOTelFixture(t *testing.T, tel *telemetry.Telemetry, tp trace.TracerProvider) *otelFixture {
+func newOTelFixture(t *testing.T, tel *otelsdk.Telemetry, tp trace.TracerProvider) *otelFixture {
 	t.Helper()
 	disconnects := make(chan string, 16)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +101,7 @@ func newOTelFixture(t *testing.T, tel *telemetry.Telemetry, tp trace.TracerProvi
 // and one socket leaves (its disconnect delivery is under way: the backend
 // saw it, its answer may not be counted yet).
 func TestOTelMetrics(t *testing.T) {
-	tel, err := telemetry.New(t.Context(), telemetry.Config{})
+	tel, err := otelsdk.New(t.Context(), otelsdk.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestOTelMetrics(t *testing.T) {
 // TestOTelEmitSpan: POST /v1/emit is a server span whose parent is the
 // request's traceparent, and the emit is its child.
 func TestOTelEmitSpan(t *testing.T) {
-	tel, err := telemetry.New(t.Context(), telemetry.Config{})
+	tel, err := otelsdk.New(t.Context(), otelsdk.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package telemetry
+package otelsdk
 
 import (
 	"context"
@@ -27,6 +27,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iobridge/iobridge/telemetry"
 )
 
 // OTLP protocols of Config.Protocol.
@@ -193,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			}
 			b := newBatcher(te)
 			topts = append(topts, sdktrace.WithSpanProcessor(b))
-			_, err = t.mp.Meter(ScopeName).Int64ObservableCounter(MetricSpansDropped,
+			_, err = t.mp.Meter(telemetry.ScopeName).Int64ObservableCounter(telemetry.MetricSpansDropped,
 				metric.WithDescription("Spans dropped at the export queue's bound (8192 spans) instead of waiting."),
 				metric.WithUnit("{span}"),
 				metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {

@@ -1,4 +1,4 @@
-package telemetry
+package otelsdk
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // Bounds of the span export (batcher).
 const (
 	// spanQueue bounds the spans waiting for export; a span that ends
-	// past it is dropped and counted (MetricSpansDropped). At a sample
+	// past it is dropped and counted (telemetry.MetricSpansDropped). At a sample
 	// ratio of 1 a busy sidecar ends tens of thousands of spans a second:
 	// the bound is a fraction of a second of them, 64 KiB of pointers.
 	spanQueue = 8192
@@ -36,7 +36,7 @@ const (
 //
 // sdktrace's BatchSpanProcessor drops at its bound as well (unless told
 // to block) but keeps its count of drops to itself; this one's feeds
-// MetricSpansDropped. It also takes a whole queue per wakeup, one lock
+// telemetry.MetricSpansDropped. It also takes a whole queue per wakeup, one lock
 // per span and no channel send.
 type batcher struct {
 	exp sdktrace.SpanExporter
