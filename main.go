@@ -37,6 +37,7 @@ import (
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/examples/backend"
 	"github.com/iobridge/iobridge/examples/demo"
+	"github.com/iobridge/iobridge/internal/gctune"
 	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	redisadapter "github.com/iobridge/iobridge/proxy/adapter/redis"
@@ -71,10 +72,10 @@ const (
 )
 
 func main() {
-	tuneGC()
+	gctune.Tune()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	idleCtx, stopIdle := context.WithCancel(ctx)
-	idleDone := releaseWhenIdle(idleCtx)
+	idleDone := gctune.ReleaseWhenIdle(idleCtx)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stopIdle()
 	<-idleDone

@@ -1,4 +1,9 @@
-package main
+// Package gctune tunes the Go collector for a sidecar whose live heap is
+// small: Tune raises the heap goal while the live heap is small, and
+// ReleaseWhenIdle hands the heap back to the OS once allocation stops
+// after a burst. main calls both once at start; nothing else in iobridge
+// needs them.
+package gctune
 
 import (
 	"context"
@@ -13,7 +18,7 @@ import (
 // collection, at the least.
 const gcFloor = 32 << 20
 
-// tuneGC keeps the collector from running every few megabytes while the
+// Tune keeps the collector from running every few megabytes while the
 // live heap is small. Go's default goal is twice the live heap; a sidecar
 // serving a hundred busy connections holds a few megabytes, so every
 // event's garbage (an envelope, a request, spans when tracing) triggers a
@@ -23,7 +28,7 @@ const gcFloor = 32 << 20
 // of gcFloor on, the default applies unchanged, so a sidecar holding many
 // connections uses no more memory per connection than before. A GOGC in
 // the environment turns this off.
-func tuneGC() {
+func Tune() {
 	if _, set := os.LookupEnv("GOGC"); set {
 		return
 	}
@@ -140,14 +145,14 @@ func (r *idleRelease) run(ctx context.Context) {
 	}
 }
 
-// releaseWhenIdle returns the heap to the OS once allocation stops after a
+// ReleaseWhenIdle returns the heap to the OS once allocation stops after a
 // burst (see idleRelease) until ctx is done; the returned channel is closed
 // when its goroutine has ended. It reads one runtime metric a second and
 // is never on a request's path. Rejected: a lower GOGC or a memory limit,
-// which would collect more often under load, the cost tuneGC removes, and
+// which would collect more often under load, the cost Tune removes, and
 // would still not hand the pages back; and debug.FreeOSMemory on every
 // disconnect, a full collection on a hot path.
-func releaseWhenIdle(ctx context.Context) <-chan struct{} {
+func ReleaseWhenIdle(ctx context.Context) <-chan struct{} {
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	r := &idleRelease{
 		allocs: func() uint64 {
