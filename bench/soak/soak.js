@@ -3,7 +3,13 @@
 // socket.io-client connections to iobridge for DURATION_S seconds with churn,
 // broadcasts and echo acks, and counts what is lost.
 //
-//   node bench/soak/soak.js run      the load (env below); writes SUMMARY (JSON)
+//   node bench/soak/soak.js run      the coordinator (env below): forks WORKERS
+//                                    (4) worker processes, each holding its
+//                                    share of SOCKETS and of ACK_RATE and doing
+//                                    its own churn; sends the broadcasts itself
+//                                    and tells the workers (IPC) when each seq
+//                                    was posted and answered; writes SUMMARY
+//                                    (JSON, the workers' counters summed)
 //   node bench/soak/soak.js report SAMPLES SUMMARY
 //                                    the Markdown report; exit 1 on a loss or
 //                                    an upward trend
@@ -24,6 +30,10 @@
 //     answers with the args, so a lost ack is a timeout, an error or another
 //     value.
 //
+// One Node process cannot hold 10,000 sockets on a busy machine: its event
+// loop stalls for seconds, broadcasts go out late and acks pile up, and the
+// losses are the client's. Hence the workers; the coordinator holds no socket.
+//
 // A broadcast is expected on a socket when its POST started after the
 // socket's connect event and its 202 came before the socket began to leave
 // (a leaving socket stays connected LEAVE_GRACE_MS and until its acks are
@@ -38,6 +48,11 @@ const env = (k, d) => (process.env[k] === undefined || process.env[k] === '' ? d
 if (process.argv[2] === 'report') {
   process.exit(report(process.argv[3], process.argv[4]));
 } else if (process.argv[2] === 'run') {
+  coordinate().catch((err) => {
+    console.error('soak: ' + (err && err.stack ? err.stack : err));
+    process.exit(2);
+  });
+} else if (process.argv[2] === 'worker') {
   run().catch((err) => {
     console.error('soak: ' + (err && err.stack ? err.stack : err));
     process.exit(2);
@@ -47,6 +62,25 @@ if (process.argv[2] === 'report') {
   process.exit(2);
 }
 
+// clock is wall time in ms (sub-ms), comparable across the processes.
+function clock() { return performance.timeOrigin + performance.now(); }
+
+// ipc routes the coordinator's messages: seq/done by callback, the others
+// (start, end) to whoever waits for them.
+function ipc(onMsg) {
+  const waiting = {};
+  const got = {};
+  process.on('message', (m) => {
+    if (onMsg(m)) return;
+    got[m.type] = m;
+    if (waiting[m.type]) waiting[m.type](m);
+  });
+  process.on('disconnect', () => process.exit(3)); // the coordinator is gone
+  return (type) => new Promise((r) => (got[type] ? r(got[type]) : (waiting[type] = r)));
+}
+
+// run is one worker: SOCKETS (its share) connections, ACK_RATE (its share)
+// acks a second, its own churn; broadcasts come from the coordinator.
 async function run() {
   const { io } = require(path.join(__dirname, '../../interop/node_modules/socket.io-client'));
   const URL = env('URL', 'http://127.0.0.1:3023');
@@ -61,8 +95,8 @@ async function run() {
   const ACK_RATE = +env('ACK_RATE', 100);
   const ACK_TIMEOUT_MS = +env('ACK_TIMEOUT_MS', 10000);
   const LEAVE_GRACE_MS = +env('LEAVE_GRACE_MS', 3000);
-  const READY = env('READY', '');
-  const SUMMARY = env('SUMMARY', 'soak-summary.json');
+  const SAMPLE_S = +env('SAMPLE_S', 60);
+  const WORKER = +env('WORKER', 0);
   const SEQ_CAP = DURATION_S + 600; // bitmap size, in broadcasts
 
   const t = {
@@ -74,11 +108,17 @@ async function run() {
     deliveriesDuplicate: 0, deliveriesOutOfOrder: 0,
     wrongAcks: [], lostOnUnexpectedDisconnect: 0, upgraded: 0, pollingFirst: 0, pollingFirstChecked: 0,
   };
-  // seqs[n] = {start, done}: when broadcast n's POST started and got its 202.
+  // seqStart[n], seqDone[n]: when (clock()) broadcast n's POST started and
+  // got its 202, as the coordinator tells; a seq not yet told is expected on
+  // no socket.
   const seqStart = new Float64Array(SEQ_CAP + 1);
   const seqDone = new Float64Array(SEQ_CAP + 1).fill(Infinity);
-  let lastStarted = 0; // highest seq whose POST has started
   let lastDone = 0; // highest seq with its 202
+  const waitFor = ipc((m) => {
+    if (m.type === 'seq') { seqStart[m.n] = m.start; return true; }
+    if (m.type === 'done') { seqDone[m.n] = m.done; lastDone = Math.max(lastDone, m.n); return true; }
+    return false;
+  });
 
   const live = new Set(); // connected, not leaving
   const liveArr = []; // same members, for random picks (swap-remove)
@@ -95,7 +135,7 @@ async function run() {
   let connecting = 0;
   function open(pollingFirst, isReconnect) {
     const c = {
-      id: nextId++, pollingFirst, isReconnect, lo: 0, hi: Infinity, bits: null,
+      id: nextId++, pollingFirst, isReconnect, from: Infinity, to: Infinity, bits: null,
       lastSeq: 0, pending: 0, leaving: false, finalized: false, connected: false,
     };
     t.opened++;
@@ -111,8 +151,7 @@ async function run() {
     s.on('connect', () => {
       connecting--;
       c.connected = true;
-      c.connectAt = performance.now();
-      c.lo = lastStarted + 1; // POSTs started from now on are expected
+      c.from = clock(); // POSTs started from now on are expected
       c.bits = new Uint8Array((SEQ_CAP >> 3) + 1);
       t.connected++;
       if (isReconnect) t.reconnectsDone++;
@@ -141,10 +180,7 @@ async function run() {
       t.unexpectedDisconnects++;
       t.unexpectedReasons[reason] = (t.unexpectedReasons[reason] || 0) + 1;
       delLive(c);
-      const now = performance.now();
-      let hi = c.lo - 1;
-      for (let n = c.lo; n <= lastDone && seqDone[n] < now - 2000; n++) hi = n;
-      if (!c.leaving) c.hi = hi;
+      if (!c.leaving) c.to = clock() - 2000;
       finalize(c, true);
     });
     return c;
@@ -160,8 +196,8 @@ async function run() {
       const e = c.s.io.engine;
       if (e && e.transport && e.transport.name === 'websocket') t.upgraded++;
     }
-    const hi = Math.min(c.hi, lastDone);
-    for (let n = c.lo; n <= hi; n++) {
+    for (let n = 1; n <= lastDone; n++) {
+      if (!(seqStart[n] > c.from && seqDone[n] < c.to)) continue;
       t.deliveriesExpected++;
       if (c.bits[n >> 3] & (1 << (n & 7))) t.deliveriesReceived++;
       else if (unexpected) t.lostOnUnexpectedDisconnect++;
@@ -175,7 +211,7 @@ async function run() {
   function leave(c) {
     delLive(c);
     c.leaving = true;
-    c.hi = lastDone;
+    c.to = clock();
     const since = performance.now();
     const tryClose = () => {
       if (c.finalized) return;
@@ -214,7 +250,7 @@ async function run() {
   const { monitorEventLoopDelay } = require('perf_hooks');
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
-  const log = (msg) => console.error(`soak ${new Date().toISOString().slice(11, 19)} ${msg}`);
+  const log = (msg) => console.error(`soak ${new Date().toISOString().slice(11, 19)} w${WORKER} ${msg}`);
 
   // initial connections
   log(`opening ${SOCKETS} sockets to ${URL} at ${CONNECT_RATE}/s (half polling then upgrade)`);
@@ -228,41 +264,15 @@ async function run() {
     }
   }
   log(`connected ${t.connected} in ${((performance.now() - t0) / 1000).toFixed(1)}s, connect errors ${t.connectErrors}`);
-  if (READY) fs.writeFileSync(READY, String(Date.now()));
-
-  const start = performance.now();
+  process.send({ type: 'ready', connected: t.connected });
+  const { at } = await waitFor('start');
+  const start = performance.now() + (at - clock());
   const end = start + DURATION_S * 1000;
-  let stopping = false;
-
-  // broadcasts: one a second, each POST after the previous one's 202
-  const broadcaster = (async () => {
-    let n = 0;
-    while (!stopping && n < SEQ_CAP) {
-      const due = start + n * 1000;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (stopping) break;
-      n++;
-      seqStart[n] = performance.now();
-      lastStarted = n;
-      try {
-        const r = await fetch(API + '/v1/emit', {
-          method: 'POST',
-          headers: { authorization: 'Bearer ' + TOKEN, 'content-type': 'application/json' },
-          body: JSON.stringify({ namespace: '/', event: 'tick', args: [{ seq: n }] }),
-        });
-        const body = await r.text();
-        if (r.status !== 202) throw new Error(`status ${r.status}: ${body}`);
-        t.broadcastRecipients += JSON.parse(body).recipients || 0;
-        t.broadcastsSent++;
-      } catch (err) {
-        t.broadcastsFailed++;
-        log(`broadcast ${n} failed: ${err.message}`);
-      }
-      seqDone[n] = performance.now();
-      lastDone = n;
-    }
-  })();
+  const stats = setInterval(() => {
+    t.loopDelayMaxMs = Math.round(lag.max / 1e6);
+    t.liveNow = live.size;
+    process.send({ type: 'stats', t });
+  }, SAMPLE_S * 1000);
 
   // acks: ACK_RATE a second from random live sockets
   let ackSeq = 0;
@@ -301,17 +311,17 @@ async function run() {
     enqueue(k, true, churnStart);
     churnStart += k;
     log(`churn: ${k} leaving, ${k} new; live ${live.size}, reconnects done ${t.reconnectsDone}, ` +
-      `acks ${t.acksReceived}/${t.acksSent}, broadcasts ${t.broadcastsSent}, unexpected disconnects ${t.unexpectedDisconnects}, ` +
+      `acks ${t.acksReceived}/${t.acksSent}, unexpected disconnects ${t.unexpectedDisconnects}, ` +
       `client loop delay max ${Math.round(lag.max / 1e6)} ms`);
   };
   const churnFirst = setTimeout(() => { churn(); churner = setInterval(churn, CHURN_EVERY_S * 1000); }, CHURN_EVERY_S * 500);
 
   await sleep(end - performance.now());
-  stopping = true;
   clearTimeout(churnFirst);
   clearInterval(churner);
   clearInterval(acker);
-  await broadcaster;
+  clearInterval(stats);
+  await waitFor('end'); // the last broadcast is answered and told
   log('load stopped; waiting for acks and broadcasts in flight');
   const drainUntil = performance.now() + ACK_TIMEOUT_MS + 2000;
   // the last broadcasts and acks, and leaving sockets and new connections
@@ -319,20 +329,152 @@ async function run() {
     let pending = 0;
     for (const c of all) pending += c.pending;
     const leaving = [...all].some((c) => c.leaving && !c.finalized);
-    if (pending === 0 && !leaving && !pacer && performance.now() - end > 5000 && performance.now() - seqDone[lastDone] > LEAVE_GRACE_MS) break;
+    if (pending === 0 && !leaving && !pacer && performance.now() - end > 5000 && clock() - seqDone[lastDone] > LEAVE_GRACE_MS) break;
     await sleep(200);
   }
   for (const c of [...all]) {
     if (c.connected && !c.finalized) {
       c.leaving = true;
-      c.hi = lastDone;
+      c.to = Infinity;
       finalize(c, false);
     }
   }
   t.liveAtEnd = live.size;
   t.loopDelayP99Ms = Math.round(lag.percentile(99) / 1e6);
   t.loopDelayMaxMs = Math.round(lag.max / 1e6);
+  t.liveNow = live.size;
   for (const c of [...live]) c.s.disconnect();
+  log('done');
+  process.send({ type: 'summary', t }, () => process.exit(0));
+}
+
+// coordinate forks the workers, sends the broadcasts (one a second, each
+// POST after the previous one's 202) and tells the workers each seq's start
+// and 202, then sums the workers' counters into SUMMARY.
+async function coordinate() {
+  const { fork } = require('child_process');
+  const API = env('API', 'http://127.0.0.1:3024');
+  const TOKEN = env('TOKEN', 'soak-token');
+  const SOCKETS = +env('SOCKETS', 10000);
+  const ACK_RATE = +env('ACK_RATE', 100);
+  const CONNECT_RATE = +env('CONNECT_RATE', 1000);
+  const MAX_CONNECTING = +env('MAX_CONNECTING', 100);
+  const DURATION_S = +env('DURATION_S', 3600);
+  const SAMPLE_S = +env('SAMPLE_S', 60);
+  const READY = env('READY', '');
+  const SUMMARY = env('SUMMARY', 'soak-summary.json');
+  const K = Math.max(1, Math.min(+env('WORKERS', 4), SOCKETS || 1));
+  const SEQ_CAP = DURATION_S + 600;
+  const share = (total, i) => Math.floor(total / K) + (i < total % K ? 1 : 0);
+  if (share(SOCKETS, 0) > 19000) throw new Error(`${share(SOCKETS, 0)} sockets a worker: raise WORKERS (at most 20,000 fds a process)`);
+  const log = (msg) => console.error(`soak ${new Date().toISOString().slice(11, 19)} ${msg}`);
+  const { monitorEventLoopDelay } = require('perf_hooks');
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
+
+  log(`${K} workers, ${SOCKETS} sockets, ${ACK_RATE} acks/s in all`);
+  const workers = [];
+  let done = false;
+  for (let i = 0; i < K; i++) {
+    const w = {
+      i, sockets: share(SOCKETS, i), stats: null, summary: null,
+      p: fork(__filename, ['worker'], {
+        // the rates and the bound on handshakes under way are shared too, so
+        // the sidecar sees the load of one client
+        env: {
+          ...process.env, WORKER: String(i), SOCKETS: String(share(SOCKETS, i)), ACK_RATE: String(share(ACK_RATE, i)),
+          CONNECT_RATE: String(CONNECT_RATE / K), MAX_CONNECTING: String(Math.max(1, share(MAX_CONNECTING, i))),
+        },
+      }),
+    };
+    w.got = new Promise((resolve) => {
+      w.p.on('message', (m) => {
+        if (m.type === 'ready') { w.connected = m.connected; w.onReady(); }
+        else if (m.type === 'stats') w.stats = m.t;
+        else if (m.type === 'summary') { w.summary = m.t; resolve(); }
+      });
+    });
+    w.ready = new Promise((r) => { w.onReady = r; });
+    w.p.on('exit', (code, sig) => {
+      if (w.summary || done) return;
+      log(`worker ${i} exited (${code === null ? sig : code}) before its summary`);
+      for (const o of workers) if (o !== w) o.p.kill();
+      process.exit(2);
+    });
+    workers.push(w);
+  }
+  const tell = (m) => { for (const w of workers) if (w.p.connected) w.p.send(m); };
+  await Promise.all(workers.map((w) => w.ready));
+  log(`all workers connected: ${workers.map((w) => w.connected).join(' + ')}`);
+  if (READY) fs.writeFileSync(READY, String(Date.now()));
+  const at = clock() + 100;
+  tell({ type: 'start', at });
+  const start = performance.now() + 100;
+  const end = start + DURATION_S * 1000;
+  let stopping = false;
+  const b = { broadcastsSent: 0, broadcastsFailed: 0, broadcastRecipients: 0 };
+
+  const broadcaster = (async () => {
+    let n = 0;
+    while (!stopping && n < SEQ_CAP) {
+      const due = start + n * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (stopping) break;
+      n++;
+      tell({ type: 'seq', n, start: clock() });
+      try {
+        const r = await fetch(API + '/v1/emit', {
+          method: 'POST',
+          headers: { authorization: 'Bearer ' + TOKEN, 'content-type': 'application/json' },
+          body: JSON.stringify({ namespace: '/', event: 'tick', args: [{ seq: n }] }),
+        });
+        const body = await r.text();
+        if (r.status !== 202) throw new Error(`status ${r.status}: ${body}`);
+        b.broadcastRecipients += JSON.parse(body).recipients || 0;
+        b.broadcastsSent++;
+      } catch (err) {
+        b.broadcastsFailed++;
+        log(`broadcast ${n} failed: ${err.message}`);
+      }
+      tell({ type: 'done', n, done: clock() });
+    }
+  })();
+
+  // the workers' counters, summed, a few seconds after each of their reports
+  const progress = setInterval(() => {
+    const s = workers.map((w) => w.stats).filter(Boolean);
+    if (!s.length) return;
+    const sum = (k) => s.reduce((a, x) => a + (x[k] || 0), 0);
+    log(`live ${sum('liveNow')}, reconnects done ${sum('reconnectsDone')}, acks ${sum('acksReceived')}/${sum('acksSent')} ` +
+      `(lost ${sum('acksLost')}), broadcasts ${b.broadcastsSent} (failed ${b.broadcastsFailed}), ` +
+      `unexpected disconnects ${sum('unexpectedDisconnects')}, worker loop delay max ${s.map((x) => x.loopDelayMaxMs).join('/')} ms, ` +
+      `coordinator ${Math.round(lag.max / 1e6)} ms`);
+  }, SAMPLE_S * 1000);
+  setTimeout(() => progress.refresh(), 3000);
+
+  await sleep(end - performance.now());
+  stopping = true;
+  await broadcaster;
+  clearInterval(progress);
+  tell({ type: 'end' });
+  log('broadcasts stopped; waiting for the workers');
+  await Promise.all(workers.map((w) => w.got));
+  done = true;
+
+  const t = {};
+  for (const w of workers) {
+    for (const [k, v] of Object.entries(w.summary)) {
+      if (typeof v === 'number') t[k] = (t[k] || 0) + v;
+      else if (Array.isArray(v)) t[k] = (t[k] || []).concat(v).slice(0, 3);
+      else if (v && typeof v === 'object') { t[k] = t[k] || {}; for (const [r, x] of Object.entries(v)) t[k][r] = (t[k][r] || 0) + x; }
+    }
+  }
+  Object.assign(t, b);
+  t.loopDelayP99Ms = Math.max(...workers.map((w) => w.summary.loopDelayP99Ms));
+  t.loopDelayMaxMs = Math.max(...workers.map((w) => w.summary.loopDelayMaxMs));
+  t.workers = workers.map((w) => ({ sockets: w.sockets, loopDelayP99Ms: w.summary.loopDelayP99Ms, loopDelayMaxMs: w.summary.loopDelayMaxMs }));
+  t.coordinatorLoopDelayMaxMs = Math.round(lag.max / 1e6);
   fs.writeFileSync(SUMMARY, JSON.stringify(t, null, 1));
   log('done');
   process.exit(0);
@@ -366,7 +508,11 @@ function report(samplesFile, summaryFile) {
   line('polling-first sockets on WebSocket when they left or at the end', `${t.upgraded} of ${t.pollingFirstChecked}`);
   line('unexpected disconnects (deliveries missed with them)', `${t.unexpectedDisconnects} (${t.lostOnUnexpectedDisconnect})` +
     (Object.keys(t.unexpectedReasons).length ? ' ' + JSON.stringify(t.unexpectedReasons) : ''));
-  line('load client event-loop delay p99 / max (ms)', `${t.loopDelayP99Ms} / ${t.loopDelayMaxMs}`);
+  line('load client event-loop delay p99 / max (ms), worst worker', `${t.loopDelayP99Ms} / ${t.loopDelayMaxMs}`);
+  if (t.workers) {
+    line('event-loop delay max per worker (ms)', t.workers.map((w) => w.loopDelayMaxMs).join(' / ') +
+      ` (${t.workers.length} workers of ${t.workers.map((w) => w.sockets).join(' / ')} sockets; coordinator ${t.coordinatorLoopDelayMaxMs})`);
+  }
   out.push('');
   if (lost && t.loopDelayMaxMs > 5000) {
     out.push(`Note: the load client's event loop stalled for up to ${t.loopDelayMaxMs} ms (CPU starved?); ` +
