@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -35,7 +34,6 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/config"
-	"github.com/iobridge/iobridge/examples/backend"
 	"github.com/iobridge/iobridge/examples/demo"
 	"github.com/iobridge/iobridge/internal/gctune"
 	"github.com/iobridge/iobridge/plugins"
@@ -62,10 +60,6 @@ var exampleConfig []byte
 
 const (
 	defaultConfigFile = "config.toml"
-	// demoToken is the control API token `iobridge demo` uses when
-	// IOBRIDGE_API_TOKEN is unset. It is public (the README names it), so
-	// it only suits a demo on loopback.
-	demoToken = "iobridge-demo-token"
 	// readHeaderTimeout bounds how long a client may take to send request
 	// headers.
 	readHeaderTimeout = 10 * time.Second
@@ -200,11 +194,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // loadConfig reads the configuration the options name.
 func loadConfig(o options, logger *slog.Logger) (*config.Config, []config.Problem, error) {
 	if o.demo {
-		if _, ok := os.LookupEnv("IOBRIDGE_API_TOKEN"); !ok {
-			os.Setenv("IOBRIDGE_API_TOKEN", demoToken)
+		env, defaulted := demo.LookupEnv(os.LookupEnv)
+		if defaulted {
 			logger.Info("IOBRIDGE_API_TOKEN is not set; the demo set it to the public demo token (see README)")
 		}
-		return config.Parse(exampleConfig, os.LookupEnv)
+		return config.Parse(exampleConfig, env)
 	}
 	file := o.configFile
 	if file == "" {
@@ -630,18 +624,17 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	for _, what := range notYet(cfg) {
 		logger.Warn("configured but not served by this build yet", "what", what)
 	}
-	var demoLn net.Listener
-	var demoNS *config.Namespace
+	var demoBackend *demo.Backend
 	if demoMode {
 		var err error
-		if demoLn, demoNS, err = listenDemoBackend(cfg); err != nil {
+		if demoBackend, err = demo.ListenBackend(cfg); err != nil {
 			return err
 		}
 	}
 	sc, err := newSidecar(cfg, logger)
 	if err != nil {
-		if demoLn != nil {
-			demoLn.Close()
+		if demoBackend != nil {
+			demoBackend.Close()
 		}
 		return err
 	}
@@ -649,11 +642,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	mux.Handle(cfg.Server.Path, sc.sio)
 	stopDemo := func() {}
 	if demoMode {
-		var apiAddr net.Addr
-		if sc.apiLn != nil {
-			apiAddr = sc.apiLn.Addr()
+		var apiURL, token string
+		if sc.apiLn != nil && cfg.API != nil {
+			apiURL, token = strings.TrimSuffix(listenURL(sc.apiLn.Addr()), "/"), cfg.API.Token
 		}
-		if stopDemo, err = startDemo(cfg, mux, demoLn, demoNS, apiAddr, logger); err != nil {
+		if stopDemo, err = demoBackend.Start(mux, cfg.Server.Path, apiURL, token, logger); err != nil {
 			sc.shutdown(context.Background())
 			return err
 		}
@@ -742,76 +735,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// demoNamespace is the namespace the demo page connects to; its [[namespace]]
-// block names the example backend (webhook) and the secret they share.
-const demoNamespace = "/chat"
-
-// listenDemoBackend opens the example backend's listener on the address of
-// demoNamespace's webhook. With port 0 it picks a free port and points the
-// webhook there (and every stream and bridge URL on the same address), so
-// it must run before the sidecar's webhook clients are made.
-func listenDemoBackend(cfg *config.Config) (net.Listener, *config.Namespace, error) {
-	var ns *config.Namespace
-	for i := range cfg.Namespaces {
-		if cfg.Namespaces[i].Name == demoNamespace {
-			ns = &cfg.Namespaces[i]
-		}
-	}
-	if ns == nil || ns.Webhook == "" {
-		return nil, nil, fmt.Errorf("demo: the configuration has no [[namespace]] %q with a webhook for the example backend", demoNamespace)
-	}
-	u, err := url.Parse(ns.Webhook)
-	if err != nil {
-		return nil, nil, fmt.Errorf("demo: %w", err)
-	}
-	ln, err := net.Listen("tcp", u.Host)
-	if err != nil {
-		return nil, nil, fmt.Errorf("demo: example backend: listen on %s: %w", u.Host, err)
-	}
-	from := u.Host
-	u.Host = ln.Addr().String()
-	ns.Webhook = u.String()
-	moved := func(raw string) string {
-		if v, err := url.Parse(raw); err == nil && v.Host == from {
-			v.Host = u.Host
-			return v.String()
-		}
-		return raw
-	}
-	for i := range cfg.Namespaces {
-		n := &cfg.Namespaces[i]
-		n.Stream, n.Bridge = moved(n.Stream), moved(n.Bridge)
-	}
-	for i := range cfg.Streams {
-		cfg.Streams[i].URL = moved(cfg.Streams[i].URL)
-	}
-	return ln, ns, nil
-}
-
-// startDemo mounts the demo page on mux and serves the example backend on
-// ln, calling the control API at apiAddr (none: no API). stop ends the
-// backend and waits for it.
-func startDemo(cfg *config.Config, mux *http.ServeMux, ln net.Listener, ns *config.Namespace, apiAddr net.Addr, logger *slog.Logger) (stop func(), err error) {
-	if err := demo.Mount(mux, demo.Config{Path: cfg.Server.Path, Namespace: demoNamespace}); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("demo page: %w", err)
-	}
-	bcfg := backend.Config{Secret: ns.Secret, Logger: logger.With("component", "backend")}
-	if apiAddr != nil && cfg.API != nil {
-		bcfg.API = strings.TrimSuffix(listenURL(apiAddr), "/")
-		bcfg.Token = cfg.API.Token
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- backend.Serve(ctx, ln, bcfg) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			logger.Error("demo: example backend", "err", err)
-		}
-	}, nil
 }
 
 // listenURL is the base URL for a listener's address; an unspecified host

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/config"
+	"github.com/iobridge/iobridge/examples/demo"
 )
 
 const goodConfig = `
@@ -187,13 +188,13 @@ func TestDemoConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo config: %v", err)
 	}
-	if cfg.API == nil || cfg.API.Token != demoToken {
+	if cfg.API == nil || cfg.API.Token != demo.Token {
 		t.Errorf("demo api = %+v, want the demo token", cfg.API)
 	}
 	if !strings.Contains(logs.String(), "IOBRIDGE_API_TOKEN is not set") {
 		t.Errorf("demo did not log that it set the token; logs:\n%s", logs.String())
 	}
-	if strings.Contains(logs.String(), demoToken) {
+	if strings.Contains(logs.String(), demo.Token) {
 		t.Errorf("demo logged the token itself:\n%s", logs.String())
 	}
 	if bad := unsupported(cfg); len(bad) > 0 {

@@ -2,8 +2,14 @@
 // (HTML, CSS and JavaScript, no build step) with a chat, a file-copy job
 // whose progress the backend pushes, an assistant whose answer streams
 // token by token, a ticker fed by a backend SSE stream, and a legacy chat
-// on a namespace bridged to a backend WebSocket. It also serves the Socket.IO browser client the way the
-// reference server's serveClient option does.
+// on a namespace bridged to a backend WebSocket. It also serves the
+// Socket.IO browser client the way the reference server's serveClient
+// option does.
+//
+// The rest of `iobridge demo` is here too, so main only wires it:
+// LookupEnv supplies the public demo token, ListenBackend points the
+// example configuration at the example backend's listener, and
+// Backend.Start mounts the page and serves that backend.
 package demo
 
 import (
