@@ -673,8 +673,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	}
 	scheme := "http"
 	if edge != nil {
-		ln, scheme = edge.listener(ln), "https"
-		defer edge.shutdown(context.Background()) // a no-op after the graceful one below
+		ln, scheme = edge.Listener(ln), "https"
+		defer edge.Shutdown(context.Background()) // a no-op after the graceful one below
 	}
 	srv := &http.Server{
 		Handler:           mux,
@@ -685,7 +685,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", "url", scheme+strings.TrimPrefix(listenURL(ln.Addr()), "http"), "path", cfg.Server.Path, "version", version)
 	if edge != nil {
-		if err := edge.start(); err != nil {
+		if err := edge.Start(); err != nil {
 			sc.shutdown(context.Background())
 			srv.Close()
 			return err
@@ -725,7 +725,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 	srvErr := srv.Shutdown(sctx)
 	var tlsErr error
 	if edge != nil {
-		tlsErr = edge.shutdown(sctx)
+		tlsErr = edge.Shutdown(sctx)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

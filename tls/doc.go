@@ -16,5 +16,11 @@
 // challenge listeners must be up by then. Reload re-reads manual
 // certificate files (on SIGHUP). Shutdown stops the background work.
 //
+// Edge does that lifecycle for one HTTPS listener: NewEdge takes the
+// Manager and the plain-HTTP listener, Edge.Listener wraps the HTTPS
+// listener, Edge.Start serves the redirect handler, calls Start and
+// reloads the certificate files on the signals the caller names, and
+// Edge.Shutdown stops all of it.
+//
 // This package imports nothing else from iobridge.
 package tls
