@@ -278,11 +278,7 @@ type sidecar struct {
 	tr    *translate.Translator
 	api   *api.API // nil without [api]
 	apiLn net.Listener
-	// chains are the plugins of each [[namespace]] block.
-	chains []*plugins.Chain
-	// bridges are the per-socket bridges of the namespaces with bridge;
-	// streams the backend streams (namespace stream and [[stream]]).
-	bridges []*bridge.Bridge
+	// streams are the backend streams (namespace stream and [[stream]]).
 	streams []*stream.Stream
 	// tel is OpenTelemetry: metrics for /metrics, spans when configured.
 	tel *otelsdk.Telemetry
@@ -292,6 +288,12 @@ type sidecar struct {
 	// fwd forwards polling requests for other nodes' sessions to them
 	// and registers this node (with the Redis adapter only).
 	fwd *forward.Proxy
+	// front are the stops of what takes work in (the Redis adapter and
+	// forwarding, the Socket.IO server, the streams, the API), back those
+	// of what finishes it (telemetry, plugins, the translator, the
+	// bridges); each part registers its stop as it is built, and shutdown
+	// unwinds front, then back.
+	front, back cleanups
 }
 
 // newAdapter makes the adapter factory [adapter] asks for: in-memory, or
@@ -324,41 +326,49 @@ func newAdapter(a config.Adapter, logger *slog.Logger, tel *otelsdk.Telemetry) (
 // newSidecar builds the Socket.IO server from [server], a translate route
 // per [[namespace]] block (translate creates the namespaces: by name with
 // Of, by pattern with OfPattern, in file order), and the control API from
-// [api]. It opens the API's listener; the caller serves it.
-func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
+// [api]. It opens the API's listener; the caller serves it. On an error
+// what was built is shut down.
+func newSidecar(cfg *config.Config, logger *slog.Logger) (_ *sidecar, err error) {
+	sc := &sidecar{}
+	defer func() {
+		if err != nil {
+			sc.shutdown(context.Background())
+		}
+	}()
 	tel, err := newTelemetry(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
+	sc.tel = tel
+	sc.back.add(tel.Shutdown) // unwound last: the spans of the shutdown are flushed
 	chains, err := newChains(cfg, logger)
 	if err != nil {
-		tel.Shutdown(context.Background())
 		return nil, err
 	}
+	sc.back.add(func(ctx context.Context) error { return shutdownChains(ctx, chains) })
 	ecfg := engineConfig(cfg.Server, logger)
 	ecfg.AllowRequest = plugins.AllowRequest(chains)
 	factory, cluster, err := newAdapter(cfg.Adapter, logger, tel)
 	if err != nil {
-		shutdownChains(context.Background(), chains)
-		tel.Shutdown(context.Background())
 		return nil, err
 	}
-	var fwd *forward.Proxy
 	if cluster != nil {
+		sc.cluster = cluster
+		// Closed after the namespaces left their channels.
+		sc.front.add(func(context.Context) error { return cluster.Close() })
 		// Sticky-free polling: this node's id in its sids, and requests
 		// for other nodes' sids forwarded to them.
-		fwd, err = forward.New(forward.Config{
+		fwd, err := forward.New(forward.Config{
 			URL:           cfg.Adapter.Advertise, // "" until serve knows the listener
 			Registry:      cluster.Nodes(),
 			Logger:        logger.With("component", "forward"),
 			MeterProvider: tel.MeterProvider(),
 		})
 		if err != nil { // config has validated advertise; this is a guard
-			cluster.Close()
-			shutdownChains(context.Background(), chains)
-			tel.Shutdown(context.Background())
 			return nil, fmt.Errorf("adapter.advertise: %w", err)
 		}
+		sc.fwd = fwd
+		sc.front.add(fwd.Close) // other nodes stop forwarding here at once
 		ecfg.NodeID, ecfg.Forward = fwd.ID(), fwd.Forward
 	}
 	sio := socketio.NewServer(socketio.Config{
@@ -368,7 +378,10 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		Recovery:       cfg.Server.Recovery.Std(),
 		Logger:         logger,
 	})
-	sc := &sidecar{sio: sio, chains: chains, tel: tel, cluster: cluster, fwd: fwd}
+	sc.sio = sio
+	// Each socket gets its disconnect delivery under way, each bridge its
+	// close frame; the translator and the bridges, in back, wait for them.
+	sc.front.add(sio.Shutdown)
 	if cluster != nil {
 		for i, ch := range chains {
 			if ch.HasOutbound() {
@@ -376,14 +389,60 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 			}
 		}
 	}
+	routes, bridged, err := newRoutes(cfg, logger, tel, sio, chains)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := translate.New(translate.Config{
+		Routes:         routes,
+		Logger:         logger,
+		TracerProvider: tel.TracerProvider(),
+		Propagator:     tel.Propagator(),
+		MeterProvider:  tel.MeterProvider(),
+	}, sio)
+	if err != nil {
+		return nil, fmt.Errorf("translate: %w", err)
+	}
+	sc.tr = tr
+	sc.back.add(tr.Shutdown) // waits for the disconnect deliveries
+	// After translate.New: a bridge dials after on_connect and the
+	// plugins accepted the socket. A bridge starts nothing before Attach,
+	// so it has nothing to stop until then.
+	for _, b := range bridged {
+		if b.route.Pattern != nil {
+			b.br.Attach(sio.OfPattern(b.route.Pattern))
+		} else {
+			b.br.Attach(sio.Of(b.route.Name))
+		}
+		sc.back.add(b.br.Shutdown)
+	}
+	if err := sc.newStreams(cfg, logger); err != nil {
+		return nil, err
+	}
+	if cfg.API != nil {
+		if err := sc.newAPI(cfg.API, logger); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// bridgedNamespace is a route whose events go to a bridge.
+type bridgedNamespace struct {
+	route translate.Route
+	br    *bridge.Bridge
+}
+
+// newRoutes maps each [[namespace]] block onto a translate route with its
+// plugin chain and backend: a webhook client, a bridge, or both (the
+// bridge carries the events; connect and disconnect deliveries still go to
+// the webhook). The bridges are returned to be attached once the
+// translator has registered its middleware.
+func newRoutes(cfg *config.Config, logger *slog.Logger, tel *otelsdk.Telemetry, sio *socketio.Server, chains []*plugins.Chain) ([]translate.Route, []bridgedNamespace, error) {
 	routes := make([]translate.Route, 0, len(cfg.Namespaces))
 	// Bridges apply their backends' instructions to their namespaces,
 	// with emit spans and counts as the translator's Executor.
 	bridgeExec := translate.NewExecutor(sio).WithTelemetry(tel.TracerProvider(), tel.MeterProvider())
-	type bridgedNamespace struct {
-		route translate.Route
-		br    *bridge.Bridge
-	}
 	var bridged []bridgedNamespace
 	for i, n := range cfg.Namespaces {
 		r := translate.Route{
@@ -399,8 +458,7 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 		if n.Pattern != "" {
 			re, err := regexp.Compile(n.Pattern)
 			if err != nil { // config has validated it; this is a guard
-				sc.shutdown(context.Background())
-				return nil, fmt.Errorf("namespace[%d].pattern: %w", i, err)
+				return nil, nil, fmt.Errorf("namespace[%d].pattern: %w", i, err)
 			}
 			r.Pattern = re
 		}
@@ -413,14 +471,11 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 				Logger:    logger,
 			})
 			if err != nil { // config has validated the URL and secret; this is a guard
-				sc.shutdown(context.Background())
-				return nil, fmt.Errorf("namespace[%d].webhook: %w", i, err)
+				return nil, nil, fmt.Errorf("namespace[%d].webhook: %w", i, err)
 			}
 			r.Backend = wh
 		}
 		if n.Bridge != "" {
-			// The bridge carries the events; connect and disconnect
-			// deliveries still go to the webhook, if any.
 			br, err := bridge.New(bridge.Config{
 				URL:            n.Bridge,
 				Executor:       bridgeExec,
@@ -433,70 +488,46 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (*sidecar, error) {
 				TracerProvider: tel.TracerProvider(),
 			})
 			if err != nil { // config has validated the URL; this is a guard
-				sc.shutdown(context.Background())
-				return nil, fmt.Errorf("namespace[%d].bridge: %w", i, err)
+				return nil, nil, fmt.Errorf("namespace[%d].bridge: %w", i, err)
 			}
 			r.Backend = br
-			sc.bridges = append(sc.bridges, br)
 			bridged = append(bridged, bridgedNamespace{route: r, br: br})
 		}
 		routes = append(routes, r)
 	}
-	tr, err := translate.New(translate.Config{
-		Routes:         routes,
-		Logger:         logger,
-		TracerProvider: tel.TracerProvider(),
-		Propagator:     tel.Propagator(),
-		MeterProvider:  tel.MeterProvider(),
-	}, sio)
+	return routes, bridged, nil
+}
+
+// newAPI makes the control API from [api], opens its listener and adds
+// the readiness checks of the streams and Redis.
+func (sc *sidecar) newAPI(c *config.API, logger *slog.Logger) error {
+	a, err := api.New(api.Config{
+		Token:    c.Token,
+		Server:   sc.sio,
+		Executor: sc.tr.Executor(),
+		Logger:   logger.With("component", "api"),
+		// /metrics: the OpenTelemetry meter in the Prometheus format.
+		Metrics:        sc.tel.MetricsHandler(),
+		TracerProvider: sc.tel.TracerProvider(),
+		Propagator:     sc.tel.Propagator(),
+		MeterProvider:  sc.tel.MeterProvider(),
+	})
 	if err != nil {
-		sc.shutdown(context.Background())
-		return nil, fmt.Errorf("translate: %w", err)
+		return fmt.Errorf("api: %w", err)
 	}
-	sc.tr = tr
-	// After translate.New: a bridge dials after on_connect and the
-	// plugins accepted the socket.
-	for _, b := range bridged {
-		if b.route.Pattern != nil {
-			b.br.Attach(sio.OfPattern(b.route.Pattern))
-		} else {
-			b.br.Attach(sio.Of(b.route.Name))
-		}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", c.Listen, err)
 	}
-	if err := sc.newStreams(cfg, logger); err != nil {
-		sc.shutdown(context.Background())
-		return nil, err
+	sc.api, sc.apiLn = a, ln
+	sc.front.add(a.Shutdown) // unwound first: backends stop emitting
+	for _, st := range sc.streams {
+		a.AddReadiness("stream "+st.Name(), st.Ready)
 	}
-	if cfg.API != nil {
-		a, err := api.New(api.Config{
-			Token:    cfg.API.Token,
-			Server:   sio,
-			Executor: tr.Executor(),
-			Logger:   logger.With("component", "api"),
-			// /metrics: the OpenTelemetry meter in the Prometheus format.
-			Metrics:        tel.MetricsHandler(),
-			TracerProvider: tel.TracerProvider(),
-			Propagator:     tel.Propagator(),
-			MeterProvider:  tel.MeterProvider(),
-		})
-		if err != nil {
-			sc.shutdown(context.Background())
-			return nil, fmt.Errorf("api: %w", err)
-		}
-		ln, err := net.Listen("tcp", cfg.API.Listen)
-		if err != nil {
-			sc.shutdown(context.Background())
-			return nil, fmt.Errorf("api: listen on %s: %w", cfg.API.Listen, err)
-		}
-		sc.api, sc.apiLn = a, ln
-		for _, st := range sc.streams {
-			a.AddReadiness("stream "+st.Name(), st.Ready)
-		}
-		if sc.cluster != nil {
-			a.AddReadiness("redis", func(context.Context) error { return sc.cluster.Ready() })
-		}
+	if sc.cluster != nil {
+		a.AddReadiness("redis", func(context.Context) error { return sc.cluster.Ready() })
 	}
-	return sc, nil
+	return nil
 }
 
 // newStreams makes a stream per namespace stream key and [[stream]]
@@ -530,6 +561,7 @@ func (sc *sidecar) newStreams(cfg *config.Config, logger *slog.Logger) error {
 			return fmt.Errorf("%s: %w", sp.key, err)
 		}
 		sc.streams = append(sc.streams, st)
+		sc.front.add(st.Shutdown)
 	}
 	return nil
 }
@@ -567,38 +599,15 @@ func (sc *sidecar) drain(ctx context.Context, timeout time.Duration, logger *slo
 	logger.Info("shutdown: deliveries in flight finished", "took", time.Since(start).Round(time.Millisecond).String())
 }
 
-// shutdown stops the parts in order: the API and the streams first
-// (backends stop emitting), then the sockets (each gets its disconnect
-// delivery under way, each bridge its close frame), then the bridges,
-// then the translator (waits for those deliveries), then the plugins.
+// shutdown stops the parts in order, unwinding front then back: the API
+// and the streams first (backends stop emitting), then the sockets (each
+// gets its disconnect delivery under way, each bridge its close frame),
+// then forwarding and the Redis adapter, then the bridges, then the
+// translator (waits for those deliveries), then the plugins, then
+// telemetry (the spans of the shutdown are flushed). It stops only what
+// was built, and each part once.
 func (sc *sidecar) shutdown(ctx context.Context) error {
-	var errs []error
-	if sc.api != nil {
-		errs = append(errs, sc.api.Shutdown(ctx))
-	} else if sc.apiLn != nil {
-		sc.apiLn.Close()
-	}
-	for _, st := range sc.streams {
-		errs = append(errs, st.Shutdown(ctx))
-	}
-	errs = append(errs, sc.sio.Shutdown(ctx))
-	if sc.cluster != nil { // after the namespaces left their channels
-		if sc.fwd != nil { // other nodes stop forwarding here at once
-			errs = append(errs, sc.fwd.Close(ctx))
-		}
-		errs = append(errs, sc.cluster.Close())
-	}
-	for _, br := range sc.bridges {
-		errs = append(errs, br.Shutdown(ctx))
-	}
-	if sc.tr != nil {
-		errs = append(errs, sc.tr.Shutdown(ctx))
-	}
-	errs = append(errs, shutdownChains(ctx, sc.chains))
-	if sc.tel != nil { // last: the spans of the shutdown are flushed
-		errs = append(errs, sc.tel.Shutdown(ctx))
-	}
-	return errors.Join(errs...)
+	return errors.Join(sc.front.unwind(ctx), sc.back.unwind(ctx))
 }
 
 // startForward registers this node for sticky-free polling, at
@@ -638,6 +647,14 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		}
 		return err
 	}
+	// started are the stops of what serve starts after the sidecar;
+	// fail stops the sidecar, then them, on an early return.
+	var started cleanups
+	fail := func(err error) error {
+		sc.shutdown(context.Background())
+		started.unwind(context.Background())
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.Server.Path, sc.sio)
 	stopDemo := func() {}
@@ -647,48 +664,44 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 			apiURL, token = strings.TrimSuffix(listenURL(sc.apiLn.Addr()), "/"), cfg.API.Token
 		}
 		if stopDemo, err = demoBackend.Start(mux, cfg.Server.Path, apiURL, token, logger); err != nil {
-			sc.shutdown(context.Background())
-			return err
+			return fail(err)
 		}
 	}
 	defer stopDemo() // after the sidecar: its disconnect deliveries reach the backend
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		sc.shutdown(context.Background())
-		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		return fail(fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err))
 	}
+	started.add(func(context.Context) error { return ln.Close() }) // until srv serves it
 	edge, err := newEdgeTLS(cfg.TLS, ln, logger)
 	if err != nil {
-		ln.Close()
-		sc.shutdown(context.Background())
-		return err
+		return fail(err)
+	}
+	if edge != nil {
+		started.add(edge.Shutdown) // a no-op after the graceful one below
 	}
 	if sc.fwd != nil {
 		if err := sc.startForward(ln); err != nil {
-			ln.Close()
-			sc.shutdown(context.Background())
-			return err
+			return fail(err)
 		}
 	}
 	scheme := "http"
 	if edge != nil {
 		ln, scheme = edge.Listener(ln), "https"
-		defer edge.Shutdown(context.Background()) // a no-op after the graceful one below
 	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	started.add(func(context.Context) error { return srv.Close() })
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("listening", "url", scheme+strings.TrimPrefix(listenURL(ln.Addr()), "http"), "path", cfg.Server.Path, "version", version)
 	if edge != nil {
 		if err := edge.Start(); err != nil {
-			sc.shutdown(context.Background())
-			srv.Close()
-			return err
+			return fail(err)
 		}
 	}
 	sc.startStreams()
@@ -706,9 +719,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 
 	select {
 	case err := <-errc:
-		sc.shutdown(context.Background())
-		srv.Close()
-		return fmt.Errorf("serve: %w", err)
+		return fail(fmt.Errorf("serve: %w", err))
 	case <-ctx.Done():
 	}
 	timeout := time.Duration(cfg.Server.ShutdownTimeout)
