@@ -1,3 +1,9 @@
+// This file is the Session: its state, the send queue, the heartbeat timer
+// and closeWith. It is one piece because every one of them works under the
+// session's mutex on the same fields (state, queue, poll, writing, timer),
+// and closeWith's cases (WebSocket or polling, flush or discard, linger)
+// read only next to the states they end.
+
 package engineio
 
 import (
