@@ -2,16 +2,15 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/iobridge/iobridge/internal/golden"
+)
 
 func envMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
@@ -350,44 +349,7 @@ func runInvalid(t *testing.T) string {
 
 func TestInvalidConfigs(t *testing.T) {
 	got := runInvalid(t)
-	golden := filepath.Join("testdata", "invalid.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./config -run TestInvalidConfigs -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("problems differ from %s (rerun with -update and review the diff):\n%s", golden, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff lists the lines only in want (-) or only in got (+).
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	inW, inG := map[string]int{}, map[string]int{}
-	for _, l := range w {
-		inW[l]++
-	}
-	for _, l := range g {
-		inG[l]++
-	}
-	var b strings.Builder
-	for _, l := range w {
-		if inG[l] == 0 {
-			b.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range g {
-		if inW[l] == 0 {
-			b.WriteString("+ " + l + "\n")
-		}
-	}
-	return b.String()
+	golden.Assert(t, filepath.Join("testdata", "invalid.golden"), []byte(got))
 }
 
 func TestExampleLoadsClean(t *testing.T) {

@@ -4,21 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/internal/golden"
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func TestAttachmentsToBinary(t *testing.T) {
 	atts := [][]byte{{0, 1}, []byte("hi")}
@@ -274,19 +271,7 @@ func TestEnvelopeGolden(t *testing.T) {
 		got.Write(b)
 		got.WriteByte('\n')
 	}
-	golden := filepath.Join("testdata", "envelopes.golden")
-	if *update {
-		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Fatalf("envelopes differ from %s:\ngot:\n%s\nwant:\n%s", golden, got.Bytes(), want)
-	}
+	golden.Assert(t, filepath.Join("testdata", "envelopes.golden"), got.Bytes())
 }
 
 func BenchmarkEnvelopeAppend(b *testing.B) {

@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/iobridge/iobridge/internal/golden"
+)
 
 func msg(s string) Packet                   { return Packet{Type: PacketMessage, Data: []byte(s)} }
 func bin(b ...byte) Packet                  { return Packet{Type: PacketMessage, Data: b, Binary: true} }
@@ -111,20 +110,16 @@ func TestPayloadGolden(t *testing.T) {
 	for _, enc := range encodings {
 		t.Run(enc.name, func(t *testing.T) {
 			path := filepath.Join("testdata", enc.file)
-			if *update {
-				var b strings.Builder
-				fmt.Fprintf(&b, "# Engine.IO %s payloads: case name, then the encoded payload as a Go string.\n", enc.name)
-				b.WriteString("# Byte-identical to engine.io-parser 5.2.3 (v4) and engine.io 6.6.12 parser-v3 (v3) for the same packets.\n")
-				for _, tc := range codecCases {
-					fmt.Fprintf(&b, "%s: %s\n", tc.name, strconv.Quote(string(enc.encode(nil, tc.packets))))
-				}
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			golden := readGolden(t, path)
+			var b strings.Builder
+			fmt.Fprintf(&b, "# Engine.IO %s payloads: case name, then the encoded payload as a Go string.\n", enc.name)
+			b.WriteString("# Byte-identical to engine.io-parser 5.2.3 (v4) and engine.io 6.6.12 parser-v3 (v3) for the same packets.\n")
 			for _, tc := range codecCases {
-				want, ok := golden[tc.name]
+				fmt.Fprintf(&b, "%s: %s\n", tc.name, strconv.Quote(string(enc.encode(nil, tc.packets))))
+			}
+			golden.Assert(t, path, []byte(b.String()))
+			entries := readGolden(t, path)
+			for _, tc := range codecCases {
+				want, ok := entries[tc.name]
 				if !ok {
 					t.Errorf("%s: no golden entry for %q", enc.file, tc.name)
 					continue

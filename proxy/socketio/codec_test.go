@@ -5,18 +5,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/iobridge/iobridge/internal/golden"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func TestDecodeText(t *testing.T) {
 	cases := []struct {
@@ -184,19 +181,7 @@ func TestGoldenPackets(t *testing.T) {
 		}
 		out.WriteString("\n")
 	}
-	golden := filepath.Join("testdata", "packets.golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Fatalf("packets differ from %s (run go test -update and review the diff):\n%s", golden, out.String())
-	}
+	golden.Assert(t, filepath.Join("testdata", "packets.golden"), out.Bytes())
 }
 
 // TestEncodeGolden covers packets only the server writes.
@@ -215,17 +200,5 @@ func TestEncodeGolden(t *testing.T) {
 		out.WriteString(encodeLines(socketio.Encode(p)))
 		out.WriteString("\n")
 	}
-	golden := filepath.Join("testdata", "encode.golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Fatalf("encoding differs from %s:\n%s", golden, out.String())
-	}
+	golden.Assert(t, filepath.Join("testdata", "encode.golden"), out.Bytes())
 }

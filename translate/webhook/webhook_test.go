@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,11 +21,10 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/iobridge/iobridge/internal/golden"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // secret is the example secret of the Standard Webhooks spec.
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -64,20 +61,8 @@ func TestSignatureGolden(t *testing.T) {
 	const id, ts = "msg_p5jXN8AQM9LWM0D4loKWxJek", int64(1614265330)
 	body := []byte(`{"test": 2432232314}`)
 	got := s.Sign(id, ts, body)
-	golden := filepath.Join("testdata", "signature.golden")
 	line := fmt.Sprintf("id=%s timestamp=%d body=%s signature=%s\n", id, ts, body, got)
-	if *update {
-		if err := os.WriteFile(golden, []byte(line), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if line != string(want) {
-		t.Fatalf("signature line = %q, want %q", line, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", "signature.golden"), []byte(line))
 	// The spec's own example: this secret, id, timestamp and body sign to
 	// this value.
 	if got != "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" {
