@@ -6,6 +6,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iobridge/iobridge/internal/rawconn"
 )
 
 // maxCorked is how many bytes of frames a corked connection gathers before
@@ -120,7 +122,8 @@ func (c *corkConn) Write(p []byte) (int, error) {
 // tryFlush ends the batch and writes what it gathered without waiting for
 // the connection to take it. It reports whether everything went out; what
 // did not stays gathered, for flush. A connection without a descriptor
-// (TLS) writes nothing here.
+// (TLS) writes nothing here, nor does one on a platform where
+// rawconn.Write makes no system call (Windows): flush writes it all.
 func (c *corkConn) tryFlush() (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -172,12 +175,8 @@ func (c *corkConn) rawWriter() *rawWrite {
 	if c.rw == nil {
 		rw := &rawWrite{}
 		rw.fn = func(fd uintptr) bool {
-			for {
-				rw.n, rw.err = syscall.Write(int(fd), rw.b)
-				if rw.err != syscall.EINTR {
-					return true
-				}
-			}
+			rw.n, rw.err = rawconn.Write(fd, rw.b)
+			return true
 		}
 		c.rw = rw
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/iobridge/iobridge/internal/rawconn"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -288,7 +289,7 @@ func (pc *persistConn) writeAwait(wire []byte) error {
 // only raw-descriptor write of the package, kept apart so that a shared
 // helper can take its place.
 func writeFD(fd uintptr, p []byte) (int, error) {
-	return syscall.Write(int(fd), p)
+	return rawconn.Write(fd, p)
 }
 
 // awaitWrite is writeAwait's state. Its function is made once per

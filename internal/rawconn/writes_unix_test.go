@@ -1,0 +1,6 @@
+//go:build unix
+
+package rawconn
+
+// writes: Write makes the system call here.
+const writes = true
