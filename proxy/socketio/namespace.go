@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/iobridge/iobridge/internal/jsonstr"
 )
 
 // Middleware runs for every socket connecting to a namespace, in the order
@@ -261,9 +263,9 @@ func connectErrorData(proto int, err error) json.RawMessage {
 		if len(data) > 0 {
 			return data
 		}
-		return appendJSONString(nil, msg)
+		return jsonstr.Append(nil, msg)
 	}
-	b := append([]byte(`{"message":`), appendJSONString(nil, msg)...)
+	b := append([]byte(`{"message":`), jsonstr.Append(nil, msg)...)
 	if len(data) > 0 {
 		b = append(b, `,"data":`...)
 		b = append(b, data...)

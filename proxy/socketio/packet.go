@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/engineio"
 )
 
@@ -324,7 +325,7 @@ func countElems(data []byte, i int) int {
 // AppendEventData appends the JSON array ["event",args...] to dst.
 func AppendEventData(dst []byte, event string, args []json.RawMessage) []byte {
 	dst = append(dst, '[')
-	dst = appendJSONString(dst, event)
+	dst = jsonstr.Append(dst, event)
 	for _, a := range args {
 		dst = append(dst, ',')
 		dst = append(dst, a...)

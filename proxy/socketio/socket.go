@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/engineio"
 )
 
@@ -480,10 +481,10 @@ func (s *Socket) onconnect() bool {
 	s.nsp.adapter.AddAll(s.id, []string{s.id})
 	p := &Packet{Type: PacketConnect, Namespace: s.nsp.name}
 	if s.client.proto != 3 {
-		b := append([]byte(`{"sid":`), appendJSONString(nil, s.id)...)
+		b := append([]byte(`{"sid":`), jsonstr.Append(nil, s.id)...)
 		if s.pid != "" {
 			b = append(b, `,"pid":`...)
-			b = appendJSONString(b, s.pid)
+			b = jsonstr.Append(b, s.pid)
 		}
 		p.Data = append(b, '}')
 	}

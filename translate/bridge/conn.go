@@ -11,11 +11,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
@@ -364,7 +364,7 @@ func (c *conn) send(ctx context.Context, env *translate.Envelope) (*translate.Re
 
 	bp := framePool.Get().(*[]byte)
 	f := append((*bp)[:0], `{"type":"event","event":`...)
-	f = appendString(f, env.Event)
+	f = jsonstr.Append(f, env.Event)
 	f = append(f, `,"args":`...)
 	f = socketio.AppendArray(f, env.Args)
 	if env.Ack {
@@ -570,47 +570,4 @@ func (c *conn) frameSpan(f *frame) (context.Context, trace.Span) {
 		span.SetAttributes(telemetry.AttrBridgeFrame.String(typ))
 	}
 	return ctx, span
-}
-
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		ch := s[i]
-		if ch >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, `\ufffd`...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		if ch >= 0x20 && ch != '"' && ch != '\\' {
-			i++
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch ch {
-		case '"', '\\':
-			dst = append(dst, '\\', ch)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
@@ -113,7 +114,7 @@ func BenchmarkReceive(b *testing.B) {
 				switch x := sender.(type) {
 				case *classic:
 					msg := []byte("[")
-					msg = appendString(msg, x.uid)
+					msg = jsonstr.Append(msg, x.uid)
 					msg = append(msg, ',')
 					msg = appendPacket(msg, p, "/")
 					msg = append(msg, ',')

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
@@ -100,7 +101,7 @@ func (a *classic) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions)
 	if !opts.Flags.Local {
 		msg := make([]byte, 0, 64+len(p.Data)+len(a.name))
 		msg = append(msg, '[')
-		msg = appendString(msg, a.uid)
+		msg = jsonstr.Append(msg, a.uid)
 		msg = append(msg, ',')
 		msg = appendPacket(msg, p, a.name)
 		msg = append(msg, ',')
@@ -134,9 +135,9 @@ func (a *classic) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 		a.pend.addAck(id, acks, ackKeep(opts, a.c.cfg.RequestTimeout))
 		msg := make([]byte, 0, 128+len(p.Data))
 		msg = append(msg, `{"uid":`...)
-		msg = appendString(msg, a.uid)
+		msg = jsonstr.Append(msg, a.uid)
 		msg = append(msg, `,"requestId":`...)
-		msg = appendString(msg, id)
+		msg = jsonstr.Append(msg, id)
 		msg = append(msg, `,"type":7,"packet":`...)
 		msg = appendPacket(msg, p, a.name)
 		msg = append(msg, `,"opts":`...)
@@ -175,9 +176,9 @@ func (a *classic) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	id := uid2(6)
 	q := a.pend.add(id, reqRemoteFetch, n-1)
 	msg := []byte(`{"uid":`)
-	msg = appendString(msg, a.uid)
+	msg = jsonstr.Append(msg, a.uid)
 	msg = append(msg, `,"requestId":`...)
-	msg = appendString(msg, id)
+	msg = jsonstr.Append(msg, id)
 	msg = append(msg, `,"type":5,"opts":`...)
 	msg = appendOpts(msg, opts, false, false)
 	msg = append(msg, '}')
@@ -224,7 +225,7 @@ func (a *classic) DisconnectSockets(_ context.Context, opts *socketio.BroadcastO
 // remote publishes a join, leave or disconnect request.
 func (a *classic) remote(typ int, opts *socketio.BroadcastOptions, rooms []string, close bool) {
 	msg := []byte(`{"uid":`)
-	msg = appendString(msg, a.uid)
+	msg = jsonstr.Append(msg, a.uid)
 	msg = append(msg, `,"type":`...)
 	msg = strconv.AppendInt(msg, int64(typ), 10)
 	msg = append(msg, `,"opts":`...)
@@ -243,7 +244,7 @@ func (a *classic) remote(typ int, opts *socketio.BroadcastOptions, rooms []strin
 // ServerSideEmit implements socketio.ServerSideEmitter.
 func (a *classic) ServerSideEmit(_ context.Context, event string, args []json.RawMessage) error {
 	msg := []byte(`{"uid":`)
-	msg = appendString(msg, a.uid)
+	msg = jsonstr.Append(msg, a.uid)
 	msg = append(msg, `,"type":6,"data":`...)
 	msg = socketio.AppendEventData(msg, event, args)
 	msg = append(msg, '}')

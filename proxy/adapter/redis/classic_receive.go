@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -205,7 +206,7 @@ func (a *classic) onBroadcastWithAck(id string, wp *wirePacket, atts [][]byte, w
 				return
 			}
 			msg := []byte(`{"type":9,"requestId":`)
-			msg = appendString(msg, id)
+			msg = jsonstr.Append(msg, id)
 			if arg := firstArg(args); arg != nil {
 				msg = append(msg, `,"packet":`...)
 				msg = append(msg, arg...)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
@@ -173,9 +174,9 @@ func looksLikeSocketID(room string) bool { return len(room) == 20 }
 func (a *sharded) message(typ int, data []byte) []byte {
 	msg := make([]byte, 0, 64+len(a.name)+len(data))
 	msg = append(msg, `{"uid":`...)
-	msg = appendString(msg, a.uid)
+	msg = jsonstr.Append(msg, a.uid)
 	msg = append(msg, `,"nsp":`...)
-	msg = appendString(msg, a.name)
+	msg = jsonstr.Append(msg, a.name)
 	msg = append(msg, `,"type":`...)
 	msg = strconv.AppendInt(msg, int64(typ), 10)
 	if data != nil {
@@ -258,7 +259,7 @@ func (a *sharded) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 		data = append(data, `{"packet":`...)
 		data = appendPacket(data, p, a.name)
 		data = append(data, `,"requestId":`...)
-		data = appendString(data, id)
+		data = jsonstr.Append(data, id)
 		data = append(data, `,"opts":`...)
 		data = appendOpts(data, opts, true, true)
 		data = append(data, '}')
@@ -287,7 +288,7 @@ func (a *sharded) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 	data := []byte(`{"opts":`)
 	data = appendOpts(data, opts, true, true)
 	data = append(data, `,"requestId":`...)
-	data = appendString(data, id)
+	data = jsonstr.Append(data, id)
 	data = append(data, '}')
 	a.post(a.channel, msgFetchSockets, data, nil, true, false)
 	err := a.pend.wait(ctx, a.c, id, q, requestTimeout(opts, a.c.cfg.RequestTimeout))
@@ -482,7 +483,7 @@ func (a *sharded) onMessage(channel string, m *clusterMessage, atts [][]byte, of
 			// Answered once, with no value, as a Node server's handler
 			// calling back with none: the requester completes.
 			data := []byte(`{"requestId":`)
-			data = appendString(data, reqID)
+			data = jsonstr.Append(data, reqID)
 			data = append(data, '}')
 			a.respond(m.UID, msgServerSideEmitResponse, data, nil)
 		}
@@ -519,7 +520,7 @@ func (a *sharded) onBroadcastWithAck(requester, id string, p *socketio.Packet, w
 	hooks := &socketio.BroadcastAck{
 		ClientCount: func(n int) {
 			data := []byte(`{"requestId":`)
-			data = appendString(data, id)
+			data = jsonstr.Append(data, id)
 			data = append(data, `,"clientCount":`...)
 			data = strconv.AppendInt(data, int64(n), 10)
 			data = append(data, '}')
@@ -531,7 +532,7 @@ func (a *sharded) onBroadcastWithAck(requester, id string, p *socketio.Packet, w
 				return
 			}
 			data := []byte(`{"requestId":`)
-			data = appendString(data, id)
+			data = jsonstr.Append(data, id)
 			if arg := firstArg(args); arg != nil {
 				data = append(data, `,"packet":`...)
 				data = append(data, arg...)

@@ -15,6 +15,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
@@ -307,9 +308,9 @@ func (a *sharded) persistStream(s *socketio.Session) {
 		return
 	}
 	js := []byte(`{"sid":`)
-	js = appendString(js, s.SID)
+	js = jsonstr.Append(js, s.SID)
 	js = append(js, `,"pid":`...)
-	js = appendString(js, s.PID)
+	js = jsonstr.Append(js, s.PID)
 	js = append(js, `,"rooms":`...)
 	js = appendStrings(js, s.Rooms)
 	js = append(js, `,"data":`...)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iobridge/iobridge/internal/jsonstr"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -158,23 +159,9 @@ func appendStrings(b []byte, s []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, x)
+		b = jsonstr.Append(b, x)
 	}
 	return append(b, ']')
-}
-
-// appendString appends s as a JSON string. Ids, namespaces and most rooms
-// need no escaping and are appended as they are, without the encoder.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			q, _ := marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // wirePacket is a Socket.IO packet as the adapters carry it.
@@ -191,7 +178,7 @@ func appendPacket(b []byte, p *socketio.Packet, nsp string) []byte {
 	b = append(b, `{"type":2,"data":`...)
 	b = append(b, p.Data...)
 	b = append(b, `,"nsp":`...)
-	b = appendString(b, nsp)
+	b = jsonstr.Append(b, nsp)
 	return append(b, '}')
 }
 
