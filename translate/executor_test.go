@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -16,11 +17,11 @@ import (
 func TestExecute(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{Name: "/", OnConnect: "accept"}}})
 	x := sc.tr.Executor()
-	a := dial(t, sc.url, "/", "")
-	b := dial(t, sc.url, "/", "")
-	c := dial(t, sc.url, "/", "")
+	a := siotest.Dial(t, sc.url, "/", nil)
+	b := siotest.Dial(t, sc.url, "/", nil)
+	c := siotest.Dial(t, sc.url, "/", nil)
 	ctx := context.Background()
-	if n, err := x.Join(ctx, "/", []string{a.sid, b.sid}, []string{"team"}); err != nil || n != 2 {
+	if n, err := x.Join(ctx, "/", []string{a.SID, b.SID}, []string{"team"}); err != nil || n != 2 {
 		t.Fatalf("Join = %d, %v; want 2", n, err)
 	}
 
@@ -40,17 +41,17 @@ func TestExecute(t *testing.T) {
 	if r := exec(`{"event":"all","args":[1]}`); r.Recipients != 3 {
 		t.Fatalf("recipients = %d, want 3", r.Recipients)
 	}
-	for _, cl := range []*wsClient{a, b, c} {
-		args, _ := cl.waitEvent("all")
+	for _, cl := range []*siotest.Client{a, b, c} {
+		args, _ := cl.WaitEvent("all")
 		sameJSON(t, "all", args, `[1]`)
 	}
-	if r := exec(`{"namespace":"/","to":["team"],"except":["` + a.sid + `"],"event":"team","args":[{"x":{"_binary":"AAEC"}}]}`); r.Recipients != 1 {
+	if r := exec(`{"namespace":"/","to":["team"],"except":["` + a.SID + `"],"event":"team","args":[{"x":{"_binary":"AAEC"}}]}`); r.Recipients != 1 {
 		t.Fatalf("recipients = %d, want 1", r.Recipients)
 	}
-	args, p := b.waitEvent("team")
+	args, p := b.WaitEvent("team")
 	sameJSON(t, "binary arg", args, `[{"x":{"_placeholder":true,"num":0}}]`)
-	if len(p.attachments) != 1 || string(p.attachments[0]) != "\x00\x01\x02" {
-		t.Fatalf("attachments = %q", p.attachments)
+	if len(p.Attachments) != 1 || string(p.Attachments[0]) != "\x00\x01\x02" {
+		t.Fatalf("attachments = %q", p.Attachments)
 	}
 	// A volatile emit is dropped while the socket's transport is still
 	// writing (as the reference drops it when the transport is not
@@ -58,16 +59,16 @@ func TestExecute(t *testing.T) {
 	// plain probe, which the connection delivers after any solo.
 	landed := false
 	for try := 0; try < 100 && !landed; try++ {
-		if r := exec(`{"to":"` + c.sid + `","event":"solo","volatile":true}`); r.Recipients != 1 {
+		if r := exec(`{"to":"` + c.SID + `","event":"solo","volatile":true}`); r.Recipients != 1 {
 			t.Fatalf("recipients = %d, want 1", r.Recipients)
 		}
-		exec(`{"to":"` + c.sid + `","event":"probe"}`)
+		exec(`{"to":"` + c.SID + `","event":"probe"}`)
 		for {
-			p := c.next()
-			if p.data == `["probe"]` {
+			p := c.Next()
+			if p.Data == `["probe"]` {
 				break
 			}
-			if p.data != `["solo"]` {
+			if p.Data != `["solo"]` {
 				t.Fatalf("packet %+v, want solo or probe", p)
 			}
 			landed = true
@@ -78,9 +79,9 @@ func TestExecute(t *testing.T) {
 	}
 	// a and c got nothing else: the next event each sees is this one.
 	exec(`{"event":"mark"}`)
-	for _, cl := range []*wsClient{a, c} {
-		p := cl.next()
-		if p.typ != '2' || p.data != `["mark"]` {
+	for _, cl := range []*siotest.Client{a, c} {
+		p := cl.Next()
+		if p.Type != '2' || p.Data != `["mark"]` {
 			t.Fatalf("next packet = %+v, want the mark event", p)
 		}
 	}
@@ -104,8 +105,8 @@ func TestExecute(t *testing.T) {
 func TestExecuteAccepted(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{Name: "/", OnConnect: "accept"}}})
 	x := sc.tr.Executor()
-	a := dial(t, sc.url, "/", "")
-	dial(t, sc.url, "/", "")
+	a := siotest.Dial(t, sc.url, "/", nil)
+	siotest.Dial(t, sc.url, "/", nil)
 	tests := []struct {
 		name     string
 		ins      string
@@ -114,10 +115,10 @@ func TestExecuteAccepted(t *testing.T) {
 		fails    bool
 	}{
 		{"to all", `{"event":"e"}`, false, []int{2}, false},
-		{"to one", `{"to":["` + a.sid + `"],"event":"e"}`, false, []int{1}, false},
+		{"to one", `{"to":["` + a.SID + `"],"event":"e"}`, false, []int{1}, false},
 		{"invalid", `{"event":"connect"}`, false, nil, true},
 		{"unknown namespace", `{"namespace":"/nowhere","event":"e"}`, false, nil, true},
-		{"with acks", `{"to":["` + a.sid + `"],"event":"e","ack":{"timeout":"50ms"}}`, true, nil, false},
+		{"with acks", `{"to":["` + a.SID + `"],"event":"e","ack":{"timeout":"50ms"}}`, true, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,8 +146,8 @@ func TestExecuteAccepted(t *testing.T) {
 func TestExecuteAcks(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{Name: "/", OnConnect: "accept"}}})
 	x := sc.tr.Executor()
-	fast := dial(t, sc.url, "/", "")
-	slow := dial(t, sc.url, "/", "")
+	fast := siotest.Dial(t, sc.url, "/", nil)
+	slow := siotest.Dial(t, sc.url, "/", nil)
 	var in translate.Instruction
 	if err := json.Unmarshal([]byte(`{"event":"q","args":["?"],"ack":{"timeout":"500ms"}}`), &in); err != nil {
 		t.Fatal(err)
@@ -160,11 +161,11 @@ func TestExecuteAcks(t *testing.T) {
 		res, err := x.Execute(context.Background(), &in, translate.ExecOptions{Count: true, WaitAcks: true})
 		done <- out{res, err}
 	}()
-	_, p := fast.waitEvent("q")
-	if !p.hasID {
+	_, p := fast.WaitEvent("q")
+	if !p.HasID {
 		t.Fatal("event with ack has no ack id")
 	}
-	fast.send("43" + itoa(p.id) + `["yes",{"n":1}]`)
+	fast.Send("43" + itoa(p.ID) + `["yes",{"n":1}]`)
 	_ = slow // never answers
 	var o out
 	select {
@@ -175,7 +176,7 @@ func TestExecuteAcks(t *testing.T) {
 	if o.err != nil || o.res.Recipients != 2 {
 		t.Fatalf("Execute = %+v, %v", o.res, o.err)
 	}
-	if len(o.res.Acks) != 1 || o.res.Acks[0].Socket != fast.sid || !slices.Equal(o.res.Timeouts, []string{slow.sid}) {
+	if len(o.res.Acks) != 1 || o.res.Acks[0].Socket != fast.SID || !slices.Equal(o.res.Timeouts, []string{slow.SID}) {
 		t.Fatalf("acks = %+v timeouts = %v; want the fast client's answer and the slow one timed out", o.res.Acks, o.res.Timeouts)
 	}
 	b, _ := json.Marshal(o.res.Acks[0].Args)

@@ -16,6 +16,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
@@ -102,14 +103,14 @@ func newWebhook(t *testing.T, url string) *webhook.Client {
 // they were sent, each as a slot frees.
 func TestConcurrencyFixed(t *testing.T) {
 	rec, sc, reader := recorded(t, 2)
-	var clients []*wsClient
+	var clients []*siotest.Client
 	var want []string
 	for i := range 6 {
-		c := dial(t, sc.url, "/", "")
+		c := siotest.Dial(t, sc.url, "/", nil)
 		clients = append(clients, c)
 		name := fmt.Sprintf("c%d", i)
 		want = append(want, name)
-		c.emitAck("e", `"`+name+`"`)
+		c.EmitWithAck("e", `"`+name+`"`)
 		// One at a time, so that the line's order is the sending order.
 		waitFor(t, func() bool {
 			_, waiting := concurrency(t, reader, "/")
@@ -125,7 +126,7 @@ func TestConcurrencyFixed(t *testing.T) {
 		waitFor(t, func() bool { return len(rec.got()) == min(6, i+3) })
 	}
 	for _, c := range clients {
-		if got := c.waitAck(1); got != `["ok"]` {
+		if got := c.WaitAck(1); got != `["ok"]` {
 			t.Fatalf("ack %s, want [\"ok\"]", got)
 		}
 	}
@@ -142,22 +143,22 @@ func TestConcurrencyFixed(t *testing.T) {
 // held behind all of them; each socket's events keep their order.
 func TestConcurrencyTakesTurns(t *testing.T) {
 	rec, sc, reader := recorded(t, 1)
-	a, b := dial(t, sc.url, "/", ""), dial(t, sc.url, "/", "")
-	a.emitAck("e", `"a0"`)
+	a, b := siotest.Dial(t, sc.url, "/", nil), siotest.Dial(t, sc.url, "/", nil)
+	a.EmitWithAck("e", `"a0"`)
 	waitFor(t, func() bool { return len(rec.got()) == 1 })
-	a.emitAck("e", `"a1"`)
-	a.emitAck("e", `"a2"`)
-	b.emitAck("e", `"b0"`)
+	a.EmitWithAck("e", `"a1"`)
+	a.EmitWithAck("e", `"a2"`)
+	b.EmitWithAck("e", `"b0"`)
 	waitFor(t, func() bool { _, waiting := concurrency(t, reader, "/"); return waiting == 1 })
 	for range 4 {
 		rec.release <- struct{}{}
 	}
 	for id := 1; id <= 3; id++ {
-		if got := a.waitAck(id); got != `["ok"]` {
+		if got := a.WaitAck(id); got != `["ok"]` {
 			t.Fatalf("a's ack %d: %s", id, got)
 		}
 	}
-	if got := b.waitAck(1); got != `["ok"]` {
+	if got := b.WaitAck(1); got != `["ok"]` {
 		t.Fatalf("b's ack: %s", got)
 	}
 	if got, want := rec.got(), []string{"a0", "b0", "a1", "a2"}; !slices.Equal(got, want) {
@@ -176,12 +177,12 @@ func TestConcurrencyWaitTimeout(t *testing.T) {
 	sc := startSidecar(t, translate.Config{
 		Routes: []translate.Route{{Name: "/", Backend: newWebhook(t, h.URL), Concurrency: 1, Timeout: 300 * time.Millisecond}},
 	})
-	holder, waiter := dial(t, sc.url, "/", ""), dial(t, sc.url, "/", "")
-	holder.emitAck("block", "")
+	holder, waiter := siotest.Dial(t, sc.url, "/", nil), siotest.Dial(t, sc.url, "/", nil)
+	holder.EmitWithAck("block", "")
 	started()
 	begun := time.Now()
-	waiter.emitAck("e", "1")
-	waiter.emitAck("e", "2")
+	waiter.EmitWithAck("e", "1")
+	waiter.EmitWithAck("e", "2")
 	for id := 1; id <= 2; id++ {
 		var got struct {
 			Error struct {
@@ -189,7 +190,7 @@ func TestConcurrencyWaitTimeout(t *testing.T) {
 				Message string `json:"message"`
 			} `json:"error"`
 		}
-		ack := waiter.waitAck(id)
+		ack := waiter.WaitAck(id)
 		if err := json.Unmarshal([]byte(strings.TrimSuffix(strings.TrimPrefix(ack, "["), "]")), &got); err != nil {
 			t.Fatalf("ack %d %s: %v", id, ack, err)
 		}
@@ -202,18 +203,18 @@ func TestConcurrencyWaitTimeout(t *testing.T) {
 		t.Fatalf("two waits of 300ms ended after %v", d)
 	}
 	// A connect delivery waits in the same line.
-	if _, connErr := dialRaw(t, sc.url, "/", ""); !strings.Contains(connErr, "backend unavailable") || !strings.Contains(connErr, "504") {
+	if _, connErr := siotest.DialRaw(t, sc.url, "/", nil); !strings.Contains(connErr, "backend unavailable") || !strings.Contains(connErr, "504") {
 		t.Fatalf("connect while the slot is held: %q, want backend unavailable with status 504", connErr)
 	}
 	release()
-	if got := holder.waitAck(1); got != `["done"]` {
+	if got := holder.WaitAck(1); got != `["done"]` {
 		t.Fatalf("holder's ack %s", got)
 	}
-	waiter.emitAck("e", "3")
-	if got := waiter.waitAck(3); got != `["done"]` {
+	waiter.EmitWithAck("e", "3")
+	if got := waiter.WaitAck(3); got != `["done"]` {
 		t.Fatalf("ack after the slot freed: %s", got)
 	}
-	dial(t, sc.url, "/", "")
+	siotest.Dial(t, sc.url, "/", nil)
 }
 
 // TestConcurrencyStreamFreesSlot: a streamed answer gives its slot back
@@ -238,17 +239,17 @@ func TestConcurrencyStreamFreesSlot(t *testing.T) {
 	sc := startSidecar(t, translate.Config{
 		Routes: []translate.Route{{Name: "/", Backend: newWebhook(t, h.URL), Concurrency: 1, OnConnect: translate.OnConnectAccept}},
 	})
-	a, b := dial(t, sc.url, "/", ""), dial(t, sc.url, "/", "")
-	a.emitAck("ask", "")
-	if data, _ := a.waitEvent("token"); data != `["one"]` {
+	a, b := siotest.Dial(t, sc.url, "/", nil), siotest.Dial(t, sc.url, "/", nil)
+	a.EmitWithAck("ask", "")
+	if data, _ := a.WaitEvent("token"); data != `["one"]` {
 		t.Fatalf("token %s", data)
 	}
-	b.emitAck("e", "")
-	if got := b.waitAck(1); got != `["quick"]` {
+	b.EmitWithAck("e", "")
+	if got := b.WaitAck(1); got != `["quick"]` {
 		t.Fatalf("b's ack while a's stream is open: %s", got)
 	}
 	finish()
-	if got := a.waitAck(1); got != `["all"]` {
+	if got := a.WaitAck(1); got != `["all"]` {
 		t.Fatalf("a's ack: %s", got)
 	}
 }
@@ -304,7 +305,7 @@ func TestConcurrencyAdapts(t *testing.T) {
 			var wg sync.WaitGroup
 			var failed atomic.Value
 			for range tc.sockets {
-				c := dial(t, sc.url, "/", "")
+				c := siotest.Dial(t, sc.url, "/", nil)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -335,25 +336,22 @@ func TestConcurrencyAdapts(t *testing.T) {
 
 // closedLoop sends c's events one after another, each once the last one's
 // ack came, until ctx ends. An ack other than ["ok"] is an error.
-func closedLoop(ctx context.Context, c *wsClient) error {
+func closedLoop(ctx context.Context, c *siotest.Client) error {
 	for id := 1; ctx.Err() == nil; id++ {
-		c.send(fmt.Sprintf(`42%d["e"]`, id))
+		c.Send(fmt.Sprintf(`42%d["e"]`, id))
 		want := fmt.Sprintf(`43%d`, id)
 		for {
-			var f frame
-			select {
-			case <-ctx.Done():
+			f, err := c.Receive(ctx)
+			if ctx.Err() != nil {
 				return nil
-			case in, ok := <-c.in:
-				if !ok {
-					return fmt.Errorf("connection closed waiting for ack %d", id)
-				}
-				f = in
 			}
-			if !strings.HasPrefix(f.text, want) {
+			if err != nil {
+				return fmt.Errorf("connection closed waiting for ack %d", id)
+			}
+			if !strings.HasPrefix(f.Text, want) {
 				continue
 			}
-			if got := strings.TrimPrefix(f.text, want); got != `["ok"]` {
+			if got := strings.TrimPrefix(f.Text, want); got != `["ok"]` {
 				return fmt.Errorf("ack %d: %s", id, got)
 			}
 			break
@@ -381,10 +379,10 @@ func TestConcurrencyDisconnectWaits(t *testing.T) {
 	sc := startSidecar(t, translate.Config{
 		Routes: []translate.Route{{Name: "/", Backend: newWebhook(t, h.URL), Concurrency: 1, Timeout: 200 * time.Millisecond, OnConnect: translate.OnConnectAccept}},
 	})
-	holder, leaver := dial(t, sc.url, "/", ""), dial(t, sc.url, "/", "")
-	holder.emitAck("block", "")
+	holder, leaver := siotest.Dial(t, sc.url, "/", nil), siotest.Dial(t, sc.url, "/", nil)
+	holder.EmitWithAck("block", "")
 	started()
-	leaver.close()
+	leaver.Close()
 	// Three times the Timeout: the disconnect still waits, and has not
 	// failed.
 	deadline := time.After(600 * time.Millisecond)
@@ -399,7 +397,7 @@ func TestConcurrencyDisconnectWaits(t *testing.T) {
 		}
 	}
 	release()
-	if d := h.next(t, "disconnect"); d.Env.Socket.ID != leaver.sid {
-		t.Fatalf("disconnect delivery for %q, want the socket that left (%q)", d.Env.Socket.ID, leaver.sid)
+	if d := h.next(t, "disconnect"); d.Env.Socket.ID != leaver.SID {
+		t.Fatalf("disconnect delivery for %q, want the socket that left (%q)", d.Env.Socket.ID, leaver.SID)
 	}
 }

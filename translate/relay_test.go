@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
@@ -68,24 +69,24 @@ func TestSSERelay(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, srv, webhook.Config{}),
 	}}})
-	c := dial(t, sc.url, "/", "")
-	id := c.emitAck("ask", `"question"`)
+	c := siotest.Dial(t, sc.url, "/", nil)
+	id := c.EmitWithAck("ask", `"question"`)
 	for i, tok := range tokens {
-		args, _ := c.waitEvent("token")
+		args, _ := c.WaitEvent("token")
 		sameJSON(t, "token", args, fmt.Sprintf("[%q,%d]", tok, i))
 	}
-	args, _ := c.waitEvent("note")
+	args, _ := c.WaitEvent("note")
 	sameJSON(t, "non-JSON data", args, `["plain text, not JSON"]`)
-	args, _ = c.waitEvent("obj")
+	args, _ = c.WaitEvent("obj")
 	sameJSON(t, "multi-line JSON object", args, `[{"a":1}]`)
-	args, _ = c.waitEvent("message")
+	args, _ = c.WaitEvent("message")
 	sameJSON(t, "unnamed", args, `["default name"]`)
-	sameJSON(t, "ack", c.waitAck(id), `["done",6]`)
+	sameJSON(t, "ack", c.WaitAck(id), `["done",6]`)
 
 	// A stream that ends without an ack event still answers the ack.
-	id = c.emitAck("noack", "")
-	c.waitEvent("token")
-	sameJSON(t, "ack at the end of the stream", c.waitAck(id), `[]`)
+	id = c.EmitWithAck("noack", "")
+	c.WaitEvent("token")
+	sameJSON(t, "ack at the end of the stream", c.WaitAck(id), `[]`)
 }
 
 // TestSSEIdle: a stream silent for the route's timeout fails with 504;
@@ -101,11 +102,11 @@ func TestSSEIdle(t *testing.T) {
 		Name: "/", OnConnect: "accept", Timeout: 300 * time.Millisecond,
 		Backend: newClient(t, url, webhook.Config{Attempts: 1}),
 	}}})
-	c := dial(t, sc.url, "/", "")
-	id := c.emitAck("ask", "")
-	args, _ := c.waitEvent("token")
+	c := siotest.Dial(t, sc.url, "/", nil)
+	id := c.EmitWithAck("ask", "")
+	args, _ := c.WaitEvent("token")
 	sameJSON(t, "token", args, `[1]`)
-	sameJSON(t, "ack after silence", c.waitAck(id), `[{"error":{"status":504,"message":"backend timed out"}}]`)
+	sameJSON(t, "ack after silence", c.WaitAck(id), `[{"error":{"status":504,"message":"backend timed out"}}]`)
 }
 
 // TestSSEClientLeaves: the stream ends when the client leaves; the
@@ -127,10 +128,10 @@ func TestSSEClientLeaves(t *testing.T) {
 		Name: "/", OnConnect: "accept", Timeout: time.Minute,
 		Backend: newClient(t, url, webhook.Config{Attempts: 1}),
 	}}})
-	c := dial(t, sc.url, "/", "")
-	c.emitAck("ask", "")
-	c.waitEvent("token")
-	c.close()
+	c := siotest.Dial(t, sc.url, "/", nil)
+	c.EmitWithAck("ask", "")
+	c.WaitEvent("token")
+	c.Close()
 	select {
 	case ev := <-ended:
 		if ev != "ask" {

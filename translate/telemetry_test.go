@@ -2,19 +2,18 @@ package translate_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
@@ -112,33 +111,6 @@ func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]string) {
 	}
 }
 
-// dialHeader connects to nsp with extra handshake headers.
-func dialHeader(t *testing.T, base, nsp string, h http.Header) *wsClient {
-	t.Helper()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, h)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
-	}
-	c := &wsClient{t: t, conn: conn, nsp: nsp, in: make(chan frame, 4096)}
-	t.Cleanup(func() { conn.Close() })
-	go c.readLoop()
-	if open := c.nextFrame(); !strings.HasPrefix(open.text, "0{") {
-		t.Fatalf("first frame %q, want OPEN", open.text)
-	}
-	c.send("40" + c.prefix())
-	f := c.nextFrame()
-	if !strings.HasPrefix(f.text, "40"+c.prefix()+"{") {
-		t.Fatalf("CONNECT answered %q", f.text)
-	}
-	var v struct {
-		SID string `json:"sid"`
-	}
-	_ = json.Unmarshal([]byte(strings.TrimPrefix(f.text, "40"+c.prefix())), &v)
-	c.sid = v.SID
-	return c
-}
-
 // TestTraceTree follows one client event through a webhook answered with
 // an emit: the connect span (its parent the handshake's traceparent), the
 // event span under it, the webhook client span under the event span
@@ -170,13 +142,13 @@ func TestTraceTree(t *testing.T) {
 		clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 		clientSpan  = "00f067aa0ba902b7"
 	)
-	c := dialHeader(t, sc.url, "/chat", http.Header{"Traceparent": {"00-" + clientTrace + "-" + clientSpan + "-01"}})
+	c := siotest.Dial(t, sc.url, "/chat", &siotest.Options{Header: http.Header{"Traceparent": {"00-" + clientTrace + "-" + clientSpan + "-01"}}})
 	if d := h.next(t, "connect"); d.Header.Get("Traceparent") == "" {
 		t.Error("the connect delivery has no traceparent")
 	}
-	ack := c.waitAck(c.emitAck("hello", `"x"`))
+	ack := c.WaitAck(c.EmitWithAck("hello", `"x"`))
 	sameJSON(t, "ack", ack, `["ok"]`)
-	args, _ := c.waitEvent("reply")
+	args, _ := c.WaitEvent("reply")
 	sameJSON(t, "reply", args, `["hi"]`)
 	ev := h.next(t, "event")
 	rec.waitEnded(t, "/chat hello receive")
@@ -194,7 +166,7 @@ func TestTraceTree(t *testing.T) {
 	}
 	wantAttrs(t, conn, map[string]string{
 		"messaging.system": "socket.io", "messaging.destination": "/chat", "messaging.operation": "receive",
-		"messaging.socket.io.event_name": "connection", "iobridge.socket.id": c.sid,
+		"messaging.socket.io.event_name": "connection", "iobridge.socket.id": c.SID,
 	})
 	if n := len(rec.children(conn, trace.SpanKindClient)); n != 1 {
 		t.Errorf("connect span has %d webhook client spans, want 1", n)
@@ -210,7 +182,7 @@ func TestTraceTree(t *testing.T) {
 	}
 	wantAttrs(t, evSpan, map[string]string{
 		"messaging.system": "socket.io", "messaging.destination": "/chat", "messaging.operation": "receive",
-		"messaging.socket.io.event_name": "hello", "iobridge.socket.id": c.sid, "iobridge.delivery.id": ev.Env.ID,
+		"messaging.socket.io.event_name": "hello", "iobridge.socket.id": c.SID, "iobridge.delivery.id": ev.Env.ID,
 	})
 
 	// The webhook delivery: a client span under the event span, and the
@@ -227,18 +199,18 @@ func TestTraceTree(t *testing.T) {
 	wantAttrs(t, clients[0], map[string]string{"http.request.method": "POST", "http.response.status_code": "200"})
 
 	// The emit of the answer: a producer span under the event span.
-	emit := rec.span(t, "/chat["+c.sid+"] send")
+	emit := rec.span(t, "/chat["+c.SID+"] send")
 	if emit.Parent().SpanID() != evSpan.SpanContext().SpanID() || emit.SpanKind() != trace.SpanKindProducer {
 		t.Errorf("emit span parent %s kind %v, want the event span, producer", emit.Parent().SpanID(), emit.SpanKind())
 	}
 	wantAttrs(t, emit, map[string]string{
 		"messaging.system": "socket.io", "messaging.destination_kind": "topic", "messaging.destination": "/chat",
 		"messaging.socket.io.namespace": "/chat", "messaging.socket.io.event_name": "reply",
-		"messaging.socket.io.rooms": `["` + c.sid + `"]`,
+		"messaging.socket.io.rooms": `["` + c.SID + `"]`,
 	})
 
 	// A failed delivery is recorded on the event span with an Error status.
-	c.waitAck(c.emitAck("boom", ""))
+	c.WaitAck(c.EmitWithAck("boom", ""))
 	rec.waitEnded(t, "/chat boom receive")
 	boom := rec.span(t, "/chat boom receive")
 	if boom.Status().Code != codes.Error || !strings.Contains(boom.Status().Description, "broken") {

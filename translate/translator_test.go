@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
@@ -53,41 +54,41 @@ func TestEventAnswers(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{
 		Name: "/", Backend: newClient(t, h.URL, webhook.Config{}), OnConnect: translate.OnConnectAccept,
 	}}})
-	a := dial(t, sc.url, "/", "")
-	b := dial(t, sc.url, "/", "")
+	a := siotest.Dial(t, sc.url, "/", nil)
+	b := siotest.Dial(t, sc.url, "/", nil)
 
-	sameJSON(t, "ack", a.waitAck(a.emitAck("ack", `1`)), `["pong",{"n":1}]`)
-	sameJSON(t, "ack without ack field", a.waitAck(a.emitAck("noack", ``)), `[]`)
-	sameJSON(t, "ack of an empty 204", a.waitAck(a.emitAck("empty", ``)), `[]`)
+	sameJSON(t, "ack", a.WaitAck(a.EmitWithAck("ack", `1`)), `["pong",{"n":1}]`)
+	sameJSON(t, "ack without ack field", a.WaitAck(a.EmitWithAck("noack", ``)), `[]`)
+	sameJSON(t, "ack of an empty 204", a.WaitAck(a.EmitWithAck("empty", ``)), `[]`)
 
-	a.emit("emit-all", "")
-	for _, c := range []*wsClient{a, b} {
-		args, _ := c.waitEvent("news")
+	a.Emit("emit-all", "")
+	for _, c := range []*siotest.Client{a, b} {
+		args, _ := c.WaitEvent("news")
 		sameJSON(t, "news", args, `[1,"two"]`)
 	}
 
-	b.emit("emit-sender", "")
-	args, _ := b.waitEvent("private")
+	b.Emit("emit-sender", "")
+	args, _ := b.WaitEvent("private")
 	sameJSON(t, "private", args, `[{"k":"v"}]`)
 
-	a.waitAck(a.emitAck("join", ""))
-	got := a.waitAck(a.emitAck("rooms", ""))
-	sameJSON(t, "rooms after join", got, "["+sortedRooms(a.sid, "room1", "room2")+"]")
-	a.waitAck(a.emitAck("leave", ""))
-	got = a.waitAck(a.emitAck("rooms", ""))
-	sameJSON(t, "rooms after leave", got, "["+sortedRooms(a.sid, "room2")+"]")
+	a.WaitAck(a.EmitWithAck("join", ""))
+	got := a.WaitAck(a.EmitWithAck("rooms", ""))
+	sameJSON(t, "rooms after join", got, "["+sortedRooms(a.SID, "room1", "room2")+"]")
+	a.WaitAck(a.EmitWithAck("leave", ""))
+	got = a.WaitAck(a.EmitWithAck("rooms", ""))
+	sameJSON(t, "rooms after leave", got, "["+sortedRooms(a.SID, "room2")+"]")
 
 	// ack, then emit, then disconnect: in that order on the wire.
-	id := a.emitAck("order", "")
+	id := a.EmitWithAck("order", "")
 	var seen []string
 	for len(seen) < 3 {
-		p := a.next()
+		p := a.Next()
 		switch {
-		case p.typ == '3' && p.id == id:
+		case p.Type == '3' && p.ID == id:
 			seen = append(seen, "ack")
-		case p.typ == '2' && strings.Contains(p.data, `"second"`):
+		case p.Type == '2' && strings.Contains(p.Data, `"second"`):
 			seen = append(seen, "emit")
-		case p.typ == '1':
+		case p.Type == '1':
 			seen = append(seen, "disconnect")
 		}
 	}
@@ -95,8 +96,8 @@ func TestEventAnswers(t *testing.T) {
 		t.Fatalf("answer applied in order %v, want %v", seen, want)
 	}
 	d := h.next(t, "disconnect")
-	if d.Env.Reason != "server namespace disconnect" || d.Env.Socket.ID != a.sid {
-		t.Fatalf("disconnect delivery = %+v, want reason server namespace disconnect for %s", d.Env, a.sid)
+	if d.Env.Reason != "server namespace disconnect" || d.Env.Socket.ID != a.SID {
+		t.Fatalf("disconnect delivery = %+v, want reason server namespace disconnect for %s", d.Env, a.SID)
 	}
 }
 
@@ -114,17 +115,17 @@ func TestEnvelope(t *testing.T) {
 		Name: "/chat", OnConnect: "accept",
 		Backend: newClient(t, h.URL, webhook.Config{Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
 	}}})
-	c := dial(t, sc.url, "/chat", `{"token":"abc"}`)
-	c.emitAck("message", `{"b":1, "a":[true,null]},  "x"`)
+	c := siotest.Dial(t, sc.url, "/chat", &siotest.Options{Auth: `{"token":"abc"}`})
+	c.EmitWithAck("message", `{"b":1, "a":[true,null]},  "x"`)
 	d := h.next(t, "event")
 	e := d.Env
-	if e.Namespace != "/chat" || e.Event != "message" || e.Ack == nil || !*e.Ack || e.Socket.ID != c.sid {
+	if e.Namespace != "/chat" || e.Event != "message" || e.Ack == nil || !*e.Ack || e.Socket.ID != c.SID {
 		t.Fatalf("envelope = %s", d.Body)
 	}
 	if len(e.Args) != 2 || string(e.Args[0]) != `{"b":1, "a":[true,null]}` || string(e.Args[1]) != `"x"` {
 		t.Fatalf("args = %q, want the client's bytes", e.Args)
 	}
-	if !slices.Contains(e.Socket.Rooms, c.sid) {
+	if !slices.Contains(e.Socket.Rooms, c.SID) {
 		t.Fatalf("rooms %v lack the socket's own room", e.Socket.Rooms)
 	}
 	if _, err := time.Parse(time.RFC3339, e.Time); err != nil {
@@ -142,7 +143,7 @@ func TestEnvelope(t *testing.T) {
 		!strings.HasPrefix(d.Header.Get("Webhook-Signature"), "v1,") {
 		t.Fatalf("headers = %v", d.Header)
 	}
-	c.emit("note", "")
+	c.Emit("note", "")
 	e = h.next(t, "event").Env
 	if e.Ack == nil || *e.Ack || e.Args == nil || len(e.Args) != 0 {
 		t.Fatalf("event without ack or args: ack=%v args=%q", e.Ack, e.Args)
@@ -163,22 +164,22 @@ func TestBinary(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
-	c := dial(t, sc.url, "/", "")
-	c.send(`451-1["upload",{"name":"f","file":{"_placeholder":true,"num":0}}]`)
-	c.sendBinary([]byte{0, 1, 2, 255})
+	c := siotest.Dial(t, sc.url, "/", nil)
+	c.Send(`451-1["upload",{"name":"f","file":{"_placeholder":true,"num":0}}]`)
+	c.SendBinary([]byte{0, 1, 2, 255})
 	e := h.next(t, "event").Env
 	want := `{"name":"f","file":{"_binary":"` + base64.StdEncoding.EncodeToString([]byte{0, 1, 2, 255}) + `"}}`
 	if len(e.Args) != 1 || string(e.Args[0]) != want {
 		t.Fatalf("args = %q, want [%s]", e.Args, want)
 	}
 	for {
-		p := c.next()
-		if p.typ != '3' || p.id != 1 {
+		p := c.Next()
+		if p.Type != '3' || p.ID != 1 {
 			continue
 		}
-		sameJSON(t, "binary ack", p.data, `[{"name":"f","file":{"_placeholder":true,"num":0}}]`)
-		if len(p.attachments) != 1 || string(p.attachments[0]) != "\x00\x01\x02\xff" {
-			t.Fatalf("attachments = %q", p.attachments)
+		sameJSON(t, "binary ack", p.Data, `[{"name":"f","file":{"_placeholder":true,"num":0}}]`)
+		if len(p.Attachments) != 1 || string(p.Attachments[0]) != "\x00\x01\x02\xff" {
+			t.Fatalf("attachments = %q", p.Attachments)
 		}
 		break
 	}
@@ -231,12 +232,12 @@ func TestFailures(t *testing.T) {
 				Name: "/", OnConnect: "accept", ErrorEvent: "oops",
 				Backend: newClient(t, url, webhook.Config{Timeout: 300 * time.Millisecond, Attempts: 1}),
 			}}})
-			c := dial(t, sc.url, "/", "")
-			got := c.waitAck(c.emitAck("work", `1`))
+			c := siotest.Dial(t, sc.url, "/", nil)
+			got := c.WaitAck(c.EmitWithAck("work", `1`))
 			sameJSON(t, "ack error", got, fmt.Sprintf(`[{"error":{"status":%d,"message":%q}}]`, tc.status, tc.message))
 
-			c.emit("work", `2`)
-			args, _ := c.waitEvent("oops")
+			c.Emit("work", `2`)
+			args, _ := c.WaitEvent("oops")
 			var ev []struct {
 				Message   string `json:"message"`
 				Event     string `json:"event"`
@@ -272,12 +273,12 @@ func TestNotForwarded(t *testing.T) {
 		Name: "/", OnConnect: "accept", Events: []string{"chat", "file.*"},
 		Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
-	c := dial(t, sc.url, "/", "")
-	sameJSON(t, "exact", c.waitAck(c.emitAck("chat", "")), `["ok"]`)
-	sameJSON(t, "prefix", c.waitAck(c.emitAck("file.progress", "")), `["ok"]`)
-	sameJSON(t, "other", c.waitAck(c.emitAck("admin", "")), `[{"error":{"status":404,"message":"event not forwarded"}}]`)
-	c.emit("admin", "")
-	args, _ := c.waitEvent("error")
+	c := siotest.Dial(t, sc.url, "/", nil)
+	sameJSON(t, "exact", c.WaitAck(c.EmitWithAck("chat", "")), `["ok"]`)
+	sameJSON(t, "prefix", c.WaitAck(c.EmitWithAck("file.progress", "")), `["ok"]`)
+	sameJSON(t, "other", c.WaitAck(c.EmitWithAck("admin", "")), `[{"error":{"status":404,"message":"event not forwarded"}}]`)
+	c.Emit("admin", "")
+	args, _ := c.WaitEvent("error")
 	if !strings.Contains(args, `"event":"admin"`) || !strings.Contains(args, `"message":"event not forwarded"`) {
 		t.Fatalf("error event %s", args)
 	}
@@ -306,17 +307,17 @@ func TestConnect(t *testing.T) {
 		Name: "/", OnConnect: "webhook", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
 
-	c := dial(t, sc.url, "/", `{"user":"ok"}`)
+	c := siotest.Dial(t, sc.url, "/", &siotest.Options{Auth: `{"user":"ok"}`})
 	d := h.next(t, "connect")
-	if d.Env.Recovered == nil || *d.Env.Recovered || d.Env.Socket.ID != c.sid || d.Env.Ack == nil || *d.Env.Ack {
+	if d.Env.Recovered == nil || *d.Env.Recovered || d.Env.Socket.ID != c.SID || d.Env.Ack == nil || *d.Env.Ack {
 		t.Fatalf("connect envelope %s", d.Body)
 	}
 	// The emit to the answer's room reaches the client: it was in the room
 	// when the emit went out, after the CONNECT acknowledgement.
-	args, _ := c.waitEvent("welcome")
+	args, _ := c.WaitEvent("welcome")
 	sameJSON(t, "welcome", args, `["hi"]`)
 	var sock socketJSON
-	ack := c.waitAck(c.emitAck("whoami", ""))
+	ack := c.WaitAck(c.EmitWithAck("whoami", ""))
 	var arr []socketJSON
 	if err := json.Unmarshal([]byte(ack), &arr); err != nil || len(arr) != 1 {
 		t.Fatalf("whoami ack %s", ack)
@@ -327,9 +328,9 @@ func TestConnect(t *testing.T) {
 	}
 	sameJSON(t, "data", string(sock.Data), `{"user":42}`)
 
-	_, cerr := dialRaw(t, sc.url, "/", `{"user":"deny"}`)
+	_, cerr := siotest.DialRaw(t, sc.url, "/", &siotest.Options{Auth: `{"user":"deny"}`})
 	sameJSON(t, "connect_error", cerr, `{"message":"not allowed","data":{"code":"E_AUTH","retry":false}}`)
-	_, cerr = dialRaw(t, sc.url, "/", `{"user":"broken"}`)
+	_, cerr = siotest.DialRaw(t, sc.url, "/", &siotest.Options{Auth: `{"user":"broken"}`})
 	sameJSON(t, "connect_error", cerr, `{"message":"backend unavailable","data":{"status":503}}`)
 }
 
@@ -340,7 +341,7 @@ func TestConnectTimeout(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{
 		Name: "/", Backend: newClient(t, url, webhook.Config{Timeout: 200 * time.Millisecond}),
 	}}})
-	_, cerr := dialRaw(t, sc.url, "/", "")
+	_, cerr := siotest.DialRaw(t, sc.url, "/", nil)
 	sameJSON(t, "connect_error", cerr, `{"message":"backend unavailable","data":{"status":504}}`)
 }
 
@@ -387,28 +388,28 @@ func TestPerSocketOrder(t *testing.T) {
 	sc := startSidecar(t, translate.Config{Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
-	a := dial(t, sc.url, "/", "")
-	b := dial(t, sc.url, "/", "")
-	first := a.emitAck("hold", "0")
+	a := siotest.Dial(t, sc.url, "/", nil)
+	b := siotest.Dial(t, sc.url, "/", nil)
+	first := a.EmitWithAck("hold", "0")
 	ids := []int{first}
 	for i := 1; i < n; i++ {
-		ids = append(ids, a.emitAck("seq", fmt.Sprint(i)))
+		ids = append(ids, a.EmitWithAck("seq", fmt.Sprint(i)))
 	}
-	sameJSON(t, "b's ack", b.waitAck(b.emitAck("free", "0")), `[0]`)
+	sameJSON(t, "b's ack", b.WaitAck(b.EmitWithAck("free", "0")), `[0]`)
 	for i, id := range ids {
-		sameJSON(t, "ack", a.waitAck(id), fmt.Sprintf("[%d]", i))
+		sameJSON(t, "ack", a.WaitAck(id), fmt.Sprintf("[%d]", i))
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if maxInflight[a.sid] != 1 {
-		t.Fatalf("socket a had %d deliveries in flight at once, want 1", maxInflight[a.sid])
+	if maxInflight[a.SID] != 1 {
+		t.Fatalf("socket a had %d deliveries in flight at once, want 1", maxInflight[a.SID])
 	}
 	want := make([]int, n)
 	for i := range want {
 		want[i] = i
 	}
-	if !slices.Equal(order[a.sid], want) {
-		t.Fatalf("backend saw socket a's events in order %v", order[a.sid])
+	if !slices.Equal(order[a.SID], want) {
+		t.Fatalf("backend saw socket a's events in order %v", order[a.SID])
 	}
 }
 
@@ -419,22 +420,22 @@ func TestBounds(t *testing.T) {
 	sc := startSidecar(t, translate.Config{MaxQueue: 1, MaxInFlight: 1, Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
-	a := dial(t, sc.url, "/", "")
-	b := dial(t, sc.url, "/", "")
-	first := a.emitAck("block", "")
+	a := siotest.Dial(t, sc.url, "/", nil)
+	b := siotest.Dial(t, sc.url, "/", nil)
+	first := a.EmitWithAck("block", "")
 	started()
-	queued := a.emitAck("next", "")
-	sameJSON(t, "over the socket's queue", a.waitAck(a.emitAck("more", "")),
+	queued := a.EmitWithAck("next", "")
+	sameJSON(t, "over the socket's queue", a.WaitAck(a.EmitWithAck("more", "")),
 		`[{"error":{"status":429,"message":"too many events queued for this socket"}}]`)
-	sameJSON(t, "over the in-flight bound", b.waitAck(b.emitAck("other", "")),
+	sameJSON(t, "over the in-flight bound", b.WaitAck(b.EmitWithAck("other", "")),
 		`[{"error":{"status":503,"message":"too many deliveries in flight"}}]`)
 	release()
-	sameJSON(t, "first", a.waitAck(first), `["done"]`)
-	sameJSON(t, "queued", a.waitAck(queued), `["done"]`)
+	sameJSON(t, "first", a.WaitAck(first), `["done"]`)
+	sameJSON(t, "queued", a.WaitAck(queued), `["done"]`)
 	// Slots come back (a's, just after its last ack went out): b
 	// proceeds now.
 	waitFor(t, func() bool { return sc.tr.InFlight() == 0 })
-	sameJSON(t, "b later", b.waitAck(b.emitAck("other", "")), `["done"]`)
+	sameJSON(t, "b later", b.WaitAck(b.EmitWithAck("other", "")), `["done"]`)
 }
 
 // TestQueueBytesBound: a socket's waiting events are bounded in bytes too;
@@ -444,17 +445,17 @@ func TestQueueBytesBound(t *testing.T) {
 	sc := startSidecar(t, translate.Config{MaxQueueBytes: 10, Routes: []translate.Route{{
 		Name: "/", OnConnect: "accept", Backend: newClient(t, h.URL, webhook.Config{}),
 	}}})
-	a := dial(t, sc.url, "/", "")
-	first := a.emitAck("block", "")
+	a := siotest.Dial(t, sc.url, "/", nil)
+	first := a.EmitWithAck("block", "")
 	started()
-	big := a.emitAck("big", `"`+strings.Repeat("x", 30)+`"`) // 32 bytes: alone in the queue, it fits
-	sameJSON(t, "over the queue's bytes", a.waitAck(a.emitAck("small", `"xy"`)),
+	big := a.EmitWithAck("big", `"`+strings.Repeat("x", 30)+`"`) // 32 bytes: alone in the queue, it fits
+	sameJSON(t, "over the queue's bytes", a.WaitAck(a.EmitWithAck("small", `"xy"`)),
 		`[{"error":{"status":429,"message":"too many events queued for this socket"}}]`)
 	release()
-	sameJSON(t, "first", a.waitAck(first), `["done"]`)
-	sameJSON(t, "big", a.waitAck(big), `["done"]`)
+	sameJSON(t, "first", a.WaitAck(first), `["done"]`)
+	sameJSON(t, "big", a.WaitAck(big), `["done"]`)
 	// The queue is empty again: small events fit.
-	sameJSON(t, "small later", a.waitAck(a.emitAck("small", `"xy"`)), `["done"]`)
+	sameJSON(t, "small later", a.WaitAck(a.EmitWithAck("small", `"xy"`)), `["done"]`)
 }
 
 // TestDisconnectRetried: the disconnect delivery is retried with the same
@@ -487,8 +488,8 @@ func TestDisconnectRetried(t *testing.T) {
 		Name: "/", OnConnect: "accept",
 		Backend: newClient(t, url, webhook.Config{Backoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}),
 	}}})
-	c := dial(t, sc.url, "/", "")
-	c.close()
+	c := siotest.Dial(t, sc.url, "/", nil)
+	c.Close()
 	select {
 	case <-done:
 	case <-time.After(waitTimeout):

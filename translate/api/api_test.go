@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate/api"
 )
 
@@ -148,46 +149,46 @@ func TestEmit(t *testing.T) {
 	f := newFixture(t, api.Config{})
 	a := f.dial("/chat", `{"user":"a"}`)
 	b := f.dial("/chat", "")
-	f.expect("POST", "/v1/join", `{"namespace":"/chat","to":["`+a.id+`"],"rooms":["r"]}`, 200, `{"sockets":1}`)
+	f.expect("POST", "/v1/join", `{"namespace":"/chat","to":["`+a.SID+`"],"rooms":["r"]}`, 200, `{"sockets":1}`)
 
 	// Args reach the client byte for byte: key order and spacing kept.
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["r"],"event":"news","args":[{"z":1,"a":[true, null]},"two"]}`, 202, `{"recipients":1}`)
-	if _, got := a.event(); got != `["news",{"z":1,"a":[true, null]},"two"]` {
+	if _, got := event(t, a); got != `["news",{"z":1,"a":[true, null]},"two"]` {
 		t.Fatalf("a got %s", got)
 	}
 
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","event":"all"}`, 202, `{"recipients":2}`)
-	for _, c := range []*client{a, b} {
-		if _, got := c.event(); got != `["all"]` {
-			t.Fatalf("%s got %s", c.id, got)
+	for _, c := range []*siotest.Client{a, b} {
+		if _, got := event(t, c); got != `["all"]` {
+			t.Fatalf("%s got %s", c.SID, got)
 		}
 	}
 
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","except":["r"],"event":"not-r"}`, 202, `{"recipients":1}`)
-	f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":"`+b.id+`","event":"just-b"}`, 202, `{"recipients":1}`)
+	f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":"`+b.SID+`","event":"just-b"}`, 202, `{"recipients":1}`)
 	for _, want := range []string{`["not-r"]`, `["just-b"]`} {
-		if _, got := b.event(); got != want {
+		if _, got := event(t, b); got != want {
 			t.Fatalf("b got %s, want %s", got, want)
 		}
 	}
 
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["r"],"volatile":true,"event":"v"}`, 202, `{"recipients":1}`)
-	if _, got := a.event(); got != `["v"]` {
+	if _, got := event(t, a); got != `["v"]` {
 		t.Fatalf("a got %s", got)
 	}
 
 	// Binary values become attachments.
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["r"],"event":"bin","args":[{"_binary":"AQID"}]}`, 202, `{"recipients":1}`)
-	if got := a.next().text; got != `451-/chat,["bin",{"_placeholder":true,"num":0}]` {
+	if got := a.Frame().Text; got != `451-/chat,["bin",{"_placeholder":true,"num":0}]` {
 		t.Fatalf("a got %s", got)
 	}
-	if got := a.next().binary; string(got) != "\x01\x02\x03" {
+	if got := a.Frame().Binary; string(got) != "\x01\x02\x03" {
 		t.Fatalf("attachment %q", got)
 	}
 
 	// No HTML escaping on the way.
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["r"],"event":"html","args":["<b>&</b>"]}`, 202, `{"recipients":1}`)
-	if _, got := a.event(); got != `["html","<b>&</b>"]` {
+	if _, got := event(t, a); got != `["html","<b>&</b>"]` {
 		t.Fatalf("a got %s", got)
 	}
 
@@ -197,9 +198,9 @@ func TestEmit(t *testing.T) {
 
 	// Neither got anything else: a marker to both comes next.
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","event":"marker"}`, 202, `{"recipients":2}`)
-	for _, c := range []*client{a, b} {
-		if _, got := c.event(); got != `["marker"]` {
-			t.Fatalf("%s got %s before the marker", c.id, got)
+	for _, c := range []*siotest.Client{a, b} {
+		if _, got := event(t, c); got != `["marker"]` {
+			t.Fatalf("%s got %s before the marker", c.SID, got)
 		}
 	}
 }
@@ -211,32 +212,30 @@ func TestEmitWithAck(t *testing.T) {
 	// The fast client answers as soon as the event arrives (with binary),
 	// the slow one never.
 	go func() {
-		id, _ := fast.event()
-		fast.send("461-/chat," + itoa(id) + `["ok",{"_placeholder":true,"num":0}]`)
-		fast.mu.Lock()
-		fast.ws.WriteMessage(2, []byte{9, 8})
-		fast.mu.Unlock()
+		id, _ := event(t, fast)
+		send(t, fast, "461-/chat,"+itoa(id)+`["ok",{"_placeholder":true,"num":0}]`)
+		fast.SendBinary([]byte{9, 8})
 	}()
 	start := time.Now()
 	status, body := f.do("POST", "/v1/emit", `{"namespace":"/chat","event":"q","args":[1],"ack":{"timeout":"300ms"}}`)
 	if status != http.StatusOK {
 		t.Fatalf("= %d %s", status, body)
 	}
-	want := `{"acks":[{"socket":"` + fast.id + `","args":["ok",{"_binary":"` + base64.StdEncoding.EncodeToString([]byte{9, 8}) + `"}]}],"timeouts":["` + slow.id + `"]}`
+	want := `{"acks":[{"socket":"` + fast.SID + `","args":["ok",{"_binary":"` + base64.StdEncoding.EncodeToString([]byte{9, 8}) + `"}]}],"timeouts":["` + slow.SID + `"]}`
 	if !sameJSON(body, want) {
 		t.Fatalf("= %s, want %s", body, want)
 	}
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Fatalf("answered after %v, before the ack timeout", d)
 	}
-	if id, got := slow.event(); id < 0 || got != `["q",1]` {
+	if id, got := event(t, slow); id < 0 || got != `["q",1]` {
 		t.Fatalf("slow got %d %s", id, got)
 	}
 
 	t.Run("every recipient times out", func(t *testing.T) {
-		f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["`+slow.id+`"],"event":"q","ack":{"timeout":"50ms"}}`, 200,
-			`{"acks":[],"timeouts":["`+slow.id+`"]}`)
-		slow.event()
+		f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["`+slow.SID+`"],"event":"q","ack":{"timeout":"50ms"}}`, 200,
+			`{"acks":[],"timeouts":["`+slow.SID+`"]}`)
+		event(t, slow)
 	})
 	t.Run("no recipient", func(t *testing.T) {
 		f.expect("POST", "/v1/emit", `{"namespace":"/chat","to":["nobody"],"event":"q","ack":{"timeout":"5s"}}`, 200, `{"acks":[],"timeouts":[]}`)
@@ -255,7 +254,7 @@ func TestJoinLeaveSocketsRooms(t *testing.T) {
 
 	f.expect("GET", "/v1/rooms?namespace=/chat", "", 200, `{"rooms":[]}`)
 	f.expect("POST", "/v1/join", `{"namespace":"/chat","rooms":["all","everyone"]}`, 200, `{"sockets":2}`)
-	f.expect("POST", "/v1/join", `{"namespace":"/chat","to":["`+a.id+`"],"rooms":"solo"}`, 200, `{"sockets":1}`)
+	f.expect("POST", "/v1/join", `{"namespace":"/chat","to":["`+a.SID+`"],"rooms":"solo"}`, 200, `{"sockets":1}`)
 	f.expect("GET", "/v1/rooms?namespace=/chat", "", 200, `{"rooms":[{"name":"all","size":2},{"name":"everyone","size":2},{"name":"solo","size":1}]}`)
 
 	status, body := f.do("GET", "/v1/sockets?namespace=/chat&room=solo", "")
@@ -276,16 +275,16 @@ func TestJoinLeaveSocketsRooms(t *testing.T) {
 		t.Fatalf("sockets in solo = %d %s", status, body)
 	}
 	s := got.Sockets[0]
-	if s.ID != a.id || string(s.Data) != `{"user":"ada"}` || string(s.Handshake.Auth) != `{"user":"ada"}` ||
+	if s.ID != a.SID || string(s.Data) != `{"user":"ada"}` || string(s.Handshake.Auth) != `{"user":"ada"}` ||
 		s.Handshake.Query["EIO"] != "4" || s.Handshake.Headers["user-agent"] == "" || s.Handshake.Address != "127.0.0.1" {
 		t.Fatalf("socket = %s", body)
 	}
-	if !sameSet(s.Rooms, []string{a.id, "all", "everyone", "solo"}) {
+	if !sameSet(s.Rooms, []string{a.SID, "all", "everyone", "solo"}) {
 		t.Fatalf("rooms = %v", s.Rooms)
 	}
 
 	status, body = f.do("GET", "/v1/sockets?namespace=/chat", "")
-	if status != 200 || !strings.Contains(body, a.id) || !strings.Contains(body, b.id) || !strings.Contains(body, `"data":{}`) {
+	if status != 200 || !strings.Contains(body, a.SID) || !strings.Contains(body, b.SID) || !strings.Contains(body, `"data":{}`) {
 		t.Fatalf("all sockets = %d %s", status, body)
 	}
 	// Several rooms select the sockets in any of them.
@@ -298,9 +297,9 @@ func TestJoinLeaveSocketsRooms(t *testing.T) {
 
 	// Nothing was emitted to the clients meanwhile.
 	f.expect("POST", "/v1/emit", `{"namespace":"chat","event":"marker"}`, 202, `{"recipients":2}`)
-	for _, c := range []*client{a, b} {
-		if _, got := c.event(); got != `["marker"]` {
-			t.Fatalf("%s got %s", c.id, got)
+	for _, c := range []*siotest.Client{a, b} {
+		if _, got := event(t, c); got != `["marker"]` {
+			t.Fatalf("%s got %s", c.SID, got)
 		}
 	}
 }
@@ -339,33 +338,38 @@ func TestDisconnect(t *testing.T) {
 	b := f.dial("/chat", "")
 	c := f.dial("/chat", "")
 
-	f.expect("POST", "/v1/disconnect", `{"namespace":"/chat","to":["`+a.id+`"]}`, 200, `{"sockets":1}`)
-	if got := a.next().text; got != "41/chat," {
+	f.expect("POST", "/v1/disconnect", `{"namespace":"/chat","to":["`+a.SID+`"]}`, 200, `{"sockets":1}`)
+	if got := a.Frame().Text; got != "41/chat," {
 		t.Fatalf("a got %q, want a DISCONNECT", got)
 	}
-	if got := recv(t, f.reasons); got != a.id+" server namespace disconnect" {
+	if got := recv(t, f.reasons); got != a.SID+" server namespace disconnect" {
 		t.Fatalf("server saw %q", got)
 	}
 
 	// close: the whole connection goes.
-	f.expect("POST", "/v1/disconnect", `{"namespace":"/chat","to":["`+b.id+`"],"close":true}`, 200, `{"sockets":1}`)
+	f.expect("POST", "/v1/disconnect", `{"namespace":"/chat","to":["`+b.SID+`"],"close":true}`, 200, `{"sockets":1}`)
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
 	for {
-		fr := b.next()
-		if fr.closed {
+		fr, err := b.Receive(ctx)
+		if errors.Is(err, siotest.ErrClosed) {
 			break
 		}
-		if fr.text != "41/chat," && fr.text != "1" {
-			t.Fatalf("b got %q before the close", fr.text)
+		if err != nil {
+			t.Fatalf("client %s: nothing within %v", b.SID, waitTimeout)
+		}
+		if fr.Text != "41/chat," && fr.Text != "1" {
+			t.Fatalf("b got %q before the close", fr.Text)
 		}
 	}
-	if got := recv(t, f.reasons); got != b.id+" server namespace disconnect" {
+	if got := recv(t, f.reasons); got != b.SID+" server namespace disconnect" {
 		t.Fatalf("server saw %q", got)
 	}
 
 	f.expect("POST", "/v1/disconnect", `{"namespace":"/chat","to":["nobody"]}`, 200, `{"sockets":0}`)
-	f.expect("GET", "/v1/sockets?namespace=/chat", "", 200, mustSocketsOnly(t, f, c.id))
+	f.expect("GET", "/v1/sockets?namespace=/chat", "", 200, mustSocketsOnly(t, f, c.SID))
 	status, body := f.do("GET", "/v1/sockets?namespace=/chat", "")
-	if status != 200 || strings.Contains(body, a.id) || strings.Contains(body, b.id) || !strings.Contains(body, c.id) {
+	if status != 200 || strings.Contains(body, a.SID) || strings.Contains(body, b.SID) || !strings.Contains(body, c.SID) {
 		t.Fatalf("sockets after disconnect = %s", body)
 	}
 }
@@ -464,15 +468,15 @@ func TestServeAndShutdown(t *testing.T) {
 		_, body := f.do("POST", "/v1/emit", `{"namespace":"/chat","event":"q","ack":{"timeout":"10s"}}`)
 		answered <- body
 	}()
-	id, _ := c.event() // the emit is in flight
+	id, _ := event(t, c) // the emit is in flight
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
 		shut <- f.api.Shutdown(ctx)
 	}()
-	c.ack(id, `["late"]`)
-	if got := recv(t, answered); !sameJSON(got, `{"acks":[{"socket":"`+c.id+`","args":["late"]}],"timeouts":[]}`) {
+	c.Ack(id, `["late"]`)
+	if got := recv(t, answered); !sameJSON(got, `{"acks":[{"socket":"`+c.SID+`","args":["late"]}],"timeouts":[]}`) {
 		t.Fatalf("in-flight emit = %s", got)
 	}
 	if err := recv(t, shut); err != nil {

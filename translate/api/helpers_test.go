@@ -10,15 +10,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/api"
 )
@@ -143,100 +141,20 @@ func sameJSON(a, b string) bool {
 	return bytes.Equal(xb, yb)
 }
 
-// client is a minimal Socket.IO client over a real WebSocket: enough to
-// connect to a namespace, receive events and answer acks.
-type client struct {
-	t      *testing.T
-	ws     *websocket.Conn
-	nsp    string
-	id     string
-	frames chan frame
-	mu     sync.Mutex // writes
-}
-
-type frame struct {
-	text   string
-	binary []byte
-	closed bool
-}
-
 // dial connects a client to nsp with auth (a JSON object or "").
-func (f *fixture) dial(nsp, auth string) *client {
+func (f *fixture) dial(nsp, auth string) *siotest.Client {
 	f.t.Helper()
-	ws, _, err := websocket.DefaultDialer.DialContext(f.t.Context(), f.sioURL, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	c := &client{t: f.t, ws: ws, nsp: nsp, frames: make(chan frame, 256)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			typ, b, err := ws.ReadMessage()
-			if err != nil {
-				c.frames <- frame{closed: true}
-				return
-			}
-			if typ == websocket.BinaryMessage {
-				c.frames <- frame{binary: b}
-				continue
-			}
-			if string(b) == "2" { // ping
-				c.send("3")
-				continue
-			}
-			c.frames <- frame{text: string(b)}
-		}
-	}()
-	f.t.Cleanup(func() { ws.Close(); <-done })
-	if open := c.next(); !strings.HasPrefix(open.text, "0{") {
-		f.t.Fatalf("open packet %q", open.text)
-	}
-	c.send("40" + c.prefix() + auth)
-	ack := c.next().text
-	want := "40" + c.prefix() + `{"sid":"`
-	if !strings.HasPrefix(ack, want) {
-		f.t.Fatalf("CONNECT answer %q, want prefix %q", ack, want)
-	}
-	c.id = ack[len(want) : len(want)+20]
-	return c
+	return siotest.Dial(f.t, f.sioURL, nsp, &siotest.Options{Auth: auth})
 }
 
-// prefix is the namespace part of a packet ("/chat," or "").
-func (c *client) prefix() string {
-	if c.nsp == "/" {
-		return ""
-	}
-	return c.nsp + ","
-}
-
-func (c *client) send(s string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Errorf("write %q: %v", s, err)
-	}
-}
-
-func (c *client) next() frame {
-	c.t.Helper()
-	select {
-	case fr := <-c.frames:
-		return fr
-	case <-time.After(waitTimeout):
-		c.t.Fatalf("client %s: nothing within %v", c.id, waitTimeout)
-		return frame{}
-	}
-}
-
-// event reads the next frame, which must be an EVENT of the namespace, and
+// event reads the next frame, which must be an EVENT of c's namespace, and
 // returns its ack id (-1 without) and payload.
-func (c *client) event() (int, string) {
-	c.t.Helper()
-	fr := c.next()
-	rest, ok := strings.CutPrefix(fr.text, "42"+c.prefix())
+func event(t *testing.T, c *siotest.Client) (int, string) {
+	t.Helper()
+	fr := c.Frame()
+	rest, ok := strings.CutPrefix(fr.Text, "42"+c.Prefix())
 	if !ok {
-		c.t.Fatalf("client %s: got %q, want an EVENT", c.id, fr.text)
+		t.Fatalf("client %s: got %q, want an EVENT", c.SID, fr.Text)
 	}
 	i := strings.IndexByte(rest, '[')
 	if i == 0 {
@@ -244,24 +162,17 @@ func (c *client) event() (int, string) {
 	}
 	id, err := strconv.Atoi(rest[:i])
 	if err != nil {
-		c.t.Fatalf("client %s: bad ack id in %q", c.id, fr.text)
+		t.Fatalf("client %s: bad ack id in %q", c.SID, fr.Text)
 	}
 	return id, rest[i:]
 }
 
-// nothing checks that no frame is waiting. It is only meaningful after a
-// later frame proved the earlier ones arrived (frames keep order).
-func (c *client) nothing() {
-	c.t.Helper()
-	select {
-	case fr := <-c.frames:
-		c.t.Fatalf("client %s: unexpected %+v", c.id, fr)
-	default:
+// send writes s, failing the test on a write error.
+func send(t *testing.T, c *siotest.Client, s string) {
+	t.Helper()
+	if err := c.Send(s); err != nil {
+		t.Errorf("write %q: %v", s, err)
 	}
-}
-
-func (c *client) ack(id int, args string) {
-	c.send("43" + c.prefix() + strconv.Itoa(id) + args)
 }
 
 // recv waits for a value on ch.

@@ -111,15 +111,15 @@ func TestOTelMetrics(t *testing.T) {
 	a := f.dial("/chat", "")
 	b := f.dial("/chat", "")
 	for i := 1; i <= 3; i++ {
-		a.send("42/chat," + string(rune('0'+i)) + `["ping",` + string(rune('0'+i)) + `]`)
-		if got, want := a.next().text, "43/chat,"+string(rune('0'+i))+"["+string(rune('0'+i))+"]"; got != want {
+		send(t, a, "42/chat,"+string(rune('0'+i))+`["ping",`+string(rune('0'+i))+`]`)
+		if got, want := a.Frame().Text, "43/chat,"+string(rune('0'+i))+"["+string(rune('0'+i))+"]"; got != want {
 			t.Fatalf("ack %q, want %q", got, want)
 		}
 	}
 	f.expect("POST", "/v1/emit", `{"namespace":"/chat","event":"news","args":[1]}`, 202, `{"recipients":2}`)
-	a.event()
-	b.event()
-	b.send("41/chat,")
+	event(t, a)
+	event(t, b)
+	send(t, b, "41/chat,")
 	if r := recv(t, f.disconnects); r != "client namespace disconnect" {
 		t.Fatalf("disconnect reason %q", r)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/bridge"
 )
@@ -13,7 +14,7 @@ import (
 func BenchmarkAckRoundTrip(b *testing.B) {
 	be := startBackend(b, 0)
 	sc := startSidecar(b, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: be.ws})
-	cl := dialSIO(b, sc.url, "/b")
+	cl := siotest.Dial(b, sc.url, "/b", nil)
 	bc := be.conn(b)
 	bc.connect()
 	go func() {
@@ -36,7 +37,7 @@ func BenchmarkAckRoundTrip(b *testing.B) {
 	}()
 	env := &translate.Envelope{Type: translate.TypeEvent, Namespace: "/b", Event: "echo", Ack: true,
 		Args:   []json.RawMessage{json.RawMessage(`"0123456789012345678901234567890123456789012345678901234567890123"`)},
-		Socket: translate.SocketInfo{ID: cl.sid}}
+		Socket: translate.SocketInfo{ID: cl.SID}}
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := sc.br.Deliver(b.Context(), env)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/bridge"
 )
@@ -51,7 +52,7 @@ func TestBridgePingsKeepIdleBridgeAlive(t *testing.T) {
 	url, conns, _ := pingBackend(t)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept},
 		bridge.Config{URL: url, PingInterval: 20 * time.Millisecond, Timeout: 60 * time.Millisecond})
-	cl := dialSIO(t, sc.url, "/b")
+	cl := siotest.Dial(t, sc.url, "/b", nil)
 	ws := nextConn(t, conns)
 	pings := make(chan struct{}, 64)
 	ws.SetPingHandler(func(data string) error {
@@ -79,7 +80,7 @@ func TestBridgePingsKeepIdleBridgeAlive(t *testing.T) {
 			t.Fatalf("ping %d did not come", i+1)
 		}
 	}
-	cl.send(`42/b,["still there?"]`)
+	cl.Send(`42/b,["still there?"]`)
 	select {
 	case f, ok := <-frames:
 		if !ok || f != `{"type":"event","event":"still there?","args":[]}` {
@@ -97,9 +98,9 @@ func TestBridgeSilentBackendClosed(t *testing.T) {
 	url, conns, _ := pingBackend(t)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept},
 		bridge.Config{URL: url, PingInterval: 20 * time.Millisecond, Timeout: 40 * time.Millisecond})
-	cl := dialSIO(t, sc.url, "/b")
+	cl := siotest.Dial(t, sc.url, "/b", nil)
 	ws := nextConn(t, conns) // never read: pings stay unanswered
-	if got := cl.frame(); got != "41/b," {
+	if got := cl.Text(); got != "41/b," {
 		t.Fatalf("frame %q, want the DISCONNECT of /b", got)
 	}
 	// The backend's side sees the connection go.
@@ -128,9 +129,9 @@ func TestBridgeForwardHeaders(t *testing.T) {
 		Header:         http.Header{"X-Static": {"1"}, "Authorization": {"Bearer static"}},
 		ForwardHeaders: []string{"authorization", "X-Tenant", "x-absent"},
 	})
-	_, connErr := dialRawHeader(t, sc.url, "/b", http.Header{
+	_, connErr := siotest.DialRaw(t, sc.url, "/b", &siotest.Options{Header: http.Header{
 		"Authorization": {"Bearer client"}, "X-Tenant": {"acme"}, "Cookie": {"session=s"},
-	})
+	}})
 	if connErr != "" {
 		t.Fatalf("connect_error %s", connErr)
 	}

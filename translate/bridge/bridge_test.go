@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/iobridge/iobridge/proxy/socketio"
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/bridge"
 )
@@ -147,11 +148,11 @@ func (c *backendConn) connect() connectFrame {
 func TestBridge(t *testing.T) {
 	be := startBackend(t, 0)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: be.ws})
-	cl := dialSIO(t, sc.url, "/b")
+	cl := siotest.Dial(t, sc.url, "/b", nil)
 	bc := be.conn(t)
 
 	f := bc.connect()
-	if f.Namespace != "/b" || f.Socket.ID != cl.sid || len(f.Socket.Rooms) != 1 || f.Socket.Rooms[0] != cl.sid ||
+	if f.Namespace != "/b" || f.Socket.ID != cl.SID || len(f.Socket.Rooms) != 1 || f.Socket.Rooms[0] != cl.SID ||
 		string(f.Socket.Data) != "{}" || f.Socket.Handshake.Query["EIO"] != "4" || string(f.Socket.Handshake.Auth) != "{}" ||
 		f.Recovered == nil || *f.Recovered {
 		t.Fatalf("connect frame %+v", f)
@@ -161,60 +162,60 @@ func TestBridge(t *testing.T) {
 	}
 
 	// Client events become frames, args byte for byte.
-	cl.send(`42/b,["hello",{"b":1, "a":2},"x"]`)
+	cl.Send(`42/b,["hello",{"b":1, "a":2},"x"]`)
 	if got, want := bc.frame(), `{"type":"event","event":"hello","args":[{"b":1, "a":2},"x"]}`; got != want {
 		t.Fatalf("event frame %s, want %s", got, want)
 	}
 	// With an ack: an id, answered by an ack frame.
-	cl.send(`42/b,5["ask","q"]`)
+	cl.Send(`42/b,5["ask","q"]`)
 	if got, want := bc.frame(), `{"type":"event","event":"ask","args":["q"],"id":1}`; got != want {
 		t.Fatalf("event frame %s, want %s", got, want)
 	}
 	bc.send(`{"type":"ack","id":1,"args":["answer",{"n":2}]}`)
-	if got, want := cl.frame(), `43/b,5["answer",{"n":2}]`; got != want {
+	if got, want := cl.Text(), `43/b,5["answer",{"n":2}]`; got != want {
 		t.Fatalf("ack %s, want %s", got, want)
 	}
 	// Binary from the client reaches the backend as {"_binary":…}.
-	cl.send(`451-/b,6["bin",{"_placeholder":true,"num":0}]`)
-	cl.sendBinary([]byte{1, 2, 3})
+	cl.Send(`451-/b,6["bin",{"_placeholder":true,"num":0}]`)
+	cl.SendBinary([]byte{1, 2, 3})
 	if got, want := bc.frame(), `{"type":"event","event":"bin","args":[{"_binary":"AQID"}],"id":2}`; got != want {
 		t.Fatalf("binary event frame %s, want %s", got, want)
 	}
 	bc.send(`{"type":"ack","id":2}`) // an ack without args
-	if got, want := cl.frame(), `43/b,6[]`; got != want {
+	if got, want := cl.Text(), `43/b,6[]`; got != want {
 		t.Fatalf("ack %s, want %s", got, want)
 	}
 
 	// Instructions: "to" defaults to this socket; join and leave; arrays.
-	other := dialSIO(t, sc.url, "/b")
+	other := siotest.Dial(t, sc.url, "/b", nil)
 	obc := be.conn(t)
 	obc.connect()
 	bc.send(`{"event":"just you","args":[1]}`)
-	cl.expect("just you", `[1]`)
+	cl.Expect("just you", `[1]`)
 	bc.send(`{"type":"join","rooms":["lobby"]}`)
 	bc.send(`{"event":"joined"}`)
-	cl.expect("joined", `[]`)
-	obc.send(`[{"type":"emit","event":"to lobby","to":["lobby"]},{"event":"to all","to":["lobby","` + other.sid + `"]}]`)
-	cl.expect("to lobby", `[]`)
-	cl.expect("to all", `[]`)
-	other.expect("to all", `[]`)
+	cl.Expect("joined", `[]`)
+	obc.send(`[{"type":"emit","event":"to lobby","to":["lobby"]},{"event":"to all","to":["lobby","` + other.SID + `"]}]`)
+	cl.Expect("to lobby", `[]`)
+	cl.Expect("to all", `[]`)
+	other.Expect("to all", `[]`)
 	// Malformed frames are skipped; the bridge stays.
 	for _, bad := range []string{`nope`, `{"type":"ack"}`, `{"type":"shout"}`, `{"args":[1]}`, `{"event":"connect"}`, `{"event":"e","args":[{"_binary":"!"}]}`} {
 		bc.send(bad)
 	}
 	bc.send(`{"type":"leave","rooms":["lobby"]}`)
 	bc.send(`{"event":"left"}`)
-	cl.expect("left", `[]`)
+	cl.Expect("left", `[]`)
 	obc.send(`{"event":"lobby again","to":"lobby"}`)
 	obc.send(`{"event":"after"}`) // to the other socket only
 	bc.send(`{"event":"still here"}`)
-	cl.expect("still here", `[]`)
-	other.expect("after", `[]`)
+	cl.Expect("still here", `[]`)
+	other.Expect("after", `[]`)
 
 	// Events without ack are not answered; ack frames for nothing are
 	// ignored.
 	bc.send(`{"type":"ack","id":99,"args":[]}`)
-	cl.send(`42/b,["ping"]`)
+	cl.Send(`42/b,["ping"]`)
 	if got := bc.frame(); got != `{"type":"event","event":"ping","args":[]}` {
 		t.Fatalf("event frame %s", got)
 	}
@@ -223,16 +224,16 @@ func TestBridge(t *testing.T) {
 func TestBridgeClientLeaves(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		leave  func(c *sioClient)
+		leave  func(c *siotest.Client)
 		reason string
 	}{
-		{"namespace disconnect", func(c *sioClient) { c.send("41/b,") }, "client namespace disconnect"},
-		{"transport close", func(c *sioClient) { c.conn.Close() }, "transport close"},
+		{"namespace disconnect", func(c *siotest.Client) { c.Send("41/b,") }, "client namespace disconnect"},
+		{"transport close", func(c *siotest.Client) { c.Close() }, "transport close"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			be := startBackend(t, 0)
 			sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: be.ws})
-			cl := dialSIO(t, sc.url, "/b")
+			cl := siotest.Dial(t, sc.url, "/b", nil)
 			bc := be.conn(t)
 			bc.connect()
 			tc.leave(cl)
@@ -247,7 +248,7 @@ func TestBridgeClientLeaves(t *testing.T) {
 func TestBridgeServerShutdown(t *testing.T) {
 	be := startBackend(t, 0)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: be.ws})
-	dialSIO(t, sc.url, "/b")
+	siotest.Dial(t, sc.url, "/b", nil)
 	bc := be.conn(t)
 	bc.connect()
 	if err := sc.srv.Shutdown(t.Context()); err != nil {
@@ -267,21 +268,21 @@ func TestBridgeServerShutdown(t *testing.T) {
 func TestBridgeBackendCloses(t *testing.T) {
 	be := startBackend(t, 0)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: be.ws})
-	cl := dialSIO(t, sc.url, "/b")
+	cl := siotest.Dial(t, sc.url, "/b", nil)
 	bc := be.conn(t)
 	bc.connect()
 	// The same connection also joins "/": it must stay.
-	cl.send("40")
-	if f := cl.frame(); !strings.HasPrefix(f, "40{") {
+	cl.Send("40")
+	if f := cl.Text(); !strings.HasPrefix(f, "40{") {
 		t.Fatalf(`CONNECT "/" answered %q`, f)
 	}
-	cl.send(`42/b,1["pending"]`)
+	cl.Send(`42/b,1["pending"]`)
 	bc.frame()
 	bc.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second))
 	bc.ws.Close()
 	// The socket is disconnected, the pending ack fails (the client has
 	// left the namespace: it ignores it), and "/" stays.
-	for got := cl.frame(); got != "41/b,"; got = cl.frame() {
+	for got := cl.Text(); got != "41/b,"; got = cl.Text() {
 		if !strings.HasPrefix(got, `43/b,1[{"error":{"status":502`) {
 			t.Fatalf("frame %q, want the failed ack or DISCONNECT", got)
 		}
@@ -289,7 +290,7 @@ func TestBridgeBackendCloses(t *testing.T) {
 	if _, err := sc.exec.Execute(t.Context(), &translate.Instruction{Namespace: "/", Event: "alive"}, translate.ExecOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for got := cl.frame(); got != `42["alive"]`; got = cl.frame() {
+	for got := cl.Text(); got != `42["alive"]`; got = cl.Text() {
 		if !strings.HasPrefix(got, `43/b,1[{"error":{"status":502`) {
 			t.Fatalf(`frame %q after the bridge closed, want the event on "/"`, got)
 		}
@@ -308,7 +309,7 @@ func TestBridgeDialFails(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: tc.url})
-			_, connErr := dialRaw(t, sc.url, "/b")
+			_, connErr := siotest.DialRaw(t, sc.url, "/b", nil)
 			if connErr != tc.want {
 				t.Fatalf("connect_error %s, want %s", connErr, tc.want)
 			}
@@ -319,22 +320,22 @@ func TestBridgeDialFails(t *testing.T) {
 func TestBridgeAckTimeout(t *testing.T) {
 	be := startBackend(t, 0)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept}, bridge.Config{URL: be.ws, Timeout: 50 * time.Millisecond})
-	cl := dialSIO(t, sc.url, "/b")
+	cl := siotest.Dial(t, sc.url, "/b", nil)
 	bc := be.conn(t)
 	bc.connect()
-	cl.send(`42/b,3["slow"]`)
+	cl.Send(`42/b,3["slow"]`)
 	bc.frame()
-	if got := cl.frame(); !strings.HasPrefix(got, `43/b,3[{"error":{"status":504,`) {
+	if got := cl.Text(); !strings.HasPrefix(got, `43/b,3[{"error":{"status":504,`) {
 		t.Fatalf("ack %q, want a 504 error", got)
 	}
 	// A late ack is dropped; the next event works.
 	bc.send(`{"type":"ack","id":1,"args":["late"]}`)
-	cl.send(`42/b,4["fast"]`)
+	cl.Send(`42/b,4["fast"]`)
 	if got := bc.frame(); got != `{"type":"event","event":"fast","args":[],"id":2}` {
 		t.Fatalf("frame %s", got)
 	}
 	bc.send(`{"type":"ack","id":2,"args":["ok"]}`)
-	if got := cl.frame(); got != `43/b,4["ok"]` {
+	if got := cl.Text(); got != `43/b,4["ok"]` {
 		t.Fatalf("ack %q", got)
 	}
 }
@@ -378,13 +379,13 @@ func TestBridgeWithWebhook(t *testing.T) {
 		be := startBackend(t, 0)
 		wh := &fakeWebhook{got: make(chan *translate.Envelope, 16)}
 		sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectWebhook}, bridge.Config{URL: be.ws, Webhook: wh})
-		cl := dialSIO(t, sc.url, "/b")
+		cl := siotest.Dial(t, sc.url, "/b", nil)
 		wh.next(t, translate.TypeConnect)
 		f := be.conn(t).connect()
-		if strings.Join(f.Socket.Rooms, ",") != strings.Join(sortedPair(cl.sid, "vip"), ",") || string(f.Socket.Data) != `{"user":"ann"}` {
+		if strings.Join(f.Socket.Rooms, ",") != strings.Join(sortedPair(cl.SID, "vip"), ",") || string(f.Socket.Data) != `{"user":"ann"}` {
 			t.Fatalf("connect frame after the webhook's answer: %+v", f.Socket)
 		}
-		cl.send("41/b,")
+		cl.Send("41/b,")
 		if e := wh.next(t, translate.TypeDisconnect); e.Reason != "client namespace disconnect" {
 			t.Fatalf("disconnect delivery reason %q", e.Reason)
 		}
@@ -393,7 +394,7 @@ func TestBridgeWithWebhook(t *testing.T) {
 		be := startBackend(t, 0)
 		wh := &fakeWebhook{reject: true, got: make(chan *translate.Envelope, 16)}
 		sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectWebhook}, bridge.Config{URL: be.ws, Webhook: wh})
-		if _, connErr := dialRaw(t, sc.url, "/b"); connErr != `{"message":"not you"}` {
+		if _, connErr := siotest.DialRaw(t, sc.url, "/b", nil); connErr != `{"message":"not you"}` {
 			t.Fatalf("connect_error %s", connErr)
 		}
 		select {

@@ -2,18 +2,12 @@ package bridge_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
@@ -84,140 +78,4 @@ func startSidecar(t testing.TB, route translate.Route, cfg bridge.Config) *sidec
 	})
 	sc.tr, sc.br, sc.exec, sc.url = tr, br, cfg.Executor, hs.URL
 	return sc
-}
-
-// sioClient is a minimal Socket.IO client over a WebSocket, one namespace.
-type sioClient struct {
-	t    testing.TB
-	conn *websocket.Conn
-	nsp  string
-	sid  string
-	wmu  sync.Mutex
-	in   chan string
-}
-
-func dialSIO(t testing.TB, base, nsp string) *sioClient {
-	t.Helper()
-	c, connErr := dialRaw(t, base, nsp)
-	if connErr != "" {
-		t.Fatalf("connect %s: CONNECT_ERROR %s", nsp, connErr)
-	}
-	return c
-}
-
-// dialRaw connects and returns the client, or the CONNECT_ERROR payload.
-func dialRaw(t testing.TB, base, nsp string) (*sioClient, string) {
-	t.Helper()
-	return dialRawHeader(t, base, nsp, nil)
-}
-
-// dialRawHeader is dialRaw with headers on the handshake request.
-func dialRawHeader(t testing.TB, base, nsp string, h http.Header) (*sioClient, string) {
-	t.Helper()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, h)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
-	}
-	c := &sioClient{t: t, conn: conn, nsp: nsp, in: make(chan string, 1<<16)}
-	t.Cleanup(func() { conn.Close() })
-	go c.readLoop()
-	if f := c.frame(); !strings.HasPrefix(f, "0{") {
-		t.Fatalf("first frame %q, want OPEN", f)
-	}
-	c.send("40" + c.prefix())
-	f := c.frame()
-	if strings.HasPrefix(f, "44"+c.prefix()) {
-		return c, strings.TrimPrefix(f, "44"+c.prefix())
-	}
-	if !strings.HasPrefix(f, "40"+c.prefix()+"{") {
-		t.Fatalf("CONNECT answered %q", f)
-	}
-	var v struct {
-		SID string `json:"sid"`
-	}
-	_ = json.Unmarshal([]byte(strings.TrimPrefix(f, "40"+c.prefix())), &v)
-	c.sid = v.SID
-	return c, ""
-}
-
-func (c *sioClient) prefix() string {
-	if c.nsp == "/" || c.nsp == "" {
-		return ""
-	}
-	return c.nsp + ","
-}
-
-func (c *sioClient) readLoop() {
-	defer close(c.in)
-	for {
-		typ, b, err := c.conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		if typ != websocket.TextMessage {
-			continue
-		}
-		if string(b) == "2" {
-			c.send("3")
-			continue
-		}
-		c.in <- string(b)
-	}
-}
-
-func (c *sioClient) sendBinary(b []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.conn.WriteMessage(websocket.BinaryMessage, b)
-}
-
-func (c *sioClient) send(s string) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.conn.WriteMessage(websocket.TextMessage, []byte(s))
-}
-
-func (c *sioClient) frame() string {
-	c.t.Helper()
-	select {
-	case f, ok := <-c.in:
-		if !ok {
-			c.t.Fatalf("connection closed")
-		}
-		return f
-	case <-time.After(waitTimeout):
-		c.t.Fatalf("no frame within %v", waitTimeout)
-		return ""
-	}
-}
-
-// event waits for the next EVENT of the client's namespace and returns
-// its name and args array.
-func (c *sioClient) event() (string, string) {
-	c.t.Helper()
-	for {
-		f := c.frame()
-		p := "42" + c.prefix()
-		if !strings.HasPrefix(f, p) {
-			continue
-		}
-		var arr []json.RawMessage
-		if err := json.Unmarshal([]byte(f[len(p):]), &arr); err != nil || len(arr) == 0 {
-			c.t.Fatalf("event payload %q", f)
-		}
-		var name string
-		_ = json.Unmarshal(arr[0], &name)
-		b, _ := json.Marshal(arr[1:])
-		return name, string(b)
-	}
-}
-
-// expect waits for the next event and checks its name and args.
-func (c *sioClient) expect(name, args string) {
-	c.t.Helper()
-	gotName, gotArgs := c.event()
-	if gotName != name || gotArgs != args {
-		c.t.Fatalf("event = %s %s, want %s %s", gotName, gotArgs, name, args)
-	}
 }

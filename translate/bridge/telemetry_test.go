@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/bridge"
 )
@@ -97,16 +98,16 @@ func TestBridgeSpans(t *testing.T) {
 	be := startBackend(t, 0)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept},
 		bridge.Config{URL: be.ws, TracerProvider: tp, Timeout: 2 * time.Second})
-	cl := dialSIO(t, sc.url, "/b")
+	cl := siotest.Dial(t, sc.url, "/b", nil)
 	bc := be.conn(t)
 	bc.connect()
 
-	cl.send(`42/b,5["ask","q"]`)
+	cl.Send(`42/b,5["ask","q"]`)
 	if got, want := bc.frame(), `{"type":"event","event":"ask","args":["q"],"id":1}`; got != want {
 		t.Fatalf("event frame %s, want %s", got, want)
 	}
 	bc.send(`{"type":"ack","id":1,"args":["answer"]}`)
-	if got, want := cl.frame(), `43/b,5["answer"]`; got != want {
+	if got, want := cl.Text(), `43/b,5["answer"]`; got != want {
 		t.Fatalf("ack %s, want %s", got, want)
 	}
 	ack := rec.span(t, "/b ack receive")
@@ -118,17 +119,17 @@ func TestBridgeSpans(t *testing.T) {
 	}
 	wantAttrs(t, send, map[string]string{
 		"messaging.system": "socket.io", "messaging.destination": "/b", "messaging.operation": "send",
-		"messaging.socket.io.event_name": "ask", "iobridge.socket.id": cl.sid, "iobridge.bridge.frame": "event",
+		"messaging.socket.io.event_name": "ask", "iobridge.socket.id": cl.SID, "iobridge.bridge.frame": "event",
 	})
 	if !isChild(ack, send) || ack.SpanKind() != trace.SpanKindConsumer {
 		t.Errorf("ack frame span parent %s kind %v, want the event frame's span %s, consumer", ack.Parent().SpanID(), ack.SpanKind(), send.SpanContext().SpanID())
 	}
-	wantAttrs(t, ack, map[string]string{"messaging.operation": "receive", "iobridge.bridge.frame": "ack", "iobridge.socket.id": cl.sid})
+	wantAttrs(t, ack, map[string]string{"messaging.operation": "receive", "iobridge.bridge.frame": "ack", "iobridge.socket.id": cl.SID})
 
 	// An instruction frame: its span, and the emit's under it.
 	bc.send(`{"event":"news","args":[1]}`)
-	cl.expect("news", `[1]`)
-	emit := rec.span(t, "/b["+cl.sid+"] send")
+	cl.Expect("news", `[1]`)
+	emit := rec.span(t, "/b["+cl.SID+"] send")
 	ins := rec.span(t, "/b news receive")
 	if !isChild(emit, ins) || ins.Parent().IsValid() || ins.SpanKind() != trace.SpanKindConsumer {
 		t.Errorf("instruction frame span parent %v kind %v; emit span parent %s, want a consumer root span and the emit under it",
@@ -146,7 +147,7 @@ func TestBridgeSpans(t *testing.T) {
 	if s := rec.span(t, "/b connect receive"); s.Status().Code != codes.Error {
 		t.Errorf("failed instruction span status %v, want Error", s.Status())
 	}
-	cl.send(`42/b,6["unanswered"]`)
+	cl.Send(`42/b,6["unanswered"]`)
 	bc.frame()
 	if s := rec.span(t, "/b unanswered send"); s.Status().Code != codes.Error {
 		t.Errorf("event frame span without its ack: status %v, want Error", s.Status())

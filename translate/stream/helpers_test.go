@@ -2,16 +2,11 @@ package stream_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
@@ -51,117 +46,6 @@ func startSidecar(t testing.TB, namespaces ...string) *sidecar {
 		hs.Close()
 	})
 	return &sidecar{srv: srv, exec: translate.NewExecutor(srv), url: hs.URL}
-}
-
-// sioClient is a minimal Socket.IO client over a WebSocket, one namespace.
-type sioClient struct {
-	t    testing.TB
-	conn *websocket.Conn
-	nsp  string
-	sid  string
-	wmu  sync.Mutex
-	in   chan string
-}
-
-func dialSIO(t testing.TB, base, nsp string) *sioClient {
-	t.Helper()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
-	}
-	c := &sioClient{t: t, conn: conn, nsp: nsp, in: make(chan string, 1<<16)}
-	t.Cleanup(func() { conn.Close() })
-	go c.readLoop()
-	if f := c.frame(); !strings.HasPrefix(f, "0{") {
-		t.Fatalf("first frame %q, want OPEN", f)
-	}
-	c.send("40" + c.prefix())
-	f := c.frame()
-	if !strings.HasPrefix(f, "40"+c.prefix()+"{") {
-		t.Fatalf("CONNECT answered %q", f)
-	}
-	var v struct {
-		SID string `json:"sid"`
-	}
-	_ = json.Unmarshal([]byte(strings.TrimPrefix(f, "40"+c.prefix())), &v)
-	c.sid = v.SID
-	return c
-}
-
-func (c *sioClient) prefix() string {
-	if c.nsp == "/" || c.nsp == "" {
-		return ""
-	}
-	return c.nsp + ","
-}
-
-func (c *sioClient) readLoop() {
-	defer close(c.in)
-	for {
-		typ, b, err := c.conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		if typ != websocket.TextMessage {
-			continue
-		}
-		if string(b) == "2" {
-			c.send("3")
-			continue
-		}
-		c.in <- string(b)
-	}
-}
-
-func (c *sioClient) send(s string) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.conn.WriteMessage(websocket.TextMessage, []byte(s))
-}
-
-func (c *sioClient) frame() string {
-	c.t.Helper()
-	select {
-	case f, ok := <-c.in:
-		if !ok {
-			c.t.Fatalf("connection closed")
-		}
-		return f
-	case <-time.After(waitTimeout):
-		c.t.Fatalf("no frame within %v", waitTimeout)
-		return ""
-	}
-}
-
-// event waits for the next EVENT of the client's namespace and returns
-// its name and args array.
-func (c *sioClient) event() (string, string) {
-	c.t.Helper()
-	for {
-		f := c.frame()
-		p := "42" + c.prefix()
-		if !strings.HasPrefix(f, p) {
-			continue
-		}
-		var arr []json.RawMessage
-		if err := json.Unmarshal([]byte(f[len(p):]), &arr); err != nil || len(arr) == 0 {
-			c.t.Fatalf("event payload %q", f)
-		}
-		var name string
-		_ = json.Unmarshal(arr[0], &name)
-		b, _ := json.Marshal(arr[1:])
-		return name, string(b)
-	}
-}
-
-// expect waits for the next event and checks its name and args.
-func (c *sioClient) expect(name, args string) {
-	c.t.Helper()
-	gotName, gotArgs := c.event()
-	if gotName != name || gotArgs != args {
-		c.t.Fatalf("event = %s %s, want %s %s", gotName, gotArgs, name, args)
-	}
 }
 
 // join makes the client's socket join room through the executor.

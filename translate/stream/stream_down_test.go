@@ -14,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate/stream"
 )
@@ -108,7 +109,7 @@ func TestBackendDownAtStart(t *testing.T) {
 	for _, scheme := range []string{"http", "ws"} {
 		t.Run(scheme, func(t *testing.T) {
 			sc := startSidecar(t, "/")
-			c := dialSIO(t, sc.url, "/")
+			c := siotest.Dial(t, sc.url, "/", nil)
 			rd := sdkmetric.NewManualReader()
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
 			t.Cleanup(func() { mp.Shutdown(context.Background()) })
@@ -148,7 +149,7 @@ func TestBackendDownAtStart(t *testing.T) {
 			}
 			msgs <- frame(`{"event":"no event name"`)
 			msgs <- frame(`{"event":"up","args":[1]}`)
-			c.expect("up", `[1]`)
+			c.Expect("up", `[1]`)
 			if err := s.Ready(t.Context()); err != nil {
 				t.Fatalf("Ready once up = %v", err)
 			}

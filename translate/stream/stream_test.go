@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate/stream"
 )
 
@@ -92,10 +93,10 @@ func startStream(t *testing.T, cfg stream.Config) *stream.Stream {
 
 func TestSSE(t *testing.T) {
 	sc := startSidecar(t, "/feed", "/other")
-	member := dialSIO(t, sc.url, "/feed")
-	other := dialSIO(t, sc.url, "/feed")
-	elsewhere := dialSIO(t, sc.url, "/other")
-	sc.join(t, "/feed", member.sid, "news")
+	member := siotest.Dial(t, sc.url, "/feed", nil)
+	other := siotest.Dial(t, sc.url, "/feed", nil)
+	elsewhere := siotest.Dial(t, sc.url, "/other", nil)
+	sc.join(t, "/feed", member.SID, "news")
 
 	be := startSSE(t, nil)
 	s := startStream(t, stream.Config{Name: "news", URL: be.URL + "/events", Namespace: "/feed", Executor: sc.exec})
@@ -104,7 +105,7 @@ func TestSSE(t *testing.T) {
 	}
 
 	be.msgs <- "id: 1\ndata: {\"to\":[\"news\"],\"event\":\"headline\",\"args\":[{\"n\":1}]}\n\n"
-	member.expect("headline", `[{"n":1}]`)
+	member.Expect("headline", `[{"n":1}]`)
 	if err := s.Ready(t.Context()); err != nil {
 		t.Fatalf("Ready while connected = %v", err)
 	}
@@ -118,13 +119,13 @@ func TestSSE(t *testing.T) {
 	be.msgs <- ": keep-alive\nid: 2\nevent: ignored\ndata: [{\"event\":\"a\",\"args\":[1]},\n" +
 		"data: {\"event\":\"b\",\"args\":[\"x\"],\"except\":[\"news\"]},\n" +
 		"data: {\"namespace\":\"/other\",\"event\":\"c\"}]\n\n"
-	member.expect("a", `[1]`)
-	other.expect("a", `[1]`)
-	other.expect("b", `["x"]`) // the member is in news: excepted
-	elsewhere.expect("c", `[]`)
+	member.Expect("a", `[1]`)
+	other.Expect("a", `[1]`)
+	other.Expect("b", `["x"]`) // the member is in news: excepted
+	elsewhere.Expect("c", `[]`)
 	be.msgs <- "data: {\"event\":\"last\"}\n\n"
-	member.expect("last", `[]`)
-	other.expect("last", `[]`)
+	member.Expect("last", `[]`)
+	other.Expect("last", `[]`)
 
 	st := s.Stats()
 	if st.Connects != 1 || st.Messages != 6 || st.Instructions != 5 || st.Skipped != 3 {
@@ -137,12 +138,12 @@ func TestSSE(t *testing.T) {
 		t.Fatalf("reconnect Last-Event-ID = %q, want 2", r.Header.Get("Last-Event-ID"))
 	}
 	be.msgs <- "data: {\"event\":\"again\"}\n\n"
-	other.expect("again", `[]`)
+	other.Expect("again", `[]`)
 }
 
 func TestSSEFailuresReconnect(t *testing.T) {
 	sc := startSidecar(t, "/")
-	c := dialSIO(t, sc.url, "/")
+	c := siotest.Dial(t, sc.url, "/", nil)
 	be := startSSE(t, func(w http.ResponseWriter, r *http.Request, n int) bool {
 		switch n {
 		case 1:
@@ -166,7 +167,7 @@ func TestSSEFailuresReconnect(t *testing.T) {
 		be.request(t)
 	}
 	be.msgs <- "data: {\"event\":\"up\"}\n\n"
-	c.expect("up", `[]`)
+	c.Expect("up", `[]`)
 	if err := s.Ready(t.Context()); err != nil {
 		t.Fatalf("Ready = %v", err)
 	}
@@ -245,7 +246,7 @@ func (b *wsBackend) conn(t *testing.T) *websocket.Conn {
 
 func TestWebSocket(t *testing.T) {
 	sc := startSidecar(t, "/")
-	c := dialSIO(t, sc.url, "/")
+	c := siotest.Dial(t, sc.url, "/", nil)
 	be := startWS(t)
 	s := startStream(t, stream.Config{URL: "ws" + strings.TrimPrefix(be.URL, "http") + "/ws",
 		Executor: sc.exec, Header: http.Header{"Authorization": {"Bearer t"}}})
@@ -260,12 +261,12 @@ func TestWebSocket(t *testing.T) {
 		}
 	}
 	send(websocket.TextMessage, `{"event":"one","args":[1,"two"]}`)
-	c.expect("one", `[1,"two"]`)
+	c.Expect("one", `[1,"two"]`)
 	send(websocket.BinaryMessage, `{"event":"binary frame"}`)
 	send(websocket.TextMessage, `{"event":"bad","args":[{"_binary":"%%%"}]}`)
-	send(websocket.TextMessage, `[{"event":"x"},{"event":"y","to":["`+c.sid+`"]}]`)
-	c.expect("x", `[]`)
-	c.expect("y", `[]`)
+	send(websocket.TextMessage, `[{"event":"x"},{"event":"y","to":["`+c.SID+`"]}]`)
+	c.Expect("x", `[]`)
+	c.Expect("y", `[]`)
 	if st := s.Stats(); st.Skipped != 2 || st.Instructions != 3 {
 		t.Fatalf("Stats = %+v", st)
 	}
@@ -275,7 +276,7 @@ func TestWebSocket(t *testing.T) {
 	ws = be.conn(t)
 	<-be.reqs
 	send(websocket.TextMessage, `{"event":"back"}`)
-	c.expect("back", `[]`)
+	c.Expect("back", `[]`)
 
 	// Shutdown says goodbye with a close frame.
 	if err := s.Shutdown(t.Context()); err != nil {

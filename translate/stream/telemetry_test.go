@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	"github.com/iobridge/iobridge/translate/stream"
 )
 
@@ -78,7 +79,7 @@ func attrs(s sdktrace.ReadOnlySpan) map[string]string {
 func TestStreamSpans(t *testing.T) {
 	rec, tp := newSpanRecorder(t)
 	sc := startSidecar(t, "/feed")
-	c := dialSIO(t, sc.url, "/feed")
+	c := siotest.Dial(t, sc.url, "/feed", nil)
 	be := startSSE(t, nil)
 	startStream(t, stream.Config{
 		Name: "news", URL: be.URL + "/events", Namespace: "/feed",
@@ -88,7 +89,7 @@ func TestStreamSpans(t *testing.T) {
 	be.request(t)
 
 	be.msgs <- "data: {\"event\":\"headline\",\"args\":[1]}\n\n"
-	c.expect("headline", `[1]`)
+	c.Expect("headline", `[1]`)
 	emit := rec.span(t, "/feed send")
 	msg := rec.span(t, "news receive")
 	if msg.SpanKind() != trace.SpanKindConsumer || msg.Parent().IsValid() || msg.Status().Code == codes.Error {
@@ -118,7 +119,7 @@ func TestStreamSpans(t *testing.T) {
 		t.Errorf("malformed message span status %v events %v, want Error and an exception", bad.Status(), bad.Events())
 	}
 	be.msgs <- "data: [{\"event\":\"a\"},{\"event\":\"connect\"}]\n\n"
-	c.expect("a", `[]`)
+	c.Expect("a", `[]`)
 	partly := rec.nth(t, "news receive", 3)
 	if partly.Status().Code != codes.Error {
 		t.Errorf("message span with a failed instruction: status %v, want Error", partly.Status())
