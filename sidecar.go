@@ -247,11 +247,15 @@ func newRoutes(cfg *config.Config, logger *slog.Logger, tel *otelsdk.Telemetry, 
 		}
 		if n.Webhook != "" {
 			wh, err := webhook.New(webhook.Config{
-				URL:       n.Webhook,
-				Secret:    n.Secret,
-				Timeout:   n.Timeout.Std(),
-				Transport: webhookTransport(tel),
-				Logger:    logger,
+				URL:     n.Webhook,
+				Secret:  n.Secret,
+				Timeout: n.Timeout.Std(),
+				Logger:  logger,
+				// A client span per attempt, made inside the client on
+				// the route it takes with tracing off too; nil when
+				// tracing is off.
+				TracerProvider: tel.TracerProvider(),
+				Propagator:     tel.Propagator(),
 			})
 			if err != nil { // config has validated the URL and secret; this is a guard
 				return nil, nil, fmt.Errorf("namespace[%d].webhook: %w", i, err)

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 
 	"github.com/iobridge/iobridge/config"
-	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/telemetry/otelsdk"
-	"github.com/iobridge/iobridge/translate/webhook"
 )
 
 // newTelemetry sets up OpenTelemetry from [telemetry] and the OTEL_*
@@ -34,16 +31,4 @@ func newTelemetry(cfg *config.Config, logger *slog.Logger) (*otelsdk.Telemetry, 
 		logger.Info("telemetry: tracing on", "otlp_endpoint", tc.OTLPEndpoint, "protocol", tc.Protocol, "sample_ratio", tc.SampleRatio)
 	}
 	return tel, nil
-}
-
-// webhookTransport is the webhook clients' transport: with tracing, the
-// default transport (webhook.DefaultTransport) with a client span per
-// attempt and traceparent and tracestate injected (telemetry.Transport,
-// which keeps one-write requests; see its doc for why not otelhttp);
-// without, nil (the default transport itself).
-func webhookTransport(tel *otelsdk.Telemetry) http.RoundTripper {
-	if !tel.Tracing() {
-		return nil
-	}
-	return telemetry.Transport(webhook.DefaultTransport(), telemetry.Tracer(tel.TracerProvider()), tel.Propagator())
 }

@@ -1,7 +1,7 @@
 // Package telemetry is iobridge's instrumentation, written against the
 // OpenTelemetry API only: span names and attributes, the span helpers,
 // metric instruments and gauge registration, and the webhook client
-// transport. Libraries import it and take a trace.TracerProvider, a
+// spans (ClientSpans). Libraries import it and take a trace.TracerProvider, a
 // metric.MeterProvider and a propagator in their Config, doing nothing
 // when they are nil.
 //

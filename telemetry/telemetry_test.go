@@ -3,16 +3,21 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/iobridge/iobridge/telemetry"
 )
@@ -188,7 +193,10 @@ func TestNilMetrics(t *testing.T) {
 	}
 }
 
-func TestTransport(t *testing.T) {
+// TestClientSpans: a request's client span ("POST", the HTTP client
+// attributes, an Error status from 400 on) whose context the server
+// receives as traceparent.
+func TestClientSpans(t *testing.T) {
 	got := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Get("Traceparent")
@@ -197,8 +205,9 @@ func TestTransport(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	tr, exp := newTracer(t)
-	rt := telemetry.Transport(http.DefaultTransport, tr, nil)
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	for _, tc := range []struct {
 		path       string
 		wantStatus codes.Code
@@ -206,14 +215,15 @@ func TestTransport(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			exp.Reset()
 			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.URL+tc.path, strings.NewReader("{}"))
-			res, err := rt.RoundTrip(req)
+			cs := telemetry.NewClientSpans(tp, nil, req.URL)
+			ctx, span := cs.Start(req.Context(), req.Method, propagation.HeaderCarrier(req.Header))
+			res, err := http.DefaultTransport.RoundTrip(req.WithContext(ctx))
 			if err != nil {
+				cs.End(span, req.Method, 0, err)
 				t.Fatal(err)
 			}
 			res.Body.Close()
-			if req.Header.Get("Traceparent") != "" {
-				t.Error("the caller's request was modified")
-			}
+			cs.End(span, req.Method, res.StatusCode, nil)
 			spans := exp.GetSpans()
 			if len(spans) != 1 {
 				t.Fatalf("%d spans, want 1", len(spans))
@@ -232,7 +242,21 @@ func TestTransport(t *testing.T) {
 			}
 		})
 	}
-	if telemetry.Transport(http.DefaultTransport, nil, nil) != http.DefaultTransport {
-		t.Error("Transport with a nil tracer wraps")
+	t.Run("error", func(t *testing.T) {
+		exp.Reset()
+		u, _ := url.Parse(srv.URL)
+		cs := telemetry.NewClientSpans(tp, nil, u)
+		_, span := cs.Start(t.Context(), "POST", propagation.HeaderCarrier(http.Header{}))
+		cs.End(span, "POST", 0, &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded})
+		s := exp.GetSpans()[0]
+		if a := attrs(s); a["error.type"] != "timeout" || s.Status.Code != codes.Error {
+			t.Errorf("attributes %v status %v, want error.type timeout, Error", a, s.Status.Code)
+		}
+	})
+	if telemetry.NewClientSpans(nil, nil, &url.URL{}) != nil {
+		t.Error("NewClientSpans with a nil provider makes spans")
+	}
+	if telemetry.NewClientSpans(noop.NewTracerProvider(), nil, &url.URL{}) != nil {
+		t.Error("NewClientSpans with a no-op provider makes spans")
 	}
 }

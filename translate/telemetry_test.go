@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/proxy/socketio/siotest"
-	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
 )
@@ -128,10 +127,8 @@ func TestTraceTree(t *testing.T) {
 		}
 	})
 	prop := propagation.TraceContext{}
-	// The webhook client's transport as main builds it (webhookTransport).
-	wh := newClient(t, h.URL, webhook.Config{
-		Transport: telemetry.Transport(webhook.DefaultTransport(), telemetry.Tracer(tp), prop),
-	})
+	// The webhook client as main builds it: its spans made inside it.
+	wh := newClient(t, h.URL, webhook.Config{TracerProvider: tp, Propagator: prop})
 	sc := startSidecar(t, translate.Config{
 		Routes:         []translate.Route{{Name: "/chat", OnConnect: "webhook", Backend: wh}},
 		TracerProvider: tp,

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/iobridge/iobridge/internal/rawconn"
@@ -27,8 +28,13 @@ import (
 // an http.Response cost about 40 allocations per delivery and, on the
 // echo load, about a tenth of the sidecar's CPU; here a delivery allocates
 // its answer's body and little else. Transport.RoundTrip joins this route
-// at exchange, so that a RoundTripper wrapped around the Transport (the
-// tracing one) sends over the same connections, write and parser.
+// at exchange, so that a RoundTripper wrapped around the Transport sends
+// over the same connections, write and parser.
+//
+// Tracing stays on this route: the attempt's client span is started here
+// (Client.spans), its context appended to the request's head as header
+// fields (wireFields, through the same appendField as Propagate's), and
+// the span ended once the answer's head is read.
 //
 // The attempt's timeout is the connection's deadline rather than a
 // context and a timer of its own; the caller's context still aborts a
@@ -73,10 +79,10 @@ func newDirect(rt http.RoundTripper, u *url.URL, userAgent string) *direct {
 	return &direct{pool: t.pool(u.Host), prefix: b}
 }
 
-// appendRequest appends the whole request of one attempt: the shared
-// prefix, the Standard Webhooks headers, h's headers (trace context), and
-// the body.
-func (c *Client) appendRequest(b []byte, id string, ts int64, h http.Header, body []byte) []byte {
+// appendHead appends the head of one attempt's request but its last
+// fields: the shared prefix and the Standard Webhooks headers. More fields
+// may follow (appendField), then appendBody.
+func (c *Client) appendHead(b []byte, id string, ts int64, body []byte) []byte {
 	b = append(b, c.direct.prefix...)
 	b = append(b, "Webhook-Id: "...)
 	b = append(b, id...)
@@ -86,20 +92,56 @@ func (c *Client) appendRequest(b []byte, id string, ts int64, h http.Header, bod
 		b = append(b, "\r\nWebhook-Signature: "...)
 		b = c.signer.AppendSignature(b, id, ts, body)
 	}
-	b = append(b, "\r\n"...)
+	return append(b, "\r\n"...)
+}
+
+// appendFields appends h's fields (see appendField).
+func appendFields(b []byte, h http.Header) []byte {
 	for k, vs := range h {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
 		for _, v := range vs {
-			if httpguts.ValidHeaderFieldValue(v) {
-				b = append(b, k...)
-				b = append(b, ": "...)
-				b = append(b, v...)
-				b = append(b, "\r\n"...)
-			}
+			b = appendField(b, k, v)
 		}
 	}
+	return b
+}
+
+// appendField appends the header field k: v, its name in canonical form
+// ("traceparent" goes out as "Traceparent", as net/http writes it), or
+// nothing when the name or value is not a valid one (no CR or LF can get
+// in).
+func appendField(b []byte, k, v string) []byte {
+	if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+		return b
+	}
+	n := len(b)
+	b = append(b, k...)
+	upper := true
+	for i := n; i < len(b); i++ {
+		switch c := b[i]; {
+		case upper && 'a' <= c && c <= 'z':
+			b[i] = c - ('a' - 'A')
+		case !upper && 'A' <= c && c <= 'Z':
+			b[i] = c + ('a' - 'A')
+		}
+		upper = b[i] == '-'
+	}
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
+}
+
+// wireFields is the propagation carrier of the direct route: each field
+// the propagator sets is appended to the request's head. The propagator
+// only sets (Inject); Get and Keys have nothing to give.
+type wireFields struct{ b []byte }
+
+func (w *wireFields) Get(string) string { return "" }
+func (w *wireFields) Set(k, v string)   { w.b = appendField(w.b, k, v) }
+func (w *wireFields) Keys() []string    { return nil }
+
+// appendBody ends the request's head with Content-Length and appends the
+// body.
+func appendBody(b, body []byte) []byte {
 	b = append(b, "Content-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
@@ -117,15 +159,25 @@ func (c *Client) attemptDirect(ctx context.Context, id string, body []byte) (*tr
 			c.inflight.Add(-1)
 		}
 	}()
-	var h http.Header
-	if c.propagate != nil {
-		h = make(http.Header, 2)
-		c.propagate(ctx, h)
-	}
 	wp := bufPool.Get().(*[]byte)
-	wire := c.appendRequest((*wp)[:0], id, time.Now().Unix(), h, body)
+	wire := c.appendHead((*wp)[:0], id, time.Now().Unix(), body)
+	var span trace.Span
+	if c.spans != nil {
+		w := &wireFields{b: wire}
+		_, span = c.spans.Start(ctx, http.MethodPost, w)
+		wire = w.b
+	}
+	if c.propagate != nil {
+		h := make(http.Header, 2)
+		c.propagate(ctx, h)
+		wire = appendFields(wire, h)
+	}
+	wire = appendBody(wire, body)
 	a, err := c.direct.pool.exchange(ctx, wire, time.Now().Add(c.timeout), true, nil)
 	putBuffer(wp, wire)
+	if span != nil {
+		c.spans.End(span, http.MethodPost, a.status, err)
+	}
 	if err != nil {
 		return nil, 0, c.classifyDirect(ctx, err)
 	}

@@ -48,9 +48,9 @@ const (
 // hands it the request as wire-ready bytes (see direct.go), and RoundTrip
 // serializes its Request to such bytes; from there both take the same
 // connections, the same write and the same answer parser (readHead). A
-// RoundTripper wrapped around a Transport (tracing: a client span and
-// traceparent per attempt) so decorates that path; it does not choose
-// another one.
+// Client's tracing is no wrapper around it but a hook inside the Client
+// (Config.TracerProvider), so a traced attempt takes that path too, with
+// no Request or Response built for it.
 //
 // The request's context aborts a blocked dial, write or read, the Body's
 // included, until the Body has been read to its end or closed.
@@ -65,7 +65,8 @@ const (
 //
 // https:// URLs, http:// URLs that Proxy routes through a proxy, and
 // requests with an upgrade go to Fallback (net/http): the one path speaks
-// neither TLS nor a proxy's protocol. Neither HTTP/2 nor compression is
+// neither TLS nor a proxy's protocol. Those are the only requests that
+// net/http carries; a Client's tracing hook runs around them as well. Neither HTTP/2 nor compression is
 // spoken: it is meant for backends next to the sidecar.
 //
 // A Transport is safe for concurrent use. Its zero value uses the

@@ -5,15 +5,23 @@
 // Requests carry webhook-id (the envelope id, the same on every retry),
 // webhook-timestamp (unix seconds of the attempt) and webhook-signature
 // ("v1,<base64 HMAC-SHA256 of id.timestamp.body>") when a secret is set,
-// plus whatever Config.Propagate adds (traceparent). Redirects are not
-// followed: a 3xx answer is a failure with its status. Disconnect
-// deliveries are retried with exponential backoff, honoring Retry-After.
+// plus the trace context (traceparent, tracestate) of the attempt's client
+// span with Config.TracerProvider, and whatever Config.Propagate adds.
+// Redirects are not followed: a 3xx answer is a failure with its status.
+// Disconnect deliveries are retried with exponential backoff, honoring
+// Retry-After.
 // Any delivery written on a kept-alive connection the backend had closed
 // (it fails before any byte of the answer) is sent once more, the same
 // bytes, on a fresh connection (see Transport).
 //
 // Deliveries to http:// URLs take one path, Transport's, with tracing on
-// or off; net/http carries https:// and proxied ones (see Transport).
+// or off: the span of an attempt is a hook inside the Client (the span
+// started and its context written among the request's header fields, the
+// span ended when the answer's headers arrive), not a RoundTripper wrapped
+// around the transport, which would need an http.Request and an
+// http.Response per attempt. net/http carries only what that path cannot:
+// https:// URLs and proxied requests (see Transport), the same hook
+// around its RoundTrip.
 package webhook
 
 import (
@@ -34,6 +42,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iobridge/iobridge/telemetry"
 	"github.com/iobridge/iobridge/translate"
 )
 
@@ -88,10 +100,22 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Transport sends the requests. Nil means DefaultTransport(), whose
 	// idle connections every Client reuses (https:// URLs go through
-	// SharedTransport).
+	// SharedTransport). Tracing is not a Transport: see TracerProvider.
 	Transport http.RoundTripper
-	// Propagate, when set, adds trace context headers (traceparent,
-	// tracestate) from ctx to each request.
+	// TracerProvider makes a client span per attempt ("POST", with the
+	// HTTP client attributes; see telemetry.ClientSpans), a child of the
+	// delivery's context, whose context goes to the backend as
+	// traceparent and tracestate. The span is made inside the Client, on
+	// whatever route the attempt takes, so turning tracing on changes no
+	// route. Nil (or a no-op provider) makes no span.
+	TracerProvider trace.TracerProvider
+	// Propagator writes the span's context into the request's header
+	// fields. Nil means propagation.TraceContext.
+	Propagator propagation.TextMapPropagator
+	// Propagate, when set, adds header fields from the delivery's context
+	// to each request (its trace context, when the span is made
+	// elsewhere). With TracerProvider set too, both fields go out: set
+	// one of them.
 	Propagate func(ctx context.Context, h http.Header)
 	// UserAgent is the User-Agent header. Empty means "iobridge".
 	UserAgent string
@@ -115,6 +139,7 @@ type Client struct {
 	req       *http.Request // the fields every attempt shares
 	direct    *direct       // nil: attempts go through rt.RoundTrip
 	propagate func(context.Context, http.Header)
+	spans     *telemetry.ClientSpans // nil: tracing off
 	userAgent []string
 	log       *slog.Logger
 
@@ -140,6 +165,7 @@ func New(cfg Config) (*Client, error) {
 		maxWait:   cfg.MaxBackoff,
 		rt:        cfg.Transport,
 		propagate: cfg.Propagate,
+		spans:     telemetry.NewClientSpans(cfg.TracerProvider, cfg.Propagator, u),
 		userAgent: []string{cfg.UserAgent},
 		log:       cfg.Logger,
 	}
@@ -305,13 +331,18 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		timer.Stop()
 		cancel(nil)
 	}
-	// One copy of the template, with the attempt's context.
-	req := c.req.WithContext(actx)
-	req.Header = make(http.Header, 8)
+	h := make(http.Header, 8)
+	var span trace.Span
+	sctx := context.Context(actx)
+	if c.spans != nil {
+		sctx, span = c.spans.Start(actx, http.MethodPost, propagation.HeaderCarrier(h))
+	}
+	// One copy of the template, with the attempt's (and span's) context.
+	req := c.req.WithContext(sctx)
+	req.Header = h
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	req.ContentLength = int64(len(body))
-	h := req.Header
 	h["Content-Type"] = contentTypeJSON
 	h["User-Agent"] = c.userAgent
 	h["Webhook-Id"] = []string{id}
@@ -326,6 +357,13 @@ func (c *Client) attempt(ctx context.Context, id string, body []byte) (*translat
 		c.propagate(ctx, h)
 	}
 	resp, err := c.rt.RoundTrip(req)
+	if span != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		c.spans.End(span, http.MethodPost, status, err)
+	}
 	if err != nil {
 		cause := context.Cause(actx)
 		cancelAll()

@@ -311,26 +311,41 @@ func TestStream(t *testing.T) {
 
 // BenchmarkDispatch measures one delivery's sidecar side: envelope
 // encoding into a pooled buffer, signing, and the request to a local
-// backend that answers an ack.
+// backend that answers an ack; under tracing=on, with a span per delivery
+// from a real SDK provider too, recorded in memory (the exporter emptied
+// each time) and its traceparent sent.
 func BenchmarkDispatch(b *testing.B) {
-	for _, size := range []int{64, 4096} {
-		b.Run(fmt.Sprintf("args=%dB", size), func(b *testing.B) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = io.WriteString(w, `{"ack":["ok"]}`)
-			}))
-			defer srv.Close()
-			c, _ := webhook.New(webhook.Config{URL: srv.URL, Secret: secret, Logger: quiet()})
-			e := env("event")
-			e.Args = []json.RawMessage{json.RawMessage(`"` + strings.Repeat("x", size) + `"`)}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.Deliver(context.Background(), e); err != nil {
-					b.Fatal(err)
-				}
+	for _, tracing := range []bool{false, true} {
+		for _, size := range []int{64, 4096} {
+			name := fmt.Sprintf("args=%dB", size)
+			if tracing {
+				name = "tracing=on/" + name
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, `{"ack":["ok"]}`)
+				}))
+				defer srv.Close()
+				cfg := webhook.Config{URL: srv.URL, Secret: secret, Logger: quiet()}
+				reset := func() {}
+				if tracing {
+					tp, exp := newTracerProvider(b)
+					cfg.TracerProvider, reset = tp, exp.Reset
+				}
+				c, _ := webhook.New(cfg)
+				e := env("event")
+				e.Args = []json.RawMessage{json.RawMessage(`"` + strings.Repeat("x", size) + `"`)}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := c.Deliver(context.Background(), e); err != nil {
+						b.Fatal(err)
+					}
+					reset()
+				}
+			})
+		}
 	}
 }
 
