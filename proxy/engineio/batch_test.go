@@ -126,12 +126,16 @@ func TestSendDeferred_ManySessions(t *testing.T) {
 	}
 	for i, c := range clients {
 		for r := range rounds {
-			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_ = c.SetReadDeadline(time.Now().Add(waitLimit))
 			_, data, err := c.ReadMessage()
 			if err != nil {
+				// The state is read under the lock, which is let go
+				// before Fatalf: the cleanup's Shutdown takes it.
 				s := sessions[i]
 				s.mu.Lock()
-				t.Fatalf("client %d round %d: %v; queue %d writing %v deferred %v state %d", i, r, err, len(s.queue), s.writing, s.deferred, s.state)
+				queued, writing, deferred, state := len(s.queue), s.writing, s.deferred, s.state
+				s.mu.Unlock()
+				t.Fatalf("client %d round %d: %v; queue %d writing %v deferred %v state %d", i, r, err, queued, writing, deferred, state)
 			}
 			if got, want := string(data), fmt.Sprint("4", r); got != want {
 				t.Fatalf("client %d: frame %q, want %q", i, got, want)
