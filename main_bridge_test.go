@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 )
 
 // TestServeBridgeOnPattern: a bridge configured on a namespace given by
@@ -48,10 +49,9 @@ func TestServeBridgeOnPattern(t *testing.T) {
 	go func() { exited <- run(ctx, []string{"-config", cfgFile, "-log-format", "json"}, io.Discard, logs) }()
 	url, _ := logs.waitRecord(t, "listening", exited)["url"].(string)
 
-	sid := pollHandshake(t, url+"rt/?EIO=4&transport=polling")
-	got := connectNamespaces(t, url+"rt/?EIO=4&transport=polling&sid="+sid, "", "/tenant-abc")
-	if !strings.HasPrefix(got["/tenant-abc"], `40/tenant-abc,{"sid":"`) {
-		t.Fatalf("CONNECT /tenant-abc answered %q, want a CONNECT ack", got["/tenant-abc"])
+	c, connErr := siotest.DialRaw(t, url, "/tenant-abc", &siotest.Options{Transport: siotest.Polling, Path: "/rt/"})
+	if connErr != "" || c.SID == "" {
+		t.Fatalf("CONNECT /tenant-abc: CONNECT_ERROR %q, sid %q; want a CONNECT ack", connErr, c.SID)
 	}
 	select {
 	case f := <-frames:

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -30,11 +30,9 @@ func TestServeStreamsDrainPersists(t *testing.T) {
 	exited := make(chan int, 1)
 	go func() { exited <- run(ctx, []string{"-config", cfgFile, "-log-format", "json"}, io.Discard, logs) }()
 	url, _ := logs.waitRecord(t, "listening", exited)["url"].(string)
-	sid := pollHandshake(t, url+"rt/?EIO=4&transport=polling")
-	got := connectNamespaces(t, url+"rt/?EIO=4&transport=polling&sid="+sid, "", "/")
-	var ack struct{ SID, PID string }
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(got["/"], "40")), &ack); err != nil || ack.PID == "" {
-		t.Fatalf("CONNECT answer %q: want a pid (recovery on)", got["/"])
+	ack := siotest.Dial(t, url, "/", &siotest.Options{Transport: siotest.Polling, Path: "/rt/"})
+	if ack.PID == "" {
+		t.Fatalf("CONNECT answer: sid %q, no pid; want a pid (recovery on)", ack.SID)
 	}
 
 	cancel()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/examples/demo"
+	"github.com/iobridge/iobridge/proxy/socketio/siotest"
 )
 
 const goodConfig = `
@@ -275,38 +276,35 @@ func TestServeAnswersHandshake(t *testing.T) {
 		t.Fatalf("listening record = %v, want a 127.0.0.1 url and path /rt/", rec)
 	}
 
-	resp, err := http.Get(url + "rt/?EIO=4&transport=polling")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte("0{")) {
-		t.Fatalf("handshake = %d %q, want 200 and an OPEN packet", resp.StatusCode, body)
-	}
+	// The handshake (siotest fails the test unless it is 200 and an OPEN
+	// packet) over polling on the configured path, and Socket.IO on top.
+	poll := &siotest.Options{Transport: siotest.Polling, Path: "/rt/"}
+	root := siotest.Dial(t, url, "/", poll)
 	var open struct {
 		SID          string `json:"sid"`
 		PingInterval int    `json:"pingInterval"`
 		PingTimeout  int    `json:"pingTimeout"`
 		MaxPayload   int    `json:"maxPayload"`
 	}
-	if err := json.Unmarshal(body[1:], &open); err != nil {
-		t.Fatalf("OPEN packet %q: %v", body, err)
+	if err := json.Unmarshal([]byte(root.Open), &open); err != nil {
+		t.Fatalf("OPEN packet %q: %v", root.Open, err)
 	}
 	if len(open.SID) != 20 || open.PingInterval != 3000 || open.PingTimeout != 2000 || open.MaxPayload != 5000 {
 		t.Errorf("OPEN = %+v, want a 20-char sid and the configured 3000/2000/5000", open)
 	}
 
-	// Socket.IO on top: the main namespace and a pattern namespace
-	// connect; a namespace the configuration does not name is refused.
-	got := connectNamespaces(t, url+"rt/?EIO=4&transport=polling&sid="+open.SID, "", "/tenant-abc", "/nope", "/")
+	// The main namespace and a pattern namespace connect (with a sid); a
+	// namespace the configuration does not name is refused.
+	if root.SID == "" {
+		t.Errorf("CONNECT / answered without a sid")
+	}
 	for ns, want := range map[string]string{
-		"/tenant-abc": `40/tenant-abc,{"sid":"`,
-		"/nope":       `44/nope,{"message":"Invalid namespace"}`,
-		"/":           `40{"sid":"`,
+		"/tenant-abc": "",
+		"/nope":       `{"message":"Invalid namespace"}`,
 	} {
-		if !strings.HasPrefix(got[ns], want) {
-			t.Errorf("CONNECT %s answered %q, want %q…", ns, got[ns], want)
+		c, connErr := siotest.DialRaw(t, url, ns, poll)
+		if connErr != want || (want == "" && c.SID == "") {
+			t.Errorf("CONNECT %s: CONNECT_ERROR %q, sid %q; want CONNECT_ERROR %q (a sid if none)", ns, connErr, c.SID, want)
 		}
 	}
 
@@ -337,7 +335,7 @@ func TestServeAnswersHandshake(t *testing.T) {
 		}
 	}
 
-	resp, err = http.Get(url + "socket.io/?EIO=4&transport=polling")
+	resp, err := http.Get(url + "socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,61 +426,6 @@ func TestServeListenError(t *testing.T) {
 	}
 }
 
-// connectNamespaces sends a CONNECT for each namespace over the polling
-// session at url and returns the server's answer per namespace, answering
-// pings meanwhile.
-func connectNamespaces(t *testing.T, url, auth string, namespaces ...string) map[string]string {
-	t.Helper()
-	post := func(body string) {
-		t.Helper()
-		resp, err := http.Post(url, "text/plain;charset=UTF-8", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST %q = %d", body, resp.StatusCode)
-		}
-	}
-	var packets []string
-	for _, ns := range namespaces {
-		if ns == "/" {
-			packets = append(packets, "40"+auth)
-		} else {
-			packets = append(packets, "40"+ns+","+auth)
-		}
-	}
-	post(strings.Join(packets, "\x1e"))
-	got := map[string]string{}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < len(namespaces) && time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("poll = %d %q", resp.StatusCode, body)
-		}
-		for _, p := range strings.Split(string(body), "\x1e") {
-			switch {
-			case p == "2":
-				post("3")
-			case strings.HasPrefix(p, "40/"), strings.HasPrefix(p, "44/"):
-				ns, _, _ := strings.Cut(p[2:], ",")
-				got[ns] = p
-			case strings.HasPrefix(p, "40{"), strings.HasPrefix(p, "44{"):
-				got["/"] = p
-			}
-		}
-	}
-	if len(got) < len(namespaces) {
-		t.Fatalf("answers within 10s: %v, want one for each of %v", got, namespaces)
-	}
-	return got
-}
-
 func TestServeDemo(t *testing.T) {
 	cfg, _, err := config.Parse([]byte(goodConfig+`
 [[namespace]]
@@ -531,18 +474,16 @@ bridge = "ws://127.0.0.1:0/legacy"
 		}
 	}
 	// The example backend decides the connect: it accepts a name.
-	sid := pollHandshake(t, base+"rt/?EIO=4&transport=polling")
-	got := connectNamespaces(t, base+"rt/?EIO=4&transport=polling&sid="+sid, `{"name":"tester"}`, "/chat")
-	if !strings.HasPrefix(got["/chat"], `40/chat,{"sid":"`) {
-		t.Errorf("CONNECT /chat through the example backend answered %q, want an acknowledgement", got["/chat"])
+	poll := &siotest.Options{Transport: siotest.Polling, Path: "/rt/", Auth: `{"name":"tester"}`}
+	if c, connErr := siotest.DialRaw(t, base, "/chat", poll); connErr != "" || c.SID == "" {
+		t.Errorf("CONNECT /chat through the example backend: CONNECT_ERROR %q, sid %q; want an acknowledgement", connErr, c.SID)
 	}
 	// The stream and the bridge reach the example backend on its picked
 	// port too.
 	logs.waitRecord(t, "stream: connected", exited)
-	sid = pollHandshake(t, base+"rt/?EIO=4&transport=polling")
-	got = connectNamespaces(t, base+"rt/?EIO=4&transport=polling&sid="+sid, "", "/legacy")
-	if !strings.HasPrefix(got["/legacy"], `40/legacy,{"sid":"`) {
-		t.Errorf("CONNECT /legacy bridged to the example backend answered %q, want an acknowledgement", got["/legacy"])
+	poll.Auth = ""
+	if c, connErr := siotest.DialRaw(t, base, "/legacy", poll); connErr != "" || c.SID == "" {
+		t.Errorf("CONNECT /legacy bridged to the example backend: CONNECT_ERROR %q, sid %q; want an acknowledgement", connErr, c.SID)
 	}
 
 	addr, _ := backendRec["addr"].(string)

@@ -1,8 +1,11 @@
 // Package siotest is a Socket.IO v5 test client over an Engine.IO v4
-// WebSocket, for package tests, in the spirit of net/http/httptest: enough
-// to connect to one namespace, emit, receive events and acks, and see the
-// raw frames when a test asserts the wire itself. It answers pings, and
-// reports failures through the testing.TB it was dialled with.
+// WebSocket or long-polling (Options.Transport), for package tests, in the
+// spirit of net/http/httptest: enough to connect to one namespace, emit,
+// receive events and acks, and see the raw frames when a test asserts the
+// wire itself. It answers pings, and reports failures through the
+// testing.TB it was dialled with. Over polling it sends each packet in a
+// POST of its own and reads payloads (packets separated by \x1e, binary
+// ones as "b" + base64) with a loop of GETs; it never upgrades.
 //
 // It writes and reads packets as text, the way the tests assert them, and
 // does not use the socketio codec: a test of the codec through a client
@@ -21,18 +24,29 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // DefaultTimeout bounds each wait of a Client whose Options leave Timeout
 // zero: generous for -race on a loaded machine.
 const DefaultTimeout = 10 * time.Second
 
-// Options configure Dial. The zero value (or nil) connects without auth
-// or extra headers.
+// Transports of Options.Transport.
+const (
+	WebSocket = "websocket"
+	Polling   = "polling"
+)
+
+// Options configure Dial. The zero value (or nil) connects over WebSocket
+// to /socket.io/, without auth or extra headers.
 type Options struct {
-	// Header is sent with the WebSocket handshake request.
+	// Transport is WebSocket or Polling. Empty means WebSocket. A polling
+	// Client stays on polling: it never upgrades.
+	Transport string
+	// Path is the server's Engine.IO path, as "/rt/". Empty means
+	// /socket.io/. Dial ignores it when its URL has a query already.
+	Path string
+	// Header is sent with the WebSocket handshake request, or with every
+	// polling request.
 	Header http.Header
 	// Auth is the CONNECT payload, a JSON object, or "" for none.
 	Auth string
@@ -40,8 +54,9 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Frame is one WebSocket message from the server: Text for a text
-// message, Binary for a binary one (an attachment).
+// Frame is one Engine.IO packet from the server: Text for a text packet,
+// Binary for a binary one (an attachment), as WebSocket messages or
+// packets of a polling payload.
 type Frame struct {
 	Text   string
 	Binary []byte
@@ -65,9 +80,15 @@ type Client struct {
 	// SID is the socket id the server gave in its CONNECT answer; empty
 	// after a CONNECT_ERROR.
 	SID string
+	// PID is the private session id of the CONNECT answer, given when
+	// the server has connection state recovery on; else empty.
+	PID string
+	// Open is the JSON of the server's Engine.IO OPEN packet (sid,
+	// upgrades, pingInterval, pingTimeout, maxPayload).
+	Open string
 
 	t       testing.TB
-	conn    *websocket.Conn
+	conn    conn
 	nsp     string
 	timeout time.Duration
 	wmu     sync.Mutex
@@ -76,7 +97,8 @@ type Client struct {
 }
 
 // Dial connects to the Socket.IO server at base (an http:// or ws:// URL
-// of the server root; the client adds /socket.io/) and to namespace nsp,
+// of the server root; the client adds Options.Path and the Engine.IO
+// query, unless base has a query already) and to namespace nsp,
 // and fails the test on a CONNECT_ERROR. The connection closes when the
 // test ends.
 func Dial(t testing.TB, base, nsp string, opts *Options) *Client {
@@ -95,29 +117,26 @@ func DialRaw(t testing.TB, base, nsp string, opts *Options) (*Client, string) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	u := base
-	if !strings.HasPrefix(u, "ws") {
-		u = "ws" + strings.TrimPrefix(base, "http")
-	}
-	if !strings.Contains(u, "/socket.io/") {
-		u += "/socket.io/?EIO=4&transport=websocket"
-	}
-	conn, _, err := websocket.DefaultDialer.Dial(u, opts.Header)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
-	}
-	c := &Client{t: t, conn: conn, nsp: nsp, timeout: opts.Timeout, in: make(chan Frame, 1<<16)}
+	c := &Client{t: t, nsp: nsp, timeout: opts.Timeout, in: make(chan Frame, 1<<16)}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { conn.Close(); <-done })
-	go c.readLoop(done)
-	if f := c.Text(); !strings.HasPrefix(f, "0{") {
+	switch opts.Transport {
+	case "", WebSocket:
+		c.dialWebSocket(endpoint(base, opts.Path, WebSocket), opts.Header)
+	case Polling:
+		c.dialPolling(endpoint(base, opts.Path, Polling), opts.Header)
+	default:
+		t.Fatalf("siotest: transport %q, want %q or %q", opts.Transport, WebSocket, Polling)
+	}
+	f := c.Text()
+	open, ok := strings.CutPrefix(f, "0")
+	if !ok || !strings.HasPrefix(open, "{") {
 		t.Fatalf("first frame %q, want OPEN", f)
 	}
+	c.Open = open
 	c.Send("40" + c.Prefix() + opts.Auth)
-	f := c.Text()
+	f = c.Text()
 	if rest, ok := strings.CutPrefix(f, "44"+c.Prefix()); ok {
 		return c, rest
 	}
@@ -127,9 +146,10 @@ func DialRaw(t testing.TB, base, nsp string, opts *Options) (*Client, string) {
 	}
 	var v struct {
 		SID string `json:"sid"`
+		PID string `json:"pid"`
 	}
 	_ = json.Unmarshal([]byte(rest), &v)
-	c.SID = v.SID
+	c.SID, c.PID = v.SID, v.PID
 	return c, ""
 }
 
@@ -141,40 +161,21 @@ func (c *Client) Prefix() string {
 	return c.nsp + ","
 }
 
-func (c *Client) readLoop(done chan struct{}) {
-	defer close(done)
-	defer close(c.in)
-	for {
-		typ, b, err := c.conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		if typ == websocket.BinaryMessage {
-			c.in <- Frame{Binary: b}
-			continue
-		}
-		if string(b) == "2" {
-			c.Send("3")
-			continue
-		}
-		c.in <- Frame{Text: string(b)}
-	}
-}
-
-// Send writes one text frame, an Engine.IO packet such as "42[\"x\"]".
-// It returns the write error, which tests that close the connection on
+// Send writes one text packet, an Engine.IO packet such as
+// "42[\"x\"]": a WebSocket text message, or a POST over polling. It
+// returns the write error, which tests that close the connection on
 // purpose ignore.
 func (c *Client) Send(s string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.conn.WriteMessage(websocket.TextMessage, []byte(s))
+	return c.conn.writeText(s)
 }
 
-// SendBinary writes one binary frame (an attachment).
+// SendBinary writes one binary packet (an attachment).
 func (c *Client) SendBinary(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.conn.WriteMessage(websocket.BinaryMessage, b)
+	return c.conn.writeBinary(b)
 }
 
 // Frame waits for the next frame, text or binary. It fails the test when
@@ -383,6 +384,7 @@ func (c *Client) split(data string) (string, string) {
 	return name, string(b)
 }
 
-// Close closes the WebSocket without a Socket.IO DISCONNECT, as a dropped
-// transport would.
-func (c *Client) Close() { c.conn.Close() }
+// Close drops the transport without a Socket.IO DISCONNECT: it closes the
+// WebSocket, or stops polling (aborting the GET in flight). Receive then
+// returns ErrClosed once earlier frames are read.
+func (c *Client) Close() { c.conn.close() }
