@@ -293,18 +293,19 @@ func TestServeAnswersHandshake(t *testing.T) {
 		t.Errorf("OPEN = %+v, want a 20-char sid and the configured 3000/2000/5000", open)
 	}
 
-	// The main namespace and a pattern namespace connect (with a sid); a
-	// namespace the configuration does not name is refused.
+	// The main namespace and a pattern namespace connect (with a sid),
+	// multiplexed on the one Engine.IO session; a namespace the
+	// configuration does not name is refused.
 	if root.SID == "" {
 		t.Errorf("CONNECT / answered without a sid")
 	}
-	for ns, want := range map[string]string{
-		"/tenant-abc": "",
-		"/nope":       `{"message":"Invalid namespace"}`,
+	for _, tc := range []struct{ ns, want string }{
+		{"/tenant-abc", ""},
+		{"/nope", `{"message":"Invalid namespace"}`},
 	} {
-		c, connErr := siotest.DialRaw(t, url, ns, poll)
-		if connErr != want || (want == "" && c.SID == "") {
-			t.Errorf("CONNECT %s: CONNECT_ERROR %q, sid %q; want CONNECT_ERROR %q (a sid if none)", ns, connErr, c.SID, want)
+		sid, connErr := root.ConnectRaw(tc.ns, "")
+		if connErr != tc.want || (tc.want == "" && sid == "") {
+			t.Errorf("CONNECT %s: CONNECT_ERROR %q, sid %q; want CONNECT_ERROR %q (a sid if none)", tc.ns, connErr, sid, tc.want)
 		}
 	}
 

@@ -153,6 +153,33 @@ func DialRaw(t testing.TB, base, nsp string, opts *Options) (*Client, string) {
 	return c, ""
 }
 
+// ConnectRaw joins namespace nsp on this client's Engine.IO connection
+// (multiplexing, as socket.io-client does for io("/a") and io("/b") on one
+// Manager) with the CONNECT payload auth, and returns the sid the server
+// answered, or the CONNECT_ERROR payload. The client's own namespace and
+// its methods are unchanged; the next frame must be the answer.
+func (c *Client) ConnectRaw(nsp, auth string) (sid, connErr string) {
+	c.t.Helper()
+	prefix := ""
+	if nsp != "/" && nsp != "" {
+		prefix = nsp + ","
+	}
+	c.Send("40" + prefix + auth)
+	f := c.Text()
+	if rest, ok := strings.CutPrefix(f, "44"+prefix); ok {
+		return "", rest
+	}
+	rest, ok := strings.CutPrefix(f, "40"+prefix)
+	if !ok || !strings.HasPrefix(rest, "{") {
+		c.t.Fatalf("CONNECT %s answered %q", nsp, f)
+	}
+	var v struct {
+		SID string `json:"sid"`
+	}
+	_ = json.Unmarshal([]byte(rest), &v)
+	return v.SID, ""
+}
+
 // Prefix is the namespace part of a packet: "/chat," or "" for "/".
 func (c *Client) Prefix() string {
 	if c.nsp == "/" || c.nsp == "" {
