@@ -1,16 +1,15 @@
 package translate_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/iobridge/iobridge/telemetry/otelsdk/spantest"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/proxy/socketio/siotest"
@@ -18,87 +17,13 @@ import (
 	"github.com/iobridge/iobridge/translate/webhook"
 )
 
-// spanRecorder keeps ended spans and reports each one's name as it ends,
-// so a test waits for a span instead of sleeping.
-type spanRecorder struct {
-	*tracetest.SpanRecorder
-	ended chan string
-}
-
-func (r *spanRecorder) OnEnd(s sdktrace.ReadOnlySpan) {
-	r.SpanRecorder.OnEnd(s)
-	select {
-	case r.ended <- s.Name():
-	default:
-	}
-}
-
-func newSpanRecorder(t *testing.T) (*spanRecorder, trace.TracerProvider) {
-	t.Helper()
-	rec := &spanRecorder{SpanRecorder: tracetest.NewSpanRecorder(), ended: make(chan string, 256)}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+func newSpanRecorder(t *testing.T) (*spantest.Recorder, trace.TracerProvider) {
+	rec, tp := spantest.New(t)
+	rec.Timeout = waitTimeout
 	return rec, tp
 }
 
-// waitEnded waits until a span named name has ended.
-func (r *spanRecorder) waitEnded(t *testing.T, name string) {
-	t.Helper()
-	for _, s := range r.Ended() {
-		if s.Name() == name {
-			return
-		}
-	}
-	deadline := time.After(waitTimeout)
-	for {
-		select {
-		case n := <-r.ended:
-			if n == name {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("span %q did not end within %v", name, waitTimeout)
-		}
-	}
-}
-
-// span returns the one ended span named name.
-func (r *spanRecorder) span(t *testing.T, name string) sdktrace.ReadOnlySpan {
-	t.Helper()
-	var found []sdktrace.ReadOnlySpan
-	for _, s := range r.Ended() {
-		if s.Name() == name {
-			found = append(found, s)
-		}
-	}
-	if len(found) != 1 {
-		var names []string
-		for _, s := range r.Ended() {
-			names = append(names, s.Name())
-		}
-		t.Fatalf("%d spans named %q, want 1; spans: %q", len(found), name, names)
-	}
-	return found[0]
-}
-
-// children returns the ended spans whose parent is p, of kind k.
-func (r *spanRecorder) children(p sdktrace.ReadOnlySpan, k trace.SpanKind) []sdktrace.ReadOnlySpan {
-	var out []sdktrace.ReadOnlySpan
-	for _, s := range r.Ended() {
-		if s.Parent().SpanID() == p.SpanContext().SpanID() && s.SpanKind() == k {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func spanAttrs(s sdktrace.ReadOnlySpan) map[string]string {
-	m := make(map[string]string)
-	for _, kv := range s.Attributes() {
-		m[string(kv.Key)] = kv.Value.Emit()
-	}
-	return m
-}
+var spanAttrs = spantest.Attrs
 
 func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]string) {
 	t.Helper()
@@ -148,10 +73,10 @@ func TestTraceTree(t *testing.T) {
 	args, _ := c.WaitEvent("reply")
 	sameJSON(t, "reply", args, `["hi"]`)
 	ev := h.next(t, "event")
-	rec.waitEnded(t, "/chat hello receive")
+	rec.First(t, "/chat hello receive")
 
 	// The connect span: a child of the client's span, in its trace.
-	conn := rec.span(t, "/chat connection receive")
+	conn := rec.Only(t, "/chat connection receive")
 	if got := conn.SpanContext().TraceID().String(); got != clientTrace {
 		t.Errorf("connect span trace %s, want the handshake's %s", got, clientTrace)
 	}
@@ -165,12 +90,12 @@ func TestTraceTree(t *testing.T) {
 		"messaging.system": "socket.io", "messaging.destination": "/chat", "messaging.operation": "receive",
 		"messaging.socket.io.event_name": "connection", "iobridge.socket.id": c.SID,
 	})
-	if n := len(rec.children(conn, trace.SpanKindClient)); n != 1 {
+	if n := len(rec.Children(conn, trace.SpanKindClient)); n != 1 {
 		t.Errorf("connect span has %d webhook client spans, want 1", n)
 	}
 
 	// The event span: a child of the connect span.
-	evSpan := rec.span(t, "/chat hello receive")
+	evSpan := rec.Only(t, "/chat hello receive")
 	if evSpan.Parent().SpanID() != conn.SpanContext().SpanID() {
 		t.Errorf("event span parent %s, want the connect span %s", evSpan.Parent().SpanID(), conn.SpanContext().SpanID())
 	}
@@ -184,7 +109,7 @@ func TestTraceTree(t *testing.T) {
 
 	// The webhook delivery: a client span under the event span, and the
 	// backend received its context as traceparent.
-	clients := rec.children(evSpan, trace.SpanKindClient)
+	clients := rec.Children(evSpan, trace.SpanKindClient)
 	if len(clients) != 1 {
 		t.Fatalf("event span has %d client spans, want 1", len(clients))
 	}
@@ -196,7 +121,7 @@ func TestTraceTree(t *testing.T) {
 	wantAttrs(t, clients[0], map[string]string{"http.request.method": "POST", "http.response.status_code": "200"})
 
 	// The emit of the answer: a producer span under the event span.
-	emit := rec.span(t, "/chat["+c.SID+"] send")
+	emit := rec.Only(t, "/chat["+c.SID+"] send")
 	if emit.Parent().SpanID() != evSpan.SpanContext().SpanID() || emit.SpanKind() != trace.SpanKindProducer {
 		t.Errorf("emit span parent %s kind %v, want the event span, producer", emit.Parent().SpanID(), emit.SpanKind())
 	}
@@ -208,8 +133,8 @@ func TestTraceTree(t *testing.T) {
 
 	// A failed delivery is recorded on the event span with an Error status.
 	c.WaitAck(c.EmitWithAck("boom", ""))
-	rec.waitEnded(t, "/chat boom receive")
-	boom := rec.span(t, "/chat boom receive")
+	rec.First(t, "/chat boom receive")
+	boom := rec.Only(t, "/chat boom receive")
 	if boom.Status().Code != codes.Error || !strings.Contains(boom.Status().Description, "broken") {
 		t.Errorf("failed event span status %v, want Error naming the backend's message", boom.Status())
 	}

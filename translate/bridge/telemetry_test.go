@@ -1,13 +1,13 @@
 package bridge_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/telemetry/otelsdk/spantest"
+
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iobridge/iobridge/proxy/socketio/siotest"
@@ -15,65 +15,13 @@ import (
 	"github.com/iobridge/iobridge/translate/bridge"
 )
 
-// spanRecorder keeps ended spans and reports each one as it ends, so a
-// test waits for a span instead of sleeping.
-type spanRecorder struct {
-	*tracetest.SpanRecorder
-	ended chan sdktrace.ReadOnlySpan
-}
-
-func (r *spanRecorder) OnEnd(s sdktrace.ReadOnlySpan) {
-	r.SpanRecorder.OnEnd(s)
-	select {
-	case r.ended <- s:
-	default:
-	}
-}
-
-func newSpanRecorder(t *testing.T) (*spanRecorder, trace.TracerProvider) {
-	t.Helper()
-	rec := &spanRecorder{SpanRecorder: tracetest.NewSpanRecorder(), ended: make(chan sdktrace.ReadOnlySpan, 1024)}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+func newSpanRecorder(t *testing.T) (*spantest.Recorder, trace.TracerProvider) {
+	rec, tp := spantest.New(t)
+	rec.Timeout = waitTimeout
 	return rec, tp
 }
 
-// nth waits until n spans named name have ended and returns the nth
-// (from 1) to end.
-func (r *spanRecorder) nth(t *testing.T, name string, n int) sdktrace.ReadOnlySpan {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		k := 0
-		for _, s := range r.Ended() {
-			if s.Name() == name {
-				if k++; k == n {
-					return s
-				}
-			}
-		}
-		select {
-		case <-r.ended:
-		case <-deadline:
-			t.Fatalf("%d spans %q ended within %v, want %d", k, name, waitTimeout, n)
-			return nil
-		}
-	}
-}
-
-// span waits for the first span named name to end.
-func (r *spanRecorder) span(t *testing.T, name string) sdktrace.ReadOnlySpan {
-	t.Helper()
-	return r.nth(t, name, 1)
-}
-
-func attrs(s sdktrace.ReadOnlySpan) map[string]string {
-	m := make(map[string]string)
-	for _, kv := range s.Attributes() {
-		m[string(kv.Key)] = kv.Value.Emit()
-	}
-	return m
-}
+var attrs = spantest.Attrs
 
 func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]string) {
 	t.Helper()
@@ -110,9 +58,9 @@ func TestBridgeSpans(t *testing.T) {
 	if got, want := cl.Text(), `43/b,5["answer"]`; got != want {
 		t.Fatalf("ack %s, want %s", got, want)
 	}
-	ack := rec.span(t, "/b ack receive")
-	send := rec.span(t, "/b ask send")
-	event := rec.span(t, "/b ask receive")
+	ack := rec.First(t, "/b ack receive")
+	send := rec.First(t, "/b ask send")
+	event := rec.First(t, "/b ask receive")
 	if !isChild(send, event) || send.SpanKind() != trace.SpanKindProducer || send.Status().Code == codes.Error {
 		t.Errorf("event frame span parent %s kind %v status %v, want the client event's span %s, producer, no error",
 			send.Parent().SpanID(), send.SpanKind(), send.Status(), event.SpanContext().SpanID())
@@ -129,8 +77,8 @@ func TestBridgeSpans(t *testing.T) {
 	// An instruction frame: its span, and the emit's under it.
 	bc.send(`{"event":"news","args":[1]}`)
 	cl.Expect("news", `[1]`)
-	emit := rec.span(t, "/b["+cl.SID+"] send")
-	ins := rec.span(t, "/b news receive")
+	emit := rec.First(t, "/b["+cl.SID+"] send")
+	ins := rec.First(t, "/b news receive")
 	if !isChild(emit, ins) || ins.Parent().IsValid() || ins.SpanKind() != trace.SpanKindConsumer {
 		t.Errorf("instruction frame span parent %v kind %v; emit span parent %s, want a consumer root span and the emit under it",
 			ins.Parent(), ins.SpanKind(), emit.Parent().SpanID())
@@ -140,16 +88,16 @@ func TestBridgeSpans(t *testing.T) {
 	// Failures: a malformed frame, an instruction that fails, an ack that
 	// does not come.
 	bc.send(`nope`)
-	if s := rec.span(t, "/b malformed receive"); s.Status().Code != codes.Error || len(s.Events()) == 0 {
+	if s := rec.First(t, "/b malformed receive"); s.Status().Code != codes.Error || len(s.Events()) == 0 {
 		t.Errorf("malformed frame span status %v events %v, want Error and an exception", s.Status(), s.Events())
 	}
 	bc.send(`{"event":"connect"}`)
-	if s := rec.span(t, "/b connect receive"); s.Status().Code != codes.Error {
+	if s := rec.First(t, "/b connect receive"); s.Status().Code != codes.Error {
 		t.Errorf("failed instruction span status %v, want Error", s.Status())
 	}
 	cl.Send(`42/b,6["unanswered"]`)
 	bc.frame()
-	if s := rec.span(t, "/b unanswered send"); s.Status().Code != codes.Error {
+	if s := rec.First(t, "/b unanswered send"); s.Status().Code != codes.Error {
 		t.Errorf("event frame span without its ack: status %v, want Error", s.Status())
 	}
 }
