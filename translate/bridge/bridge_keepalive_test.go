@@ -51,7 +51,9 @@ func nextConn(t *testing.T, conns chan *websocket.Conn) *websocket.Conn {
 func TestBridgePingsKeepIdleBridgeAlive(t *testing.T) {
 	url, conns, _ := pingBackend(t)
 	sc := startSidecar(t, translate.Route{OnConnect: translate.OnConnectAccept},
-		bridge.Config{URL: url, PingInterval: 20 * time.Millisecond, Timeout: 60 * time.Millisecond})
+		// Timeout leaves room for a loaded machine to schedule the
+		// pong late without the bridge counting the backend silent.
+		bridge.Config{URL: url, PingInterval: 100 * time.Millisecond, Timeout: 400 * time.Millisecond})
 	cl := siotest.Dial(t, sc.url, "/b", nil)
 	ws := nextConn(t, conns)
 	pings := make(chan struct{}, 64)
@@ -71,9 +73,9 @@ func TestBridgePingsKeepIdleBridgeAlive(t *testing.T) {
 		}
 	}()
 	<-frames // the connect frame
-	// Ten pings: the bridge has been idle for ten intervals, over twice
-	// PingInterval plus Timeout.
-	for i := range 10 {
+	// Twelve pings: the bridge has been idle for twelve intervals, over
+	// twice PingInterval plus Timeout.
+	for i := range 12 {
 		select {
 		case <-pings:
 		case <-time.After(waitTimeout):
