@@ -34,51 +34,7 @@ const managers = new Map(); // name -> Manager
 const pendingAcks = new Map(); // id -> ack function
 let nextAck = 1;
 
-function out(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
-
-function isBinary(v) {
-  return (
-    Buffer.isBuffer(v) ||
-    v instanceof ArrayBuffer ||
-    ArrayBuffer.isView(v)
-  );
-}
-
-// encode turns received values into JSON-safe values.
-function encode(v) {
-  if (v === undefined) return null;
-  if (isBinary(v)) {
-    let buf;
-    if (Buffer.isBuffer(v)) buf = v;
-    else if (v instanceof ArrayBuffer) buf = Buffer.from(v);
-    else buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    return { _binary: buf.toString("base64") };
-  }
-  if (Array.isArray(v)) return v.map(encode);
-  if (v && typeof v === "object") {
-    const o = {};
-    for (const k of Object.keys(v)) o[k] = encode(v[k]);
-    return o;
-  }
-  return v;
-}
-
-// decode turns {"_binary":...} back into Buffers.
-function decode(v) {
-  if (Array.isArray(v)) return v.map(decode);
-  if (v && typeof v === "object") {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && keys[0] === "_binary") {
-      return Buffer.from(v._binary, "base64");
-    }
-    const o = {};
-    for (const k of keys) o[k] = decode(v[k]);
-    return o;
-  }
-  return v;
-}
+const { out, encode, decode } = require("./values");
 
 function errInfo(err) {
   if (err === undefined || err === null) return { message: null };

@@ -38,28 +38,7 @@ const { Server } = require("socket.io");
 
 const cfg = JSON.parse(process.argv[2] || "{}");
 
-function out(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
-
-function encode(v) {
-  if (v === undefined) return null;
-  if (Buffer.isBuffer(v) || v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
-    const buf = Buffer.isBuffer(v)
-      ? v
-      : v instanceof ArrayBuffer
-        ? Buffer.from(v)
-        : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    return { _binary: buf.toString("base64") };
-  }
-  if (Array.isArray(v)) return v.map(encode);
-  if (v && typeof v === "object") {
-    const o = {};
-    for (const k of Object.keys(v)) o[k] = encode(v[k]);
-    return o;
-  }
-  return v;
-}
+const { out, encode } = require("./values");
 
 const opts = {
   pingInterval: cfg.pingInterval || 25000,

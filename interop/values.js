@@ -1,4 +1,4 @@
-// Shared by the Redis-cluster scripts (cluster.js, streams.js, emitter.js):
+// Shared by the node scripts (client.js, reference.js, cluster.js, streams.js, emitter.js):
 // one JSON line per observation on stdout, and the test's JSON values to and
 // from JavaScript ones: {"_binary":"<base64>"} is a Buffer, {"_date":"…"} a
 // Date and {"_nan":true} NaN.
