@@ -88,15 +88,8 @@ stop() {
 }
 trap stop EXIT
 
-wait_port() {
-  local i
-  for i in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$1 never opened" >&2
-  return 1
-}
+# shellcheck source=lib.sh
+. "$top/bench/lib.sh"
 
 # start TAG NAMESPACE_TOML [tls] [trace]: backend then sidecar; sets SPID, BPID.
 start() {

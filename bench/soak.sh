@@ -98,15 +98,8 @@ stop() {
 }
 trap stop EXIT
 
-wait_port() {
-  local i
-  for i in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "$1 never opened" >&2
-  return 1
-}
+# shellcheck source=lib.sh
+. "$top/bench/lib.sh"
 
 ADDR=$BACKEND hi "$WORK/bin/backend" >"$LOGDIR/backend.log" 2>&1 &
 STARTED+=("$!")

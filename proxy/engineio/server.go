@@ -338,7 +338,13 @@ func abortRequest(w http.ResponseWriter, code int) {
 	if code == codeForbidden {
 		status = http.StatusForbidden
 	}
-	body := `{"code":` + strconv.Itoa(code) + `,"message":"` + errorMessages[code] + `"}`
+	writeError(w, status, code, errorMessages[code])
+}
+
+// writeError writes the reference's JSON error body, {"code","message"},
+// with status. message is one of ours, with nothing to escape.
+func writeError(w http.ResponseWriter, status, code int, message string) {
+	body := `{"code":` + strconv.Itoa(code) + `,"message":"` + message + `"}`
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

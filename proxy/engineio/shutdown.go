@@ -3,7 +3,6 @@ package engineio
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -81,11 +80,6 @@ func (s *Server) awaitLinger(ctx context.Context, d time.Duration) {
 // Shutdown has begun: 503 with the JSON error body, and the connection
 // closed, so the client's reconnection goes to another node.
 func refuseShuttingDown(w http.ResponseWriter) {
-	const body = `{"code":` + "3" + `,"message":"Server shutting down"}`
-	h := w.Header()
-	h.Set("Connection", "close")
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte(body))
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusServiceUnavailable, codeBadRequest, "Server shutting down")
 }
