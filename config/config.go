@@ -33,6 +33,9 @@ type Config struct {
 	// Adapter shares rooms and broadcasts between nodes. Type "memory"
 	// (default) keeps them in this process.
 	Adapter Adapter `toml:"adapter"`
+	// AdminUI serves the @socket.io/admin-ui protocol on its namespace.
+	// Nil (no [admin_ui] table) means no admin UI.
+	AdminUI *AdminUI `toml:"admin_ui"`
 }
 
 // Server configures the Socket.IO listener and the Engine.IO sessions on it.
@@ -96,6 +99,43 @@ type Server struct {
 	// reconnects within it gets its id, rooms and missed packets back.
 	// Zero (the default) disables recovery.
 	Recovery Duration `toml:"recovery"`
+
+	// The options below are socket.io's and engine.io's server options of
+	// the same names (see server_options.go), with their defaults.
+
+	// ServeClient answers GET <path>socket.io.js and the other client
+	// builds (serveClient). Default true.
+	ServeClient bool `toml:"serve_client"`
+	// HTTPCompression compresses polling answers of 1 KiB or more with
+	// gzip or deflate when the request accepts it (httpCompression).
+	// Default true.
+	HTTPCompression bool `toml:"http_compression"`
+	// PerMessageDeflate negotiates permessage-deflate on WebSocket and
+	// compresses messages of 1 KiB or more (perMessageDeflate). Default
+	// false.
+	PerMessageDeflate bool `toml:"per_message_deflate"`
+	// Transports are the transports clients may use, "polling" and/or
+	// "websocket" (transports). Default both.
+	Transports []string `toml:"transports"`
+	// AllowUpgrades lets a polling client upgrade to WebSocket
+	// (allowUpgrades). Default true.
+	AllowUpgrades bool `toml:"allow_upgrades"`
+	// UpgradeTimeout bounds a polling→WebSocket upgrade; one that takes
+	// longer is abandoned and the client stays on polling
+	// (upgradeTimeout). Must be positive. Default 10s.
+	UpgradeTimeout Duration `toml:"upgrade_timeout"`
+	// Parser is the Socket.IO wire format: "json" (the default parser)
+	// or "msgpack" (socket.io-msgpack-parser). Clients must use the same.
+	// Default "json".
+	Parser string `toml:"parser"`
+	// CleanupEmptyChildNamespaces removes a namespace created by a
+	// [[namespace]] pattern once its last socket leaves
+	// (cleanupEmptyChildNamespaces). Default false.
+	CleanupEmptyChildNamespaces bool `toml:"cleanup_empty_child_namespaces"`
+	// Cookie sets Engine.IO's session cookie on the handshake, for load
+	// balancers that pin clients by cookie (cookie). Nil (no
+	// [server.cookie] table) sets none, as the reference's default.
+	Cookie *Cookie `toml:"cookie"`
 }
 
 // API configures the control HTTP API that backends call.

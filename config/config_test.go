@@ -319,6 +319,34 @@ cors_credentials = true
 cors_origins = ["https://app.example.com"]
 cors_credentials = "true"
 `, nil},
+	{"socket.io server options", `
+[server]
+serve_client = "yes"
+transports = ["websocket", "flashsocket", "websocket"]
+upgrade_timeout = "0"
+parser = "notepack"
+[server.cookie]
+name = "io sid"
+path = "api"
+same_site = "loose"
+`, nil},
+	{"empty transports", `
+[server]
+transports = []
+`, nil},
+	{"admin ui", `
+[[namespace]]
+name = "/admin"
+on_connect = "accept"
+[admin_ui]
+password = "secret"
+mode = "debug"
+`, nil},
+	{"admin ui without password", `
+[admin_ui]
+namespace = "admin"
+username = "admin"
+`, nil},
 }
 
 func runInvalid(t *testing.T) string {
@@ -402,6 +430,12 @@ func TestDefaults(t *testing.T) {
 			BroadcastDelay:    Duration(time.Millisecond),
 			ConnectTimeout:    Duration(45 * time.Second),
 			ShutdownTimeout:   Duration(10 * time.Second),
+			ServeClient:       true,
+			HTTPCompression:   true,
+			Transports:        []string{"polling", "websocket"},
+			AllowUpgrades:     true,
+			UpgradeTimeout:    Duration(10 * time.Second),
+			Parser:            "json",
 		},
 		API: &API{Listen: "127.0.0.1:8081", Token: "t"},
 		Namespaces: []Namespace{{

@@ -33,6 +33,7 @@ func (l *loader) defaults(c *Config) {
 	if def("server.shutdown_timeout") {
 		s.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	l.serverOptionDefaults(c)
 	if c.API != nil && def("api.listen") {
 		c.API.Listen = DefaultAPIListen
 	}

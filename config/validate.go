@@ -64,6 +64,9 @@ func (l *loader) validate(c *Config) {
 	l.validateTelemetry(&c.Telemetry)
 	l.validateAdapter(&c.Adapter)
 	l.validateAdvertise(c)
+	if c.AdminUI != nil {
+		l.validateAdminUI(c.AdminUI, c)
+	}
 }
 
 func (l *loader) validateServer(s *Server) {
@@ -86,6 +89,7 @@ func (l *loader) validateServer(s *Server) {
 		l.check(o != "*" || !s.CORSCredentials, "server.cors_credentials",
 			`true with "*" in server.cors_origins would let any web page read answers sent with a visitor's cookies; list the exact origins instead of "*", or set cors_credentials = false`)
 	}
+	l.validateServerOptions(s)
 }
 
 // reservedEvents are the event names Socket.IO keeps for itself; a socket
