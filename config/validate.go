@@ -253,6 +253,11 @@ func (l *loader) eventPattern(p, e string) {
 }
 
 func (l *loader) validateTLS(t *TLS) {
+	switch t.MinVersion { // checked with TLS off too: a typo is found before TLS is turned on
+	case "1.2", "1.3":
+	default:
+		l.check(false, "tls.min_version", `%s is not "1.2" or "1.3"`, l.show("tls.min_version", t.MinVersion))
+	}
 	switch t.Mode {
 	case TLSOff:
 		return
@@ -260,11 +265,6 @@ func (l *loader) validateTLS(t *TLS) {
 	default:
 		l.check(false, "tls.mode", `%s is not "off", "acme", "on_demand" or "manual"`, l.show("tls.mode", t.Mode))
 		return
-	}
-	switch t.MinVersion {
-	case "1.2", "1.3":
-	default:
-		l.check(false, "tls.min_version", `%s is not "1.2" or "1.3"`, l.show("tls.min_version", t.MinVersion))
 	}
 	if t.RedirectListen != "" {
 		l.listen("tls.redirect_listen", t.RedirectListen)
