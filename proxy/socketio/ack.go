@@ -74,7 +74,11 @@ func (s *Socket) ackFunc(id uint64) AckFunc {
 			Data:        AppendArray(nil, args),
 			Attachments: attachments,
 		}
-		return s.client.conn.Send(Encode(p))
+		pkts := Encode(p)
+		if o := s.observer(); o != nil {
+			o.Sent(s.client.conn, s, pkts)
+		}
+		return s.client.conn.Send(pkts)
 	}
 }
 

@@ -125,6 +125,9 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	if c.isClosed() {
 		return
 	}
+	if o := c.srv.observer(); o != nil {
+		o.Received(c.conn, data, binary)
+	}
 	p, err := c.dec.Add(data, binary)
 	if err != nil {
 		c.logAttrs(slog.LevelWarn, "socketio: invalid packet, closing", slog.Any("err", err), slog.Int("bytes", len(data)), slog.String("reason", string(ReasonParseError)))
@@ -242,7 +245,11 @@ func (c *client) remove(s *Socket) {
 // send encodes and queues one packet; errors mean the connection is closed
 // (or closing), which its OnClose reports.
 func (c *client) send(p *Packet) {
-	_ = c.conn.Send(Encode(p))
+	pkts := Encode(p)
+	if o := c.srv.observer(); o != nil {
+		o.Sent(c.conn, nil, pkts)
+	}
+	_ = c.conn.Send(pkts)
 }
 
 // closeWith closes the connection, reporting reason to its sockets instead
@@ -274,6 +281,9 @@ var _ engineio.UpgradeHandler = (*client)(nil)
 // OnUpgrade tells the connected sockets that the connection's transport
 // is now transport.
 func (c *client) OnUpgrade(transport string) {
+	if o := c.srv.observer(); o != nil {
+		o.ConnUpgraded(c.conn, transport)
+	}
 	c.mu.Lock()
 	socks := slices.Clone(c.socks)
 	c.mu.Unlock()
@@ -330,4 +340,7 @@ func (c *client) onclose(reason engineio.CloseReason, err error) {
 		s.onclose(r)
 	}
 	c.srv.removeClient(c)
+	if o := c.srv.observer(); o != nil {
+		o.ConnClosed(c.conn, reason)
+	}
 }

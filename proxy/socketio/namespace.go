@@ -311,6 +311,9 @@ func (n *Namespace) doConnect(s *Socket) {
 	if !s.onconnect() {
 		return
 	}
+	if o := n.srv.observer(); o != nil {
+		o.SocketConnected(s)
+	}
 	for _, fn := range hooks(n, func(x *Namespace) []func(*Socket) { return x.onConnection }) {
 		fn(s)
 	}

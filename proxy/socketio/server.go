@@ -52,6 +52,7 @@ type Server struct {
 	engine         http.Handler
 	engineShutdown func(context.Context) error
 	eio            atomic.Pointer[engineio.Server] // for EngineStats
+	obs            atomic.Pointer[observerBox]     // see SetObserver
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -186,6 +187,9 @@ func (s *Server) Attach(c Conn) engineio.Handler {
 	}
 	s.clients[cl] = struct{}{}
 	s.mu.Unlock()
+	if o := s.observer(); o != nil {
+		o.ConnOpened(c, connTransport(c))
+	}
 	cl.start()
 	return cl
 }

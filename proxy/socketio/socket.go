@@ -111,7 +111,7 @@ func newSocket(n *Namespace, c *client, auth json.RawMessage, sess *Session) *So
 	}
 	if sess != nil {
 		if len(sess.Rooms) > 0 {
-			n.adapter.AddAll(s.id, sess.Rooms)
+			s.addRooms(sess.Rooms)
 		}
 		for _, p := range sess.MissedPackets {
 			if p.Namespace != n.name {
@@ -215,6 +215,9 @@ func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
 	s.mu.Unlock()
+	if o := s.observer(); o != nil {
+		o.DataSet(s)
+	}
 }
 
 // Join adds the socket to rooms. It works from Middleware, before the
@@ -223,11 +226,11 @@ func (s *Socket) Join(rooms ...string) {
 	if len(rooms) == 0 || s.state.Load() == stateClosed {
 		return
 	}
-	s.nsp.adapter.AddAll(s.id, rooms)
+	s.addRooms(rooms)
 }
 
 // Leave removes the socket from room.
-func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+func (s *Socket) Leave(room string) { s.delRoom(room) }
 
 // Rooms returns the rooms the socket is in, its own id included.
 func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
@@ -353,6 +356,9 @@ func (s *Socket) emit(event string, args []json.RawMessage, attachments [][]byte
 		return s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
 	}
 	pkts := Encode(p)
+	if o := s.observer(); o != nil {
+		o.Sent(s.client.conn, s, pkts)
+	}
 	if volatile {
 		s.client.conn.SendVolatile(pkts)
 		return nil
@@ -381,6 +387,9 @@ func eventSize(event string, args []json.RawMessage) int {
 func (s *Socket) WriteEncoded(pkts []engineio.Packet, volatile bool) bool {
 	if s.state.Load() != stateConnected {
 		return false
+	}
+	if o := s.observer(); o != nil {
+		o.Sent(s.client.conn, s, pkts)
 	}
 	if volatile {
 		return s.client.conn.SendVolatile(pkts)
@@ -430,7 +439,7 @@ func (s *Socket) onconnect() bool {
 	if !s.state.CompareAndSwap(stateNew, stateConnected) {
 		return false
 	}
-	s.nsp.adapter.AddAll(s.id, []string{s.id})
+	s.addRooms([]string{s.id})
 	p := &Packet{Type: PacketConnect, Namespace: s.nsp.name}
 	if s.client.proto != 3 {
 		b := append([]byte(`{"sid":`), jsonstr.Append(nil, s.id)...)
@@ -473,6 +482,9 @@ func (s *Socket) onevent(p *Packet) {
 	if p.HasID {
 		ev.Ack = s.ackFunc(p.ID)
 	}
+	if o := s.observer(); o != nil {
+		o.EventReceived(s, ev)
+	}
 	if s.nsp.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.logAttrs(slog.LevelDebug, "socketio: event", slog.String("event", name), slog.Int("bytes", len(p.Data)))
 	}
@@ -503,6 +515,9 @@ func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
 	}
 	if sendDisconnect {
 		s.client.send(&Packet{Type: PacketDisconnect, Namespace: s.nsp.name})
+	}
+	if o := s.observer(); o != nil {
+		o.SocketDisconnected(s, reason)
 	}
 	s.mu.Lock()
 	disconnecting := s.disconnecting
@@ -538,7 +553,7 @@ func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
 // cleanup leaves every room and the namespace.
 func (s *Socket) cleanup() {
 	s.state.Store(stateClosed)
-	s.nsp.adapter.DelAll(s.id)
+	s.delAllRooms()
 	s.nsp.remove(s)
 }
 
