@@ -79,8 +79,32 @@ type Config struct {
 	// (polling) accepted, in bytes; it is announced as maxPayload. Zero
 	// means 1,000,000.
 	MaxHTTPBufferSize int64
-	// UpgradeTimeout bounds a polling→WebSocket upgrade. Zero means 10s.
+	// UpgradeTimeout bounds a polling→WebSocket upgrade, from the
+	// WebSocket's connection to the client's upgrade packet. When it
+	// passes the WebSocket is closed and the session goes on over polling,
+	// as the reference's upgradeTimeout. Zero means 10s.
 	UpgradeTimeout time.Duration
+	// Transports lists the transports clients may use, "polling" and
+	// "websocket", as the reference's transports option. Nil or empty
+	// means both. A request naming another transport is refused as the
+	// reference refuses it: 400 {"code":0,"message":"Transport unknown"}
+	// (a WebSocket handshake: 400 "Transport unknown", connection
+	// closed). Without "websocket", an Upgrade request is answered as a
+	// plain HTTP request, as a Node server with no upgrade listener
+	// does. A polling handshake announces the "websocket" upgrade only
+	// when "websocket" is listed. NewServer panics on another name.
+	Transports []string
+	// DisableUpgrades is the reference's allowUpgrades: false. A polling
+	// handshake then announces "upgrades":[], so clients stay on polling.
+	// As in the reference, it only changes what is announced: a client
+	// that upgrades anyway is served.
+	DisableUpgrades bool
+	// Cookie, when set, makes a polling handshake answer set the session
+	// cookie (see Cookie), as the reference's cookie option. The
+	// reference sets it only there: not on a WebSocket handshake, nor on
+	// a session's later requests. Nil sets none. NewServer panics when
+	// Cookie.Check fails.
+	Cookie *Cookie
 	// CORSOrigins lists the origins allowed by CORS on polling requests
 	// and preflights, answered as Node's `cors` package answers them. An
 	// exact origin ("https://app.example.com") is reflected in

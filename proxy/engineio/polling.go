@@ -39,7 +39,10 @@ func (s *Server) handshakePolling(w http.ResponseWriter, r *http.Request, protoc
 		refuseShuttingDown(w)
 		return
 	}
-	batch := []Packet{{Type: PacketOpen, Data: s.openPacket(sess.id, true)}}
+	if s.cfg.Cookie != nil {
+		w.Header().Set("Set-Cookie", s.cfg.Cookie.header(sess.id))
+	}
+	batch := []Packet{{Type: PacketOpen, Data: s.openPacket(sess.id, s.allowed.upgrades)}}
 	sess.writePoll(w, r, batch)
 }
 

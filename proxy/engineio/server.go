@@ -82,6 +82,8 @@ type Server struct {
 	cfg    Config
 	accept func(*Session) Handler
 	log    *slog.Logger
+	// allowed is what Config.Transports and DisableUpgrades allow.
+	allowed transports
 
 	upgrader websocket.Upgrader
 	track    tracker
@@ -142,11 +144,22 @@ func NewServer(cfg Config, accept func(s *Session) Handler) *Server {
 	if cfg.NodeID != "" && !validNodeID(cfg.NodeID) {
 		panic("engineio: Config.NodeID " + strconv.Quote(cfg.NodeID) + " is not NodeIDLen base64url characters (NewNodeID)")
 	}
+	for _, t := range cfg.Transports {
+		if t != transportNamePolling && t != transportNameWebSocket {
+			panic("engineio: Config.Transports holds " + strconv.Quote(t) + `, not "polling" or "websocket"`)
+		}
+	}
+	if cfg.Cookie != nil {
+		if err := cfg.Cookie.Check(); err != nil {
+			panic("engineio: Config.Cookie: " + err.Error())
+		}
+	}
 	s := &Server{
 		cfg:      cfg,
 		accept:   accept,
 		log:      cfg.Logger,
 		sessions: make(map[string]*Session),
+		allowed:  newTransports(cfg),
 	}
 	s.batch.delay = cfg.BatchDelay
 	s.upgrader = websocket.Upgrader{
@@ -237,12 +250,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	transport := q.Get("transport")
-	upgrade := websocket.IsWebSocketUpgrade(r)
+	// Without WebSocket the reference listens for no upgrades, and Node
+	// answers an Upgrade request as a plain one.
+	upgrade := s.allowed.websocket && websocket.IsWebSocketUpgrade(r)
 	fail := abortRequest
 	if upgrade {
 		fail = abortUpgrade
 	}
-	if transport != transportNamePolling && transport != transportNameWebSocket {
+	if !s.allowed.allows(transport) {
 		s.debugReject(r, codeUnknownTransport)
 		fail(w, codeUnknownTransport)
 		return
