@@ -1,6 +1,6 @@
-// gen-notepack-vectors.js writes proxy/adapter/redis/testdata/notepack/vectors.json,
-// the golden vectors of the Redis adapter's msgpack <-> JSON value transcoder
-// (proxy/adapter/redis/value.go).
+// gen-notepack-vectors.js writes internal/msgpackjson/testdata/notepack/vectors.json,
+// the golden vectors of the msgpack <-> JSON value transcoder
+// (internal/msgpackjson).
 //
 //   cd interop && node gen-notepack-vectors.js
 //
@@ -193,7 +193,7 @@ for (const [name, value, opts] of cases) add(name, 'notepack.io@3.0.1', notepack
 for (const [name, value, opts] of mpCases) add(name, '@msgpack/msgpack@2.8.0', msgpack.encode(value), opts);
 for (const [name, hex, opts] of rawCases) add(name, 'raw', Buffer.from(hex, 'hex'), opts);
 
-const out = path.join(__dirname, '..', 'proxy', 'adapter', 'redis', 'testdata', 'notepack', 'vectors.json');
+const out = path.join(__dirname, '..', 'internal', 'msgpackjson', 'testdata', 'notepack', 'vectors.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(vectors, null, 1) + '\n');
 console.log('wrote', vectors.length, 'vectors to', out);

@@ -150,6 +150,10 @@ type Cluster struct {
 	// namespace is made anew before the old one is closed.
 	routes map[string][]route
 
+	// claims are the streams mode's sessions this node persisted, claimed
+	// at the end of their window to report them lapsed (expiry.go).
+	claims claims
+
 	state    atomic.Pointer[redisState]
 	failures atomic.Int64 // publishes lost since the last log line
 	everUp   atomic.Bool
@@ -321,6 +325,7 @@ func (c *Cluster) Close() error {
 	for c.pending.Load() > 0 && time.Now().Before(deadline) && c.state.Load().err == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+	c.claims.stop()
 	c.cancel()
 	err := c.ps.Close()
 	c.readerMu.Lock()

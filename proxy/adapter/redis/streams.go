@@ -16,6 +16,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/iobridge/iobridge/internal/jsonstr"
+	"github.com/iobridge/iobridge/internal/msgpackjson"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
@@ -221,7 +222,7 @@ func (a *sharded) entryFields(typ int, data []byte, atts [][]byte) ([]any, error
 		return f, nil
 	}
 	if len(atts) > 0 && mayContainBinary(typ) {
-		b, err := jsonToMsgpack(data, atts)
+		b, err := msgpackjson.FromJSON(data, atts)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +252,7 @@ func decodeEntry(values map[string]any) (*clusterMessage, [][]byte, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: data: %w", errBadMessage, err)
 		}
-		if js, atts, err = msgpackToJSON(b); err != nil {
+		if js, atts, err = msgpackjson.ToJSON(b); err != nil {
 			return nil, nil, fmt.Errorf("%w: data: %w", errBadMessage, err)
 		}
 	}
@@ -299,9 +300,10 @@ type storedSession struct {
 var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
 // persistStream keeps s in Redis for the recovery window: SET
-// sio:session:<pid> base64(msgpack({sid,pid,rooms,data})) PX <window>.
-// It returns once Redis answered (at most 2s), so that a node shutting
-// down has persisted its sessions before it exits.
+// sio:session:<pid> base64(msgpack({sid,pid,rooms,data,claim})) PX
+// <window + claimGrace>, and schedules its claim (expiry.go). It returns
+// once Redis answered (at most 2s), so that a node shutting down has
+// persisted its sessions before it exits.
 func (a *sharded) persistStream(s *socketio.Session) {
 	window := a.nsp.RecoveryWindow()
 	if window <= 0 || s.PID == "" || a.c.state.Load().err != nil {
@@ -315,8 +317,10 @@ func (a *sharded) persistStream(s *socketio.Session) {
 	js = appendStrings(js, s.Rooms)
 	js = append(js, `,"data":`...)
 	js = append(js, dataJSON(s.Data)...)
-	js = append(js, '}')
-	b, err := jsonToMsgpack(js, nil)
+	js = append(js, `,"claim":"`...)
+	js = append(js, randomID(12)...)
+	js = append(js, `"}`...)
+	b, err := msgpackjson.FromJSON(js, nil)
 	if err != nil {
 		a.logger().Warn("redis: session not persisted: it cannot be encoded", "socket", s.SID, "err", err)
 		return
@@ -324,15 +328,24 @@ func (a *sharded) persistStream(s *socketio.Session) {
 	ctx, cancel := context.WithTimeout(a.c.ctx, 2*time.Second)
 	defer cancel()
 	key := DefaultSessionKeyPrefix + s.PID
-	if err := a.c.rdb.Set(ctx, key, base64.StdEncoding.EncodeToString(b), window).Err(); err != nil {
+	value := base64.StdEncoding.EncodeToString(b)
+	if err := a.c.rdb.Set(ctx, key, value, window+claimGrace).Err(); err != nil {
 		a.logger().Warn("redis: session not persisted", "socket", s.SID, "err", err)
+		return
+	}
+	if !a.nsp.Server().ShuttingDown() {
+		a.c.claims.add(a.c, &claim{nsp: a.nsp, sess: s, key: key, value: value,
+			deadline: time.Now().Add(window + claimGrace)}, window)
 	}
 }
 
 // restoreStream is the streams adapter's restoreSession: the session is
 // taken (GET and DEL in one MULTI) and the offset must still be in the
 // stream; then the entries after it that this session would have
-// received, each with its id appended.
+// received, each with its id appended. A session taken for an offset no
+// longer in the stream is put back for the rest of its time, as the
+// in-memory store keeps it, so that its owner still claims it and reports
+// it lapsed (expiry.go).
 func (a *sharded) restoreStream(ctx context.Context, pid, offset string) (*socketio.Session, error) {
 	if !offsetPattern.MatchString(offset) || a.c.state.Load().err != nil {
 		return nil, nil
@@ -341,9 +354,11 @@ func (a *sharded) restoreStream(ctx context.Context, pid, offset string) (*socke
 	defer cancel()
 	key := DefaultSessionKeyPrefix + pid
 	var get *goredis.StringCmd
+	var ttl *goredis.DurationCmd
 	var at *goredis.XMessageSliceCmd
 	_, err := a.c.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		get = p.Get(ctx, key)
+		ttl = p.PTTL(ctx, key)
 		p.Del(ctx, key)
 		return nil
 	})
@@ -353,14 +368,21 @@ func (a *sharded) restoreStream(ctx context.Context, pid, offset string) (*socke
 	at = a.c.rdb.XRange(ctx, a.stream, offset, offset)
 	raw, gerr := get.Result()
 	entries, xerr := at.Result()
-	if gerr != nil || xerr != nil || len(entries) == 0 {
+	if gerr != nil {
 		return nil, nil
 	}
+	if xerr != nil || len(entries) == 0 {
+		if left, err := ttl.Result(); err == nil && left > 0 {
+			a.c.rdb.SetNX(ctx, key, raw, left)
+		}
+		return nil, nil
+	}
+	a.c.claims.restored(key, raw)
 	b, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil {
 		return nil, fmt.Errorf("redis: restore session: %w", err)
 	}
-	js, _, err := msgpackToJSON(b)
+	js, _, err := msgpackjson.ToJSON(b)
 	if err != nil {
 		return nil, fmt.Errorf("redis: restore session: %w", err)
 	}

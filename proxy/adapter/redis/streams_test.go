@@ -12,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/iobridge/iobridge/internal/msgpackjson"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -75,7 +76,7 @@ func TestStreamsEntryFormat(t *testing.T) {
 			if err != nil {
 				t.Fatalf("binary entry data %q is not base64: %v", g[7], err)
 			}
-			js, atts, err := msgpackToJSON(b)
+			js, atts, err := msgpackjson.ToJSON(b)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/iobridge/iobridge/internal/jsonstr"
+	"github.com/iobridge/iobridge/internal/msgpackjson"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -41,7 +42,7 @@ func decodeMessage(payload []byte) ([]byte, [][]byte, error) {
 		}
 		return payload, nil, nil
 	}
-	out, atts, err := msgpackToJSON(payload)
+	out, atts, err := msgpackjson.ToJSON(payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errBadMessage, err)
 	}
@@ -54,7 +55,7 @@ func encodeMessage(msg []byte, atts [][]byte, always bool) ([]byte, error) {
 	if len(atts) == 0 && !always {
 		return msg, nil
 	}
-	return jsonToMsgpack(msg, atts)
+	return msgpackjson.FromJSON(msg, atts)
 }
 
 // roomList decodes rooms sent as strings or, from JavaScript, numbers.

@@ -1,4 +1,4 @@
-package redis
+package msgpackjson
 
 import (
 	"bytes"
@@ -77,16 +77,16 @@ func readVectors(t testing.TB) []notepackVector {
 func TestValueVectors(t *testing.T) {
 	for _, v := range readVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
-			got, atts, err := msgpackToJSON(v.msgpack(t))
+			got, atts, err := ToJSON(v.msgpack(t))
 			if err != nil {
-				t.Fatalf("msgpackToJSON(%.40s) error: %v", v.Hex, err)
+				t.Fatalf("ToJSON(%.40s) error: %v", v.Hex, err)
 			}
 			if string(got) != v.want() {
-				t.Errorf("msgpackToJSON(%.40s) = %.200s, want %.200s", v.Hex, got, v.want())
+				t.Errorf("ToJSON(%.40s) = %.200s, want %.200s", v.Hex, got, v.want())
 			}
 			wantAtts := v.attachments(t)
 			if len(atts) != len(wantAtts) {
-				t.Fatalf("msgpackToJSON(%.40s) gave %d attachments, want %d", v.Hex, len(atts), len(wantAtts))
+				t.Fatalf("ToJSON(%.40s) gave %d attachments, want %d", v.Hex, len(atts), len(wantAtts))
 			}
 			for i := range atts {
 				if !bytes.Equal(atts[i], wantAtts[i]) {
@@ -120,7 +120,7 @@ var vectorEncodeDiffers = map[string]string{
 	"mp_uint64_2^60_as_float": "@msgpack/msgpack writes integers beyond 2^53 as float64",
 }
 
-// TestValueVectorsEncode checks that encodeJSON writes what notepack (and,
+// TestValueVectorsEncode checks that EncodeJSON writes what notepack (and,
 // where they agree, @msgpack/msgpack) writes: compact ints, str8/16/32,
 // bin8/16/32, array and map headers, key order.
 func TestValueVectorsEncode(t *testing.T) {
@@ -129,18 +129,18 @@ func TestValueVectorsEncode(t *testing.T) {
 			continue
 		}
 		t.Run(v.Name, func(t *testing.T) {
-			got, err := jsonToMsgpack([]byte(v.want()), v.attachments(t))
+			got, err := FromJSON([]byte(v.want()), v.attachments(t))
 			if err != nil {
-				t.Fatalf("jsonToMsgpack(%.100s) error: %v", v.want(), err)
+				t.Fatalf("FromJSON(%.100s) error: %v", v.want(), err)
 			}
 			if why, ok := vectorEncodeDiffers[v.Name]; ok {
 				if hex.EncodeToString(got) == v.Hex {
-					t.Errorf("jsonToMsgpack(%.100s) now matches Node (listed as differing: %s)", v.want(), why)
+					t.Errorf("FromJSON(%.100s) now matches Node (listed as differing: %s)", v.want(), why)
 				}
 				return
 			}
 			if h := hex.EncodeToString(got); h != v.Hex {
-				t.Errorf("jsonToMsgpack(%.100s) = %.200s, want %.200s", v.want(), h, v.Hex)
+				t.Errorf("FromJSON(%.100s) = %.200s, want %.200s", v.want(), h, v.Hex)
 			}
 		})
 	}
@@ -174,13 +174,13 @@ func TestValueRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mp, err := jsonToMsgpack([]byte(tc.json), tc.atts)
+			mp, err := FromJSON([]byte(tc.json), tc.atts)
 			if err != nil {
-				t.Fatalf("jsonToMsgpack(%.100s) error: %v", tc.json, err)
+				t.Fatalf("FromJSON(%.100s) error: %v", tc.json, err)
 			}
-			got, atts, err := msgpackToJSON(mp)
+			got, atts, err := ToJSON(mp)
 			if err != nil {
-				t.Fatalf("msgpackToJSON(%x) error: %v", mp, err)
+				t.Fatalf("ToJSON(%x) error: %v", mp, err)
 			}
 			if string(got) != tc.json {
 				t.Errorf("round trip of %.100s = %.100s", tc.json, got)
@@ -229,12 +229,12 @@ func TestValueEncodeJSON(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := jsonToMsgpack([]byte(tc.json), tc.atts)
+			got, err := FromJSON([]byte(tc.json), tc.atts)
 			if err != nil {
-				t.Fatalf("jsonToMsgpack(%q) error: %v", tc.json, err)
+				t.Fatalf("FromJSON(%q) error: %v", tc.json, err)
 			}
 			if h := hex.EncodeToString(got); h != tc.want {
-				t.Errorf("jsonToMsgpack(%q) = %s, want %s", tc.json, h, tc.want)
+				t.Errorf("FromJSON(%q) = %s, want %s", tc.json, h, tc.want)
 			}
 		})
 	}
@@ -247,37 +247,37 @@ func TestValueEncodeErrors(t *testing.T) {
 		atts [][]byte
 		want error
 	}{
-		{"empty", ``, nil, errValueInvalidJSON},
-		{"space", ` `, nil, errValueInvalidJSON},
-		{"truncated", `[1,`, nil, errValueInvalidJSON},
-		{"two_values", `1 2`, nil, errValueInvalidJSON},
-		{"nan", `NaN`, nil, errValueInvalidJSON},
-		{"placeholder_no_attachments", `{"_placeholder":true,"num":0}`, nil, errValuePlaceholder},
-		{"placeholder_out_of_range", `{"_placeholder":true,"num":2}`, [][]byte{{1}, {2}}, errValuePlaceholder},
-		{"placeholder_negative", `{"_placeholder":true,"num":-1}`, [][]byte{{1}}, errValuePlaceholder},
-		{"placeholder_fraction", `{"_placeholder":true,"num":0.5}`, [][]byte{{1}}, errValuePlaceholder},
-		{"placeholder_string_num", `{"_placeholder":true,"num":"0"}`, [][]byte{{1}}, errValuePlaceholder},
-		{"placeholder_no_num", `{"_placeholder":true}`, [][]byte{{1}}, errValuePlaceholder},
-		{"depth", strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1), nil, errValueDepth},
-		{"depth_objects", strings.Repeat(`{"a":`, maxDepth+1) + "1" + strings.Repeat("}", maxDepth+1), nil, errValueDepth},
-		{"depth_bomb", strings.Repeat("[", 100000) + strings.Repeat("]", 100000), nil, errValueInvalidJSON},
+		{"empty", ``, nil, ErrInvalidJSON},
+		{"space", ` `, nil, ErrInvalidJSON},
+		{"truncated", `[1,`, nil, ErrInvalidJSON},
+		{"two_values", `1 2`, nil, ErrInvalidJSON},
+		{"nan", `NaN`, nil, ErrInvalidJSON},
+		{"placeholder_no_attachments", `{"_placeholder":true,"num":0}`, nil, ErrPlaceholder},
+		{"placeholder_out_of_range", `{"_placeholder":true,"num":2}`, [][]byte{{1}, {2}}, ErrPlaceholder},
+		{"placeholder_negative", `{"_placeholder":true,"num":-1}`, [][]byte{{1}}, ErrPlaceholder},
+		{"placeholder_fraction", `{"_placeholder":true,"num":0.5}`, [][]byte{{1}}, ErrPlaceholder},
+		{"placeholder_string_num", `{"_placeholder":true,"num":"0"}`, [][]byte{{1}}, ErrPlaceholder},
+		{"placeholder_no_num", `{"_placeholder":true}`, [][]byte{{1}}, ErrPlaceholder},
+		{"depth", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), nil, ErrDepth},
+		{"depth_objects", strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1), nil, ErrDepth},
+		{"depth_bomb", strings.Repeat("[", 100000) + strings.Repeat("]", 100000), nil, ErrInvalidJSON},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := jsonToMsgpack([]byte(tc.json), tc.atts)
+			_, err := FromJSON([]byte(tc.json), tc.atts)
 			if !errors.Is(err, tc.want) {
-				t.Errorf("jsonToMsgpack(%.60q) error = %v, want %v", tc.json, err, tc.want)
+				t.Errorf("FromJSON(%.60q) error = %v, want %v", tc.json, err, tc.want)
 			}
 		})
 	}
-	// maxDepth levels are fine.
-	deep := strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)
-	mp, err := jsonToMsgpack([]byte(deep), nil)
+	// MaxDepth levels are fine.
+	deep := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
+	mp, err := FromJSON([]byte(deep), nil)
 	if err != nil {
-		t.Fatalf("jsonToMsgpack(%d nested arrays) error: %v", maxDepth, err)
+		t.Fatalf("FromJSON(%d nested arrays) error: %v", MaxDepth, err)
 	}
-	if got, _, err := msgpackToJSON(mp); err != nil || string(got) != deep {
-		t.Errorf("msgpackToJSON(%d nested arrays) = %.20s…, %v", maxDepth, got, err)
+	if got, _, err := ToJSON(mp); err != nil || string(got) != deep {
+		t.Errorf("ToJSON(%d nested arrays) = %.20s…, %v", MaxDepth, got, err)
 	}
 }
 
@@ -287,23 +287,23 @@ func TestValueDecodeErrors(t *testing.T) {
 		hex  string
 		want error
 	}{
-		{"empty", "", errValueTruncated},
-		{"never_used_code", "c1", errValueCode},
-		{"trailing", "0000", errValueTrailing},
-		{"array_key", "819001", errValueKey},
-		{"map_key", "818001", errValueKey},
-		{"ext_key", "81d4050101", errValueKey},
-		{"timestamp_key", "81d6ff0000000001", errValueKey},
-		{"bin32_huge", "c680000000" + "0102030405", errValueTruncated},
-		{"str32_huge", "db80000000" + "0102030405", errValueTruncated},
-		{"array32_huge", "dd80000000" + "0102030405", errValueTruncated},
-		{"map32_huge", "df80000000" + "0102030405", errValueTruncated},
-		{"ext32_huge", "c980000000" + "0102030405", errValueTruncated},
-		{"array16_short", "dc0003c0c0", errValueTruncated},
-		{"map_odd", "82a161c0a162", errValueTruncated},
-		{"depth_arrays", strings.Repeat("91", 100000) + "c0", errValueDepth},
-		{"depth_maps", strings.Repeat("81a0", 100000) + "c0", errValueDepth},
-		{"depth_just_over", strings.Repeat("91", maxDepth+1) + "c0", errValueDepth},
+		{"empty", "", ErrTruncated},
+		{"never_used_code", "c1", ErrCode},
+		{"trailing", "0000", ErrTrailing},
+		{"array_key", "819001", ErrKey},
+		{"map_key", "818001", ErrKey},
+		{"ext_key", "81d4050101", ErrKey},
+		{"timestamp_key", "81d6ff0000000001", ErrKey},
+		{"bin32_huge", "c680000000" + "0102030405", ErrTruncated},
+		{"str32_huge", "db80000000" + "0102030405", ErrTruncated},
+		{"array32_huge", "dd80000000" + "0102030405", ErrTruncated},
+		{"map32_huge", "df80000000" + "0102030405", ErrTruncated},
+		{"ext32_huge", "c980000000" + "0102030405", ErrTruncated},
+		{"array16_short", "dc0003c0c0", ErrTruncated},
+		{"map_odd", "82a161c0a162", ErrTruncated},
+		{"depth_arrays", strings.Repeat("91", 100000) + "c0", ErrDepth},
+		{"depth_maps", strings.Repeat("81a0", 100000) + "c0", ErrDepth},
+		{"depth_just_over", strings.Repeat("91", MaxDepth+1) + "c0", ErrDepth},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -311,19 +311,19 @@ func TestValueDecodeErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, _, err = msgpackToJSON(b)
+			_, _, err = ToJSON(b)
 			if !errors.Is(err, tc.want) {
-				t.Errorf("msgpackToJSON(%.40s) error = %v, want %v", tc.hex, err, tc.want)
+				t.Errorf("ToJSON(%.40s) error = %v, want %v", tc.hex, err, tc.want)
 			}
 		})
 	}
-	if _, _, err := msgpackToJSON(bytes.Repeat([]byte{0x91}, maxDepth)); !errors.Is(err, errValueTruncated) {
-		t.Errorf("msgpackToJSON(%d nested arrays without end) error = %v, want truncated", maxDepth, err)
+	if _, _, err := ToJSON(bytes.Repeat([]byte{0x91}, MaxDepth)); !errors.Is(err, ErrTruncated) {
+		t.Errorf("ToJSON(%d nested arrays without end) error = %v, want truncated", MaxDepth, err)
 	}
-	if got, _, err := msgpackToJSON(append(bytes.Repeat([]byte{0x91}, maxDepth), 0xc0)); err != nil {
-		t.Errorf("msgpackToJSON(%d nested arrays) error = %v", maxDepth, err)
-	} else if len(got) != 2*maxDepth+4 || !bytes.Contains(got, []byte("[[null]]")) {
-		t.Errorf("msgpackToJSON(%d nested arrays) = %.20s…", maxDepth, got)
+	if got, _, err := ToJSON(append(bytes.Repeat([]byte{0x91}, MaxDepth), 0xc0)); err != nil {
+		t.Errorf("ToJSON(%d nested arrays) error = %v", MaxDepth, err)
+	} else if len(got) != 2*MaxDepth+4 || !bytes.Contains(got, []byte("[[null]]")) {
+		t.Errorf("ToJSON(%d nested arrays) = %.20s…", MaxDepth, got)
 	}
 }
 
@@ -338,8 +338,8 @@ func TestValueDecodeTruncated(t *testing.T) {
 		}
 		for n := 0; n < len(b); n += step {
 			prefix := bytes.Clone(b[:n]) // no spare capacity to read past
-			if out, atts, err := msgpackToJSON(prefix); err == nil {
-				t.Errorf("%s: msgpackToJSON(first %d of %d bytes) = %.60s, %d attachments, want an error",
+			if out, atts, err := ToJSON(prefix); err == nil {
+				t.Errorf("%s: ToJSON(first %d of %d bytes) = %.60s, %d attachments, want an error",
 					v.Name, n, len(b), out, len(atts))
 			}
 		}
@@ -358,8 +358,8 @@ func TestValueDecodeHugeHeaderAllocs(t *testing.T) {
 		run := func() {
 			r.Reset(in)
 			dec.Reset(&r)
-			if _, err := decodeJSON(dec, dst[:0], &atts); !errors.Is(err, errValueTruncated) {
-				t.Fatalf("decodeJSON(%s…) error = %v, want truncated", h, err)
+			if _, err := DecodeJSON(dec, dst[:0], &atts); !errors.Is(err, ErrTruncated) {
+				t.Fatalf("DecodeJSON(%s…) error = %v, want truncated", h, err)
 			}
 		}
 		run()
@@ -371,22 +371,22 @@ func TestValueDecodeHugeHeaderAllocs(t *testing.T) {
 		}
 		runtime.ReadMemStats(&after)
 		if perRun := (after.TotalAlloc - before.TotalAlloc) / runs; perRun > 1024 {
-			t.Errorf("decodeJSON(%s…) allocated %d bytes per run", h, perRun)
+			t.Errorf("DecodeJSON(%s…) allocated %d bytes per run", h, perRun)
 		}
 		if len(atts) != 0 {
-			t.Errorf("decodeJSON(%s…) appended %d attachments", h, len(atts))
+			t.Errorf("DecodeJSON(%s…) appended %d attachments", h, len(atts))
 		}
 	}
 }
 
 func TestValueDecodeNeedsLenReader(t *testing.T) {
 	dec := msgpack.NewDecoder(io.MultiReader(bytes.NewReader([]byte{0x01})))
-	if _, err := decodeJSON(dec, nil, new([][]byte)); !errors.Is(err, errValueReader) {
-		t.Errorf("decodeJSON over a bufio reader error = %v, want %v", err, errValueReader)
+	if _, err := DecodeJSON(dec, nil, new([][]byte)); !errors.Is(err, ErrReader) {
+		t.Errorf("DecodeJSON over a bufio reader error = %v, want %v", err, ErrReader)
 	}
 }
 
-// TestValueDecodeAppends checks decodeJSON's contract for callers: it
+// TestValueDecodeAppends checks DecodeJSON's contract for callers: it
 // appends to dst, numbers attachments after those already there, copies
 // them, and leaves the decoder just past the value.
 func TestValueDecodeAppends(t *testing.T) {
@@ -394,13 +394,13 @@ func TestValueDecodeAppends(t *testing.T) {
 	r := bytes.NewReader(in)
 	dec := msgpack.NewDecoder(r)
 	atts := [][]byte{{0}}
-	out, err := decodeJSON(dec, []byte("x"), &atts)
+	out, err := DecodeJSON(dec, []byte("x"), &atts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `x[{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]`
 	if string(out) != want {
-		t.Errorf("decodeJSON = %s, want %s", out, want)
+		t.Errorf("DecodeJSON = %s, want %s", out, want)
 	}
 	if len(atts) != 3 || atts[1][0] != 1 || atts[2][0] != 2 {
 		t.Errorf("attachments = %x", atts)
@@ -418,7 +418,7 @@ func TestValueDecodeAppends(t *testing.T) {
 const benchEventJSON = `["news",{"id":123,"text":"hello world","ts":1700000000000}]`
 
 func TestValueDecodeAllocs(t *testing.T) {
-	in, err := jsonToMsgpack([]byte(benchEventJSON), nil)
+	in, err := FromJSON([]byte(benchEventJSON), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,24 +429,24 @@ func TestValueDecodeAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		r.Reset(in)
 		dec.Reset(&r)
-		if dst, err = decodeJSON(dec, dst[:0], &atts); err != nil {
+		if dst, err = DecodeJSON(dec, dst[:0], &atts); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("decodeJSON allocates %v times per call, want 0", allocs)
+		t.Errorf("DecodeJSON allocates %v times per call, want 0", allocs)
 	}
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	data := []byte(benchEventJSON)
 	allocs = testing.AllocsPerRun(100, func() {
 		buf.Reset()
-		if err := encodeJSON(enc, data, nil); err != nil {
+		if err := EncodeJSON(enc, data, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
-		t.Errorf("encodeJSON allocates %v times per call, want 0", allocs)
+		t.Errorf("EncodeJSON allocates %v times per call, want 0", allocs)
 	}
 }
 
@@ -460,7 +460,7 @@ func BenchmarkDecodeJSON(b *testing.B) {
 		{"binary", `["ev",1,{"_placeholder":true,"num":0}]`, [][]byte{bytes.Repeat([]byte{1}, 1024)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			in, err := jsonToMsgpack([]byte(bc.json), bc.atts)
+			in, err := FromJSON([]byte(bc.json), bc.atts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -474,7 +474,7 @@ func BenchmarkDecodeJSON(b *testing.B) {
 				r.Reset(in)
 				dec.Reset(&r)
 				atts = atts[:0]
-				if dst, err = decodeJSON(dec, dst[:0], &atts); err != nil {
+				if dst, err = DecodeJSON(dec, dst[:0], &atts); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -499,7 +499,7 @@ func BenchmarkEncodeJSON(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				buf.Reset()
-				if err := encodeJSON(enc, data, bc.atts); err != nil {
+				if err := EncodeJSON(enc, data, bc.atts); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,6 @@
-package redis
+package msgpackjson
 
-// JSON -> msgpack: encodeJSON turns one JSON value with binary placeholders
+// JSON -> msgpack: EncodeJSON turns one JSON value with binary placeholders
 // (socketio.Packet.Data plus Attachments) into msgpack as notepack.io would
 // encode what JSON.parse gives. It is the publishing half of the transcoder
 // (see value.go): a scan pass counts each container's members (msgpack
@@ -18,7 +18,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// jsonEncoder holds one encodeJSON call's state. It lives on the stack, as
+// jsonEncoder holds one EncodeJSON call's state. It lives on the stack, as
 // does the node table of a value with up to 32 arrays and objects. A
 // sync.Pool of states was rejected: it costs about as much for small values
 // and drops its items under the race detector.
@@ -33,13 +33,13 @@ type jsonEncoder struct {
 	scratch []byte
 }
 
-// encodeJSON writes the JSON value data (one JSON value: array, object,
+// EncodeJSON writes the JSON value data (one JSON value: array, object,
 // string, number, bool or null, surrounding white space allowed) to enc as
 // msgpack, as notepack.io encodes the value JSON.parse gives:
 //   - every placeholder object, an object whose "_placeholder" member is
 //     true (socket.io-parser's test; other members are ignored), becomes
 //     attachments[num] as msgpack bin; a num that is not an integer in
-//     [0, len(attachments)) is errValuePlaceholder;
+//     [0, len(attachments)) is ErrPlaceholder;
 //   - object members keep their order, duplicates included;
 //   - a number whose value is an integer that fits int64 or uint64 is a
 //     compact msgpack int (1.0, 1e3 and -0 too, as notepack does); any other
@@ -48,13 +48,13 @@ type jsonEncoder struct {
 //   - strings are unescaped; unpaired surrogate escapes and invalid UTF-8
 //     become U+FFFD.
 //
-// Invalid JSON is errValueInvalidJSON and nesting beyond maxDepth
-// errValueDepth; then enc may have written part of the value. Neither data
+// Invalid JSON is ErrInvalidJSON and nesting beyond MaxDepth
+// ErrDepth; then enc may have written part of the value. Neither data
 // nor the attachments are retained. enc must not use a string dictionary or
 // interned strings.
-func encodeJSON(enc *msgpack.Encoder, data []byte, attachments [][]byte) error {
+func EncodeJSON(enc *msgpack.Encoder, data []byte, attachments [][]byte) error {
 	if !json.Valid(data) {
-		return errValueInvalidJSON
+		return ErrInvalidJSON
 	}
 	var small [32]int
 	e := jsonEncoder{enc: enc, data: data, atts: attachments}
@@ -71,14 +71,14 @@ func encodeJSON(enc *msgpack.Encoder, data []byte, attachments [][]byte) error {
 // for each array or object in document order (its member count, or -1-num
 // for a placeholder object), and returns nodes and the index just past the
 // value. nodes is passed rather than kept in e so that a small table can
-// live on encodeJSON's stack.
+// live on EncodeJSON's stack.
 func (e *jsonEncoder) scan(nodes []int, i, depth int) ([]int, int, error) {
 	d := e.data
 	var err error
 	switch d[i] {
 	case '[':
-		if depth >= maxDepth {
-			return nodes, i, errValueDepth
+		if depth >= MaxDepth {
+			return nodes, i, ErrDepth
 		}
 		k := len(nodes)
 		nodes = append(nodes, 0)
@@ -97,8 +97,8 @@ func (e *jsonEncoder) scan(nodes []int, i, depth int) ([]int, int, error) {
 		nodes[k] = n
 		return nodes, i + 1, nil
 	case '{':
-		if depth >= maxDepth {
-			return nodes, i, errValueDepth
+		if depth >= MaxDepth {
+			return nodes, i, ErrDepth
 		}
 		k := len(nodes)
 		nodes = append(nodes, 0)
@@ -136,7 +136,7 @@ func (e *jsonEncoder) scan(nodes []int, i, depth int) ([]int, int, error) {
 				num, ok = placeholderNum(d[numStart:numEnd])
 			}
 			if !ok || num >= len(e.atts) {
-				return nodes, i, errValuePlaceholder
+				return nodes, i, ErrPlaceholder
 			}
 			nodes[k] = -1 - num
 		}

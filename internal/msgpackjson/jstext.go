@@ -1,8 +1,8 @@
-package redis
+package msgpackjson
 
 // JSON text as JavaScript writes and reads it: JSON.stringify's string
-// escaping, number and Date printing (used by decodeJSON), JSON.parse's
-// unescaping (used by encodeJSON) and the WHATWG rule for invalid UTF-8 both
+// escaping, number and Date printing (used by DecodeJSON), JSON.parse's
+// unescaping (used by EncodeJSON) and the WHATWG rule for invalid UTF-8 both
 // follow. Kept apart from either direction because these are the rules a
 // Node peer is held to, checked against JS-made vectors, not msgpack code.
 

@@ -1,4 +1,4 @@
-package redis
+package msgpackjson
 
 import (
 	"bytes"
@@ -53,7 +53,7 @@ func fuzzAttachments(n byte) [][]byte {
 	return atts
 }
 
-// userPlaceholders reports whether out (decodeJSON's output) has
+// userPlaceholders reports whether out (DecodeJSON's output) has
 // placeholder-shaped objects that did not come from bin: a msgpack map
 // {"_placeholder":true,...} is indistinguishable from a placeholder once in
 // JSON (as with socket.io-parser), so such inputs do not round-trip.
@@ -68,23 +68,23 @@ func FuzzMsgpackToJSON(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, atts, err := msgpackToJSON(in)
+		out, atts, err := ToJSON(in)
 		if err != nil {
 			return
 		}
 		if !json.Valid(out) {
-			t.Fatalf("msgpackToJSON(%x) = %q, not valid JSON", in, out)
+			t.Fatalf("ToJSON(%x) = %q, not valid JSON", in, out)
 		}
 		if userPlaceholders(out, atts) {
 			return
 		}
-		mp, err := jsonToMsgpack(out, atts)
+		mp, err := FromJSON(out, atts)
 		if err != nil {
-			t.Fatalf("jsonToMsgpack(%q) error: %v", out, err)
+			t.Fatalf("FromJSON(%q) error: %v", out, err)
 		}
-		out2, atts2, err := msgpackToJSON(mp)
+		out2, atts2, err := ToJSON(mp)
 		if err != nil {
-			t.Fatalf("msgpackToJSON(jsonToMsgpack(%q)) error: %v", out, err)
+			t.Fatalf("ToJSON(FromJSON(%q)) error: %v", out, err)
 		}
 		if !bytes.Equal(out, out2) {
 			t.Fatalf("round trip of %x:\n%q\n%q", in, out, out2)
@@ -115,39 +115,39 @@ func FuzzJSONToMsgpack(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, n byte) {
 		atts := fuzzAttachments(n)
-		mp, err := jsonToMsgpack(data, atts)
+		mp, err := FromJSON(data, atts)
 		if err != nil {
-			if json.Valid(data) && !errors.Is(err, errValueDepth) && !errors.Is(err, errValuePlaceholder) {
-				t.Fatalf("jsonToMsgpack(%q) error on valid JSON: %v", data, err)
+			if json.Valid(data) && !errors.Is(err, ErrDepth) && !errors.Is(err, ErrPlaceholder) {
+				t.Fatalf("FromJSON(%q) error on valid JSON: %v", data, err)
 			}
 			return
 		}
 		if !json.Valid(data) {
-			t.Fatalf("jsonToMsgpack(%q) accepted invalid JSON", data)
+			t.Fatalf("FromJSON(%q) accepted invalid JSON", data)
 		}
-		out, atts1, err := msgpackToJSON(mp)
+		out, atts1, err := ToJSON(mp)
 		if err != nil {
-			t.Fatalf("msgpackToJSON(jsonToMsgpack(%q) = %x) error: %v", data, mp, err)
+			t.Fatalf("ToJSON(FromJSON(%q) = %x) error: %v", data, mp, err)
 		}
 		if !json.Valid(out) {
-			t.Fatalf("msgpackToJSON(jsonToMsgpack(%q)) = %q, not valid JSON", data, out)
+			t.Fatalf("ToJSON(FromJSON(%q)) = %q, not valid JSON", data, out)
 		}
 		if userPlaceholders(out, atts1) {
 			return
 		}
 		// The first pass normalises (numbers, escapes, Infinity to null,
 		// placeholder order); from then on the JSON and msgpack are stable.
-		mp2, err := jsonToMsgpack(out, atts1)
+		mp2, err := FromJSON(out, atts1)
 		if err != nil {
-			t.Fatalf("jsonToMsgpack(%q) error: %v", out, err)
+			t.Fatalf("FromJSON(%q) error: %v", out, err)
 		}
-		out2, atts2, err := msgpackToJSON(mp2)
+		out2, atts2, err := ToJSON(mp2)
 		if err != nil || !bytes.Equal(out, out2) {
 			t.Fatalf("round trip of %q: %q, then %q (%v)", data, out, out2, err)
 		}
-		mp3, err := jsonToMsgpack(out2, atts2)
+		mp3, err := FromJSON(out2, atts2)
 		if err != nil || !bytes.Equal(mp2, mp3) {
-			t.Fatalf("jsonToMsgpack not stable for %q:\n%s\n%s (%v)", out, hex.EncodeToString(mp2), hex.EncodeToString(mp3), err)
+			t.Fatalf("FromJSON not stable for %q:\n%s\n%s (%v)", out, hex.EncodeToString(mp2), hex.EncodeToString(mp3), err)
 		}
 	})
 }

@@ -1,12 +1,13 @@
-package redis
+package msgpackjson
 
-// msgpack -> JSON: decodeJSON streams one msgpack value (as notepack.io or
+// msgpack -> JSON: DecodeJSON streams one msgpack value (as notepack.io or
 // @msgpack/msgpack wrote it) into JSON text with binary placeholders, the
 // form a Node server would send its clients. It is the receiving half of the
 // transcoder (see value.go); it reads msgpack through the library's
 // low-level Decoder calls and prints through value_json.go's helpers.
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -25,18 +26,21 @@ type valueReader interface {
 	io.ByteReader
 }
 
-// valueDecoder holds one decodeJSON call's state; it lives on the stack.
+// valueDecoder holds one DecodeJSON call's state; it lives on the stack.
 type valueDecoder struct {
 	dec  *msgpack.Decoder
 	r    valueReader
 	atts *[][]byte
 }
 
-// decodeJSON reads one msgpack value from dec and appends it to dst as JSON,
+// DecodeJSON reads one msgpack value from dec and appends it to dst as JSON,
 // as a Node server would print it for its clients:
 //   - bin (and notepack's legacy ext 0 ArrayBuffer) becomes a placeholder
 //     {"_placeholder":true,"num":N}, N = len(*attachments); the bytes are
-//     copied and appended to *attachments;
+//     copied and appended to *attachments. With attachments nil it becomes
+//     {"_binary":"<standard base64>"} in place instead, as backends are
+//     handed binary (for values that carry no attachments, such as a
+//     CONNECT's auth);
 //   - the Timestamp ext -1 (4, 8 or 12 bytes, in any ext format) becomes
 //     Date.toJSON(): "2000-06-13T00:00:00.123Z", always in UTC with three
 //     millisecond digits, truncated to the millisecond as JS does (toward
@@ -50,7 +54,7 @@ type valueDecoder struct {
 //     numbers (0.1, 1e-7, 1e+21); integers print exactly;
 //   - map keys that are not strings print as JS String(key) would: 1 -> "1",
 //     1.5 -> "1.5", NaN -> "NaN", true -> "true", nil -> "null", bin -> its
-//     bytes as UTF-8; array, map and ext keys are errValueKey;
+//     bytes as UTF-8; array, map and ext keys are ErrKey;
 //   - any other ext decodes as notepack does: [type, <bin>], the data a
 //     placeholder. notepack's legacy ext 0 forms (notepack 2, before adapter
 //     8 / emitter 5) decode too: fixext1 0 is undefined (null in an array
@@ -62,27 +66,27 @@ type valueDecoder struct {
 //     decoder (and WHATWG's) does.
 //
 // dec must read from a bytes.Reader (or another reader with Len and
-// ReadByte methods, else errValueReader):
+// ReadByte methods, else ErrReader):
 // every length header is checked against the bytes left before anything is
-// read or allocated, so a hostile header cannot make decodeJSON allocate
+// read or allocated, so a hostile header cannot make DecodeJSON allocate
 // more than the input's size. Truncated input, unknown codes and nesting
-// deeper than maxDepth are errors; then dst holds a partial value and
+// deeper than MaxDepth are errors; then dst holds a partial value and
 // *attachments may have grown. dec must not use a string dictionary or
 // interned strings. On success dec stands just past the value.
-func decodeJSON(dec *msgpack.Decoder, dst []byte, attachments *[][]byte) ([]byte, error) {
+func DecodeJSON(dec *msgpack.Decoder, dst []byte, attachments *[][]byte) ([]byte, error) {
 	r, ok := dec.Buffered().(valueReader)
 	if !ok {
-		return dst, errValueReader
+		return dst, ErrReader
 	}
 	d := valueDecoder{dec: dec, r: r, atts: attachments}
 	dst, _, err := d.value(dst, 0)
 	return dst, err
 }
 
-// mpEOF maps the reader's end-of-input errors to errValueTruncated.
+// mpEOF maps the reader's end-of-input errors to ErrTruncated.
 func mpEOF(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errValueTruncated
+		return ErrTruncated
 	}
 	return err
 }
@@ -94,17 +98,17 @@ func (d *valueDecoder) readRaw(b []byte) error {
 	for i := range b {
 		c, err := d.r.ReadByte()
 		if err != nil {
-			return errValueTruncated
+			return ErrTruncated
 		}
 		b[i] = c
 	}
 	return nil
 }
 
-// need reports errValueTruncated unless n more bytes are left.
+// need reports ErrTruncated unless n more bytes are left.
 func (d *valueDecoder) need(n int) error {
 	if n < 0 || n > d.r.Len() {
-		return errValueTruncated
+		return ErrTruncated
 	}
 	return nil
 }
@@ -161,8 +165,8 @@ func (d *valueDecoder) value(dst []byte, depth int) (out []byte, undef bool, err
 		dst, err = d.appendBin(dst, n)
 		return dst, false, err
 	case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-		if depth >= maxDepth {
-			return dst, false, errValueDepth
+		if depth >= MaxDepth {
+			return dst, false, ErrDepth
 		}
 		n, err := d.dec.DecodeArrayLen()
 		if err != nil {
@@ -182,8 +186,8 @@ func (d *valueDecoder) value(dst []byte, depth int) (out []byte, undef bool, err
 		}
 		return append(dst, ']'), false, nil
 	case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
-		if depth >= maxDepth {
-			return dst, false, errValueDepth
+		if depth >= MaxDepth {
+			return dst, false, ErrDepth
 		}
 		n, err := d.dec.DecodeMapLen()
 		if err != nil {
@@ -218,7 +222,7 @@ func (d *valueDecoder) value(dst []byte, depth int) (out []byte, undef bool, err
 	case msgpcode.IsExt(c):
 		return d.ext(dst, c)
 	}
-	return dst, false, errValueCode
+	return dst, false, ErrCode
 }
 
 // key appends a map key as a JSON string.
@@ -263,7 +267,7 @@ func (d *valueDecoder) key(dst []byte) ([]byte, error) {
 		}
 		return append(dst, '"'), nil
 	}
-	return dst, errValueKey
+	return dst, ErrKey
 }
 
 // appendString reads an n-byte str (or bin) payload and appends it as a JSON
@@ -301,6 +305,9 @@ func (d *valueDecoder) appendBin(dst []byte, n int) ([]byte, error) {
 	if err := d.need(n); err != nil {
 		return dst, err
 	}
+	if d.atts == nil {
+		return d.appendBase64(dst, n)
+	}
 	b := make([]byte, n)
 	if n > 0 {
 		if err := d.dec.ReadFull(b); err != nil {
@@ -311,6 +318,27 @@ func (d *valueDecoder) appendBin(dst []byte, n int) ([]byte, error) {
 	dst = append(dst, `{"_placeholder":true,"num":`...)
 	dst = strconv.AppendInt(dst, int64(len(*d.atts)-1), 10)
 	return append(dst, '}'), nil
+}
+
+// appendBase64 reads an n-byte binary payload and appends it as
+// {"_binary":"<standard base64>"}, the form backends see binary in, for a
+// value that has no attachments to refer to (DecodeJSON with nil
+// attachments). The bytes are read into dst's spare capacity and encoded
+// after them, then moved over them.
+func (d *valueDecoder) appendBase64(dst []byte, n int) ([]byte, error) {
+	dst = append(dst, `{"_binary":"`...)
+	start := len(dst)
+	dst = extendBytes(dst, n)
+	if n > 0 {
+		if err := d.dec.ReadFull(dst[start:]); err != nil {
+			return dst[:start], mpEOF(err)
+		}
+	}
+	end := len(dst)
+	dst = base64.StdEncoding.AppendEncode(dst, dst[start:end])
+	m := copy(dst[start:], dst[end:])
+	dst = dst[:start+m]
+	return append(dst, '"', '}'), nil
 }
 
 // ext appends an ext value as notepack 3 decodes it.

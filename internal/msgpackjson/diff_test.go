@@ -1,10 +1,10 @@
-package redis
+package msgpackjson
 
-// The differential test of decodeJSON against the library it replaces,
+// The differential test of DecodeJSON against the library it replaces,
 // vmihailenco/msgpack's DecodeInterface (default, non-loose). On every input
 // the library decodes whole and that lies in the shared ground (no ext type
 // but the timestamp, only str or bin map keys, no key twice in a map, nesting
-// within maxDepth), msgpackToJSON must succeed and print the same value:
+// within MaxDepth), ToJSON must succeed and print the same value:
 // compared token by token in order (so key order is checked too), numbers as
 // exact integers or as floats, the library's float32 widened as JS widens
 // it, NaN/±Inf as null, []byte as placeholders numbered in wire order,
@@ -13,7 +13,7 @@ package redis
 // WHATWG rule (one U+FFFD per maximal invalid subsequence, computed here
 // with utf8.FullRune, independently of value_json.go).
 //
-// Where msgpackToJSON accepts an input the library rejects, the input must
+// Where ToJSON accepts an input the library rejects, the input must
 // hold one of these classes (diffScan finds them); anything else fails:
 //   - ext types other than a timestamp, and ext -1 of a length other than
 //     4, 8 or 12: the library knows only registered ext ids ("unknown ext
@@ -29,9 +29,9 @@ package redis
 //   - a nil map key: the library reads it as "" (DecodeString of nil); JS
 //     String(null) is "null", which is what we print;
 //   - duplicate keys (after UTF-8 repair): the library keeps the last in a
-//     Go map; we keep every entry in wire order (see decodeJSON);
-//   - nesting beyond maxDepth: the library has no bound; we return
-//     errValueDepth (checked here).
+//     Go map; we keep every entry in wire order (see DecodeJSON);
+//   - nesting beyond MaxDepth: the library has no bound; we return
+//     ErrDepth (checked here).
 //
 // DecodeInterface itself is called only on inputs whose length headers
 // diffScan has checked against the input: it preallocates an array by its
@@ -75,7 +75,7 @@ type diffInfo struct {
 }
 
 // diffScan walks in with the library's low-level calls, independently of
-// decodeJSON.
+// DecodeJSON.
 func diffScan(in []byte) *diffInfo {
 	r := bytes.NewReader(in)
 	dec := msgpack.NewDecoder(r)
@@ -83,7 +83,7 @@ func diffScan(in []byte) *diffInfo {
 	if err := info.value(dec, r, 0); err != nil {
 		info.err = err
 	} else if r.Len() != 0 {
-		info.err = errValueTrailing
+		info.err = ErrTrailing
 	}
 	return info
 }
@@ -352,7 +352,7 @@ func sameNumber(a, b string) bool {
 
 // diffDecode runs the differential on one input and says what happened.
 func diffDecode(t testing.TB, in []byte) string {
-	out, atts, err := msgpackToJSON(in)
+	out, atts, err := ToJSON(in)
 	info := diffScan(in)
 	if info.err != nil {
 		// DecodeInterface is not called: it trusts array headers
@@ -360,7 +360,7 @@ func diffDecode(t testing.TB, in []byte) string {
 		// 64 GiB. The scan, the library's own low-level calls with every
 		// length checked against the input, rejects; so must we.
 		if err == nil {
-			t.Fatalf("msgpackToJSON(%x) = %s, but the library's calls reject it: %v", in, out, info.err)
+			t.Fatalf("ToJSON(%x) = %s, but the library's calls reject it: %v", in, out, info.err)
 		}
 		return "both reject"
 	}
@@ -368,7 +368,7 @@ func diffDecode(t testing.TB, in []byte) string {
 	dec := msgpack.NewDecoder(r)
 	lib, libErr := dec.DecodeInterface()
 	if libErr == nil && r.Len() != 0 {
-		libErr = errValueTrailing
+		libErr = ErrTrailing
 	}
 
 	if libErr != nil {
@@ -381,14 +381,14 @@ func diffDecode(t testing.TB, in []byte) string {
 		case info.keyClass:
 			return "library rejects: key"
 		}
-		t.Fatalf("msgpackToJSON(%x) = %s; the library rejects it (%v) for no known reason", in, out, libErr)
+		t.Fatalf("ToJSON(%x) = %s; the library rejects it (%v) for no known reason", in, out, libErr)
 	}
 	switch {
 	case info.extClass, info.keyClass:
 		t.Fatalf("the library decodes %x, which has an ext or key it should reject", in)
-	case info.depth > maxDepth:
-		if !errors.Is(err, errValueDepth) {
-			t.Fatalf("msgpackToJSON(%x) nested %d deep: error %v, want errValueDepth", in, info.depth, err)
+	case info.depth > MaxDepth:
+		if !errors.Is(err, ErrDepth) {
+			t.Fatalf("ToJSON(%x) nested %d deep: error %v, want ErrDepth", in, info.depth, err)
 		}
 		return "too deep"
 	case info.nilKey:
@@ -397,19 +397,19 @@ func diffDecode(t testing.TB, in []byte) string {
 		return "out of scope: duplicate key"
 	}
 	if err != nil {
-		t.Fatalf("msgpackToJSON(%x) error %v; the library decodes %#v", in, err, lib)
+		t.Fatalf("ToJSON(%x) error %v; the library decodes %#v", in, err, lib)
 	}
 	want := diffJSON{info: info}
 	want.value(t, lib)
 	if err := sameJSON(out, want.buf.Bytes()); err != nil {
-		t.Fatalf("msgpackToJSON(%x) = %s, library %s: %v", in, out, want.buf.Bytes(), err)
+		t.Fatalf("ToJSON(%x) = %s, library %s: %v", in, out, want.buf.Bytes(), err)
 	}
 	if len(atts) != len(want.atts) {
-		t.Fatalf("msgpackToJSON(%x): %d attachments, library %d", in, len(atts), len(want.atts))
+		t.Fatalf("ToJSON(%x): %d attachments, library %d", in, len(atts), len(want.atts))
 	}
 	for i := range atts {
 		if !bytes.Equal(atts[i], want.atts[i]) {
-			t.Fatalf("msgpackToJSON(%x): attachment %d = %x, library %x", in, i, atts[i], want.atts[i])
+			t.Fatalf("ToJSON(%x): attachment %d = %x, library %x", in, i, atts[i], want.atts[i])
 		}
 	}
 	return "same"
@@ -450,7 +450,7 @@ func TestDifferentialCases(t *testing.T) {
 		{"nil key", "81c001", "out of scope: nil key"},
 		{"duplicate key", "82a16101a16102", "out of scope: duplicate key"},
 		{"invalid utf8 keys collide", "82a1ff01a1fe02", "out of scope: duplicate key"},
-		{"too deep", strings.Repeat("91", maxDepth+1) + "c0", "too deep"},
+		{"too deep", strings.Repeat("91", MaxDepth+1) + "c0", "too deep"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in, err := hexDecode(tc.hex)

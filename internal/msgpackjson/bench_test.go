@@ -1,11 +1,11 @@
-package redis
+package msgpackjson
 
 // The benchmark that shows why the transcoder is hand-written: the same job
 // (one broadcast's arguments, msgpack <-> JSON with binary placeholders) done
-// by msgpackToJSON / jsonToMsgpack and by a library-only baseline built from
+// by ToJSON / FromJSON and by a library-only baseline built from
 // vmihailenco/msgpack and encoding/json. Run:
 //
-//	go test -run x -bench 'MsgpackToJSON|JSONToMsgpack' -benchmem ./proxy/adapter/redis/
+//	go test -run x -bench 'MsgpackToJSON|JSONToMsgpack' -benchmem ./internal/msgpackjson/
 //
 // Besides costing more, the baseline is not a correct replacement: a Go map
 // loses object key order both ways (and with it the order placeholders are
@@ -36,10 +36,10 @@ var valueBenchPayloads = []struct {
 	{"binary1k", `["news",{"id":123,"file":{"_placeholder":true,"num":0}}]`, [][]byte{bytes.Repeat([]byte{1}, 1024)}},
 }
 
-// libMsgpackToJSON is msgpackToJSON done with the libraries only: the
+// libMsgpackToJSON is ToJSON done with the libraries only: the
 // library's default interface decoding, a walk for what JSON cannot carry,
 // json.Marshal. The decoder is pooled (msgpack.GetDecoder, the pooled
-// msgpack.NewDecoder) since msgpackToJSON pools its own.
+// msgpack.NewDecoder) since ToJSON pools its own.
 func libMsgpackToJSON(b []byte) ([]byte, [][]byte, error) {
 	r := bytes.NewReader(b)
 	dec := msgpack.GetDecoder()
@@ -50,7 +50,7 @@ func libMsgpackToJSON(b []byte) ([]byte, [][]byte, error) {
 		return nil, nil, err
 	}
 	if r.Len() != 0 {
-		return nil, nil, errValueTrailing
+		return nil, nil, ErrTrailing
 	}
 	var atts [][]byte
 	v = libToJSONValue(v, &atts)
@@ -88,7 +88,7 @@ func libToJSONValue(v any, atts *[][]byte) any {
 	return v
 }
 
-// libJSONToMsgpack is jsonToMsgpack done with the libraries only:
+// libJSONToMsgpack is FromJSON done with the libraries only:
 // json.Unmarshal into any, a walk replacing placeholders by their
 // attachments, then the library's encoder (msgpack.Marshal's pooled encoder,
 // with compact ints and floats so that 123 is written as notepack writes
@@ -145,7 +145,7 @@ func libFromJSONValue(v any, atts [][]byte) (any, error) {
 // benchmark payloads, so the comparison is of like with like.
 func TestValueBenchBaselines(t *testing.T) {
 	for _, p := range valueBenchPayloads {
-		mp, err := jsonToMsgpack([]byte(p.json), p.atts)
+		mp, err := FromJSON([]byte(p.json), p.atts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,9 +153,9 @@ func TestValueBenchBaselines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, atts, err := msgpackToJSON(libMP)
+		out, atts, err := ToJSON(libMP)
 		if err != nil {
-			t.Fatalf("%s: msgpackToJSON(libJSONToMsgpack) error: %v", p.name, err)
+			t.Fatalf("%s: ToJSON(libJSONToMsgpack) error: %v", p.name, err)
 		}
 		libOut, libAtts, err := libMsgpackToJSON(mp)
 		if err != nil {
@@ -186,17 +186,17 @@ func mustMarshal(t *testing.T, v any) []byte {
 }
 
 // BenchmarkMsgpackToJSON is the receiving side of a broadcast: one message's
-// arguments from Redis to JSON and attachments.
+// arguments from msgpack to JSON and attachments.
 func BenchmarkMsgpackToJSON(b *testing.B) {
 	for _, p := range valueBenchPayloads {
-		in, err := jsonToMsgpack([]byte(p.json), p.atts)
+		in, err := FromJSON([]byte(p.json), p.atts)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, impl := range []struct {
 			name string
 			fn   func([]byte) ([]byte, [][]byte, error)
-		}{{"iobridge", msgpackToJSON}, {"library", libMsgpackToJSON}} {
+		}{{"iobridge", ToJSON}, {"library", libMsgpackToJSON}} {
 			b.Run(p.name+"/"+impl.name, func(b *testing.B) {
 				b.SetBytes(int64(len(in)))
 				b.ReportAllocs()
@@ -211,14 +211,14 @@ func BenchmarkMsgpackToJSON(b *testing.B) {
 }
 
 // BenchmarkJSONToMsgpack is the publishing side: one message's JSON
-// arguments and attachments to msgpack for Redis.
+// arguments and attachments to msgpack.
 func BenchmarkJSONToMsgpack(b *testing.B) {
 	for _, p := range valueBenchPayloads {
 		data := []byte(p.json)
 		for _, impl := range []struct {
 			name string
 			fn   func([]byte, [][]byte) ([]byte, error)
-		}{{"iobridge", jsonToMsgpack}, {"library", libJSONToMsgpack}} {
+		}{{"iobridge", FromJSON}, {"library", libJSONToMsgpack}} {
 			b.Run(p.name+"/"+impl.name, func(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
