@@ -121,6 +121,28 @@ type Config struct {
 	// any web page could); an origin answered "*" gets none, even when
 	// this is set. False (the default) sends none.
 	CORSCredentials bool
+	// HTTPCompression compresses polling answers (the handshake's too) of
+	// HTTPCompressionThreshold bytes or more with gzip or deflate when the
+	// request's Accept-Encoding accepts one, chosen as the reference
+	// chooses, as its httpCompression option. An answer of only a noop or
+	// close packet is never compressed, nor is one the client does not
+	// accept. Unlike most fields, the zero value is off: the reference
+	// compresses by default, so a caller wanting its behaviour sets this.
+	HTTPCompression bool
+	// HTTPCompressionThreshold is the smallest answer, in bytes before
+	// compression, that HTTPCompression compresses. Zero means 1024.
+	HTTPCompressionThreshold int
+	// PerMessageDeflate negotiates permessage-deflate (RFC 7692) with
+	// WebSocket clients that offer it, as the reference's
+	// perMessageDeflate option, and compresses messages of
+	// PerMessageDeflateThreshold bytes or more. It is negotiated without
+	// context takeover either way, so each compressed message costs no
+	// memory between messages; clients (browsers, ws) accept that. False,
+	// the reference's default, answers no extension.
+	PerMessageDeflate bool
+	// PerMessageDeflateThreshold is the smallest message, in bytes, that
+	// PerMessageDeflate compresses. Zero means 1024.
+	PerMessageDeflateThreshold int
 	// AllowEIO3 accepts Engine.IO v3 clients (socket.io-client 2.x).
 	AllowEIO3 bool
 	// MaxQueueBytes bounds each session's outbound queue in bytes. Zero

@@ -177,13 +177,17 @@ func (s *Session) writePoll(w http.ResponseWriter, r *http.Request, packets []Pa
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Content-Length", strconv.Itoa(len(buf)))
+	body, c := s.srv.compressAnswer(h, r, buf, packets)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	setPollHeaders(h, r)
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(buf)
+	_, err := w.Write(body)
+	if c != nil {
+		putCompressor(c)
+	}
 	if err == nil && s.logEnabled(slog.LevelDebug) {
-		s.logAttrs(slog.LevelDebug, "payload sent", slog.Int("packets", len(packets)), slog.Int("bytes", len(buf)))
+		s.logAttrs(slog.LevelDebug, "payload sent", slog.Int("packets", len(packets)), slog.Int("bytes", len(buf)), slog.Int("sent", len(body)))
 	}
 	if cap(buf) <= maxPooledFrame {
 		*bp = buf[:0]

@@ -33,7 +33,7 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, prot
 	}
 	open := s.openPacket(sess.id, false)
 	_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err := writeTextFrame(conn, PacketOpen, open); err != nil {
+	if err := writeTextFrame(conn, PacketOpen, open, s.wsDeflateMin()); err != nil {
 		sess.closeWith(ReasonTransportError, err, closeHard)
 	}
 	sess.mu.Lock()
@@ -62,10 +62,12 @@ func (s *Server) handshakeWebSocket(w http.ResponseWriter, r *http.Request, prot
 // for data on a shallow stack; see idleReader.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, idleReader, error) {
 	hw := &hijackWriter{ResponseWriter: w}
-	conn, err := s.upgrader.Upgrade(hw, r, nil)
+	conn, err := s.upgraderFor(r).Upgrade(hw, r, nil)
 	if err != nil {
 		return nil, idleReader{}, err
 	}
+	// Compressed only by writeMessage, message by message.
+	conn.EnableWriteCompression(false)
 	return conn, idleReader{br: hw.br, raw: hw.raw, src: hw.src, lent: hw.lent}, nil
 }
 
@@ -271,7 +273,7 @@ func (r *reader) readSome() bool {
 	s, conn := r.s, r.conn
 	protocol := int(s.proto)
 	for {
-		mt, data, err := conn.ReadMessage()
+		mt, data, err := s.srv.readMessage(conn)
 		if err != nil {
 			if r.probe {
 				s.abandonProbe(conn, err)
@@ -366,7 +368,7 @@ func (r *reader) onProbePacket(p Packet, err error) bool {
 	switch {
 	case err == nil && p.Type == PacketPing && !p.Binary && string(p.Data) == "probe":
 		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := writeTextFrame(conn, PacketPong, p.Data); err != nil {
+		if err := writeTextFrame(conn, PacketPong, p.Data, s.srv.wsDeflateMin()); err != nil {
 			s.abandonProbe(conn, err)
 			return false
 		}

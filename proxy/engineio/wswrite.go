@@ -157,17 +157,18 @@ func (s *Session) writeFrames(conn *websocket.Conn, batch []Packet, b64 bool) (n
 // writeEach writes batch's packets a frame each.
 func (s *Session) writeEach(conn *websocket.Conn, batch []Packet, b64 bool) (n int, err error) {
 	debug := s.logEnabled(slog.LevelDebug)
+	deflateMin := s.srv.wsDeflateMin()
 	for i := range batch {
 		p := &batch[i]
 		switch {
 		case !p.Binary:
-			err = writeTextFrame(conn, p.Type, p.Data)
+			err = writeTextFrame(conn, p.Type, p.Data, deflateMin)
 		case s.proto == 4:
-			err = conn.WriteMessage(websocket.BinaryMessage, p.Data)
+			err = writeMessage(conn, websocket.BinaryMessage, p.Data, deflateMin)
 		case b64:
-			err = writeFrame(conn, websocket.TextMessage, func(b []byte) []byte { return appendPacketText(b, *p, 3) })
+			err = writeFrame(conn, websocket.TextMessage, deflateMin, func(b []byte) []byte { return appendPacketText(b, *p, 3) })
 		default:
-			err = writeFrame(conn, websocket.BinaryMessage, func(b []byte) []byte {
+			err = writeFrame(conn, websocket.BinaryMessage, deflateMin, func(b []byte) []byte {
 				return append(append(b, typeBytes[p.Type]), p.Data...)
 			})
 		}
@@ -182,10 +183,12 @@ func (s *Session) writeEach(conn *websocket.Conn, batch []Packet, b64 bool) (n i
 	return n, nil
 }
 
-func writeTextFrame(conn *websocket.Conn, t PacketType, data []byte) error {
+// writeTextFrame writes a text packet as one frame, compressed when it is
+// at least deflateMin bytes (see writeMessage).
+func writeTextFrame(conn *websocket.Conn, t PacketType, data []byte, deflateMin int) error {
 	bp := framePool.Get().(*[]byte)
 	b := append(append((*bp)[:0], typeDigits[t]), data...)
-	err := conn.WriteMessage(websocket.TextMessage, b)
+	err := writeMessage(conn, websocket.TextMessage, b, deflateMin)
 	if cap(b) <= maxPooledFrame {
 		*bp = b[:0]
 		framePool.Put(bp)
@@ -193,10 +196,12 @@ func writeTextFrame(conn *websocket.Conn, t PacketType, data []byte) error {
 	return err
 }
 
-func writeFrame(conn *websocket.Conn, mt int, build func([]byte) []byte) error {
+// writeFrame writes the frame build makes, compressed when it is at least
+// deflateMin bytes (see writeMessage).
+func writeFrame(conn *websocket.Conn, mt int, deflateMin int, build func([]byte) []byte) error {
 	bp := framePool.Get().(*[]byte)
 	b := build((*bp)[:0])
-	err := conn.WriteMessage(mt, b)
+	err := writeMessage(conn, mt, b, deflateMin)
 	if cap(b) <= maxPooledFrame {
 		*bp = b[:0]
 		framePool.Put(bp)

@@ -1,0 +1,322 @@
+package engineio
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestAcceptedEncoding checks the choice against the reference's: every
+// want below is what accepts(req).encodings(["gzip", "deflate"]) returns
+// for the header, with accepts 1.3.8 and negotiator 0.6.3 (false being
+// identity).
+func TestAcceptedEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   contentEncoding
+	}{
+		{"", encodingIdentity},
+		{"gzip", encodingGzip},
+		{"deflate", encodingDeflate},
+		{"gzip, deflate", encodingGzip},
+		{"deflate, gzip", encodingDeflate},
+		{"gzip;q=0.5, deflate", encodingDeflate},
+		{"gzip;q=0", encodingIdentity},
+		{"*", encodingGzip},
+		{"*;q=0", encodingIdentity},
+		{"*, gzip;q=0", encodingDeflate},
+		{"br", encodingIdentity},
+		{"identity", encodingIdentity},
+		{"br, gzip;q=0.8, deflate;q=0.9", encodingDeflate},
+		{"GZIP", encodingGzip},
+		{"gzip;q=abc", encodingIdentity},
+		{"gzip;q=abc, deflate", encodingDeflate},
+		{"gzip;q=1, gzip;q=0", encodingGzip},
+		{"gzip;q=0, gzip;q=1", encodingGzip},
+		{"gzip, *;q=0", encodingGzip},
+		{"gzip;q=0, *", encodingDeflate},
+		{"gzip ;q=0.5, deflate", encodingDeflate},
+		{"gzip deflate", encodingIdentity},
+		{"x-gzip", encodingIdentity},
+		{"gzip;level=1;q=0.2, deflate;q=0.1", encodingGzip},
+		{"gzip; q=0.5, deflate; q=0.6", encodingDeflate},
+		{"gzip;q = 0.5, deflate;q=0.9", encodingGzip},
+		{"gzip;q=0.5=1, deflate;q=0.4", encodingGzip},
+		{",,gzip", encodingGzip},
+		{"deflate, gzip", encodingDeflate},
+		{"gzip;q=0.001", encodingGzip},
+		{"*;q=0.5, deflate;q=0.5", encodingDeflate},
+		{"gzip;q=Infinity, deflate;q=Infinity", encodingGzip},
+		{"gzip;q=-1", encodingIdentity},
+		{"gzip;q=1e-1, deflate;q=.05", encodingGzip},
+		{"gzip;q", encodingIdentity},
+		{"deflate;q=0.5, *;q=0.9", encodingGzip},
+		{"gzip, deflate, br, zstd", encodingGzip},
+		{"gzip, deflate, br", encodingGzip},
+		{"deflate;q=1.0, gzip;q=0.9", encodingDeflate},
+		{"  gzip  ", encodingGzip},
+		{"gzip;q=0.5, deflate;q=0.5", encodingGzip},
+		{"deflate;q=0.5, gzip;q=0.5", encodingDeflate},
+		{"*;q=0.9, gzip;q=0.2", encodingDeflate},
+		{"gzip;q=0.2, *;q=0.9", encodingDeflate},
+		{"deflate;q=NaN, gzip;q=0.1", encodingGzip},
+		{"gzip;;q=0.3, deflate;q=0.2", encodingGzip},
+		{"gzip;foo;q=0.3, deflate;q=0.4", encodingDeflate},
+		{"Deflate", encodingDeflate},
+		{"gzip;Q=0.1, deflate;q=0.2", encodingGzip},
+		{"gzip;q=0.9x, deflate;q=0.95", encodingDeflate},
+		{"gzip;q=+0.5, deflate;q=-0.5", encodingGzip},
+		{"gzip;q=  0.3, deflate;q=0.2", encodingGzip},
+	} {
+		h := http.Header{"Accept-Encoding": {tc.header}}
+		if got := acceptedEncoding(h); got != tc.want {
+			t.Errorf("Accept-Encoding %q: %v, want %v", tc.header, got, tc.want)
+		}
+	}
+	if got := acceptedEncoding(http.Header{}); got != encodingIdentity {
+		t.Errorf("no Accept-Encoding: %v, want identity", got)
+	}
+}
+
+// TestAcceptedEncoding_SeveralLines: Node joins repeated Accept-Encoding
+// lines with ", " before negotiator reads them (each want checked
+// against negotiator so joined).
+func TestAcceptedEncoding_SeveralLines(t *testing.T) {
+	for _, tc := range []struct {
+		lines []string
+		want  contentEncoding
+	}{
+		{[]string{"deflate", "gzip"}, encodingDeflate},
+		{[]string{"gzip;q=0", "deflate;q=0.1"}, encodingDeflate},
+		{[]string{"br", "*"}, encodingGzip},
+		{[]string{"", "gzip"}, encodingGzip},
+		{[]string{"gzip;q=0.5", "gzip;q=0.1, deflate;q=0.2"}, encodingGzip},
+	} {
+		if got := acceptedEncoding(http.Header{"Accept-Encoding": tc.lines}); got != tc.want {
+			t.Errorf("Accept-Encoding lines %q: %v, want %v", tc.lines, got, tc.want)
+		}
+	}
+}
+
+func TestAcceptedEncoding_AllocatesNothing(t *testing.T) {
+	h := http.Header{"Accept-Encoding": {"br;q=1.0, gzip;q=0.8, deflate;q=0.9, *;q=0.1"}}
+	if n := testing.AllocsPerRun(100, func() { acceptedEncoding(h) }); n != 0 {
+		t.Errorf("%v allocations per call, want 0", n)
+	}
+}
+
+func TestJSParseFloat(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{
+		{"0.5", 0.5}, {"1", 1}, {" 0.3", 0.3}, {"0.9x", 0.9}, {".5", 0.5}, {"5.", 5},
+		{"1e-1", 0.1}, {"1e", 1}, {"1e+", 1}, {"2E2", 200}, {"+0.5", 0.5}, {"-1", -1},
+		{"Infinity", math.Inf(1)}, {"-Infinityx", math.Inf(-1)}, {"1e999", math.Inf(1)},
+		{"", nan}, {"abc", nan}, {".", nan}, {".e5", nan}, {"-", nan}, {"0x10", 0},
+	} {
+		got := jsParseFloat(tc.in)
+		if got != tc.want && !(math.IsNaN(got) && math.IsNaN(tc.want)) {
+			t.Errorf("jsParseFloat(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCompressible(t *testing.T) {
+	for _, tc := range []struct {
+		packets []Packet
+		want    bool
+	}{
+		{[]Packet{{Type: PacketNoop}}, false},
+		{[]Packet{{Type: PacketClose}}, false},
+		{[]Packet{{Type: PacketOpen}}, true},
+		{[]Packet{{Type: PacketPing}}, true},
+		{[]Packet{{Type: PacketMessage}, {Type: PacketClose}}, true},
+	} {
+		if got := compressible(tc.packets); got != tc.want {
+			t.Errorf("compressible(%v) = %v, want %v", tc.packets, got, tc.want)
+		}
+	}
+}
+
+// rawGet makes a GET with the given Accept-Encoding (none when empty) and
+// returns the answer as sent: the client decompresses nothing.
+func rawGet(t *testing.T, e *testEnv, query, acceptEncoding string) (*http.Response, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
+}
+
+// decoded undoes res's Content-Encoding.
+func decoded(t *testing.T, res *http.Response, body []byte) string {
+	t.Helper()
+	var rd io.Reader
+	var err error
+	switch enc := res.Header.Get("Content-Encoding"); enc {
+	case "":
+		return string(body)
+	case "gzip":
+		rd, err = gzip.NewReader(bytes.NewReader(body))
+	case "deflate":
+		rd, err = zlib.NewReader(bytes.NewReader(body))
+	default:
+		t.Fatalf("Content-Encoding %q", enc)
+	}
+	if err != nil {
+		t.Fatalf("%s body: %v", res.Header.Get("Content-Encoding"), err)
+	}
+	out, err := io.ReadAll(rd)
+	if err != nil {
+		t.Fatalf("%s body: %v", res.Header.Get("Content-Encoding"), err)
+	}
+	return string(out)
+}
+
+func TestPollingCompression(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		on        bool
+		threshold int
+		size      int // bytes of the answer's payload: "4" and a message
+		accept    string
+		want      string // Content-Encoding
+	}{
+		{"off", false, 0, 5000, "gzip, deflate", ""},
+		{"gzip", true, 0, 5000, "gzip", "gzip"},
+		{"deflate", true, 0, 5000, "deflate", "deflate"},
+		{"gzip first", true, 0, 5000, "gzip, deflate, br", "gzip"},
+		{"deflate by q", true, 0, 5000, "gzip;q=0.5, deflate", "deflate"},
+		{"no header", true, 0, 5000, "", ""},
+		{"refused", true, 0, 5000, "br, zstd", ""},
+		{"refused by q=0", true, 0, 5000, "gzip;q=0, deflate;q=0", ""},
+		{"identity only", true, 0, 5000, "identity", ""},
+		{"any", true, 0, 5000, "*", "gzip"},
+		{"below default threshold", true, 0, 1023, "gzip", ""},
+		{"at default threshold", true, 0, 1024, "gzip", "gzip"},
+		{"below threshold", true, 100, 99, "gzip", ""},
+		{"at threshold", true, 100, 100, "gzip", "gzip"},
+		{"above threshold", true, 100, 101, "deflate", "deflate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := suiteConfig()
+			cfg.HTTPCompression = tc.on
+			cfg.HTTPCompressionThreshold = tc.threshold
+			e := newEnv(t, cfg)
+			sid := e.openPolling()
+			data := strings.Repeat("x", tc.size-1)
+			if err := e.session(sid).Send([]Packet{{Type: PacketMessage, Data: []byte(data)}}); err != nil {
+				t.Fatal(err)
+			}
+			res, body := rawGet(t, e, "EIO=4&transport=polling&sid="+sid, tc.accept)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			if got := res.Header.Get("Content-Encoding"); got != tc.want {
+				t.Errorf("Content-Encoding %q, want %q", got, tc.want)
+			}
+			if got, want := res.Header.Get("Content-Length"), strconv.Itoa(len(body)); got != want {
+				t.Errorf("Content-Length %q, want %s, the length of the body sent", got, want)
+			}
+			if v := res.Header.Values("Vary"); len(v) > 0 {
+				t.Errorf("Vary %q; the reference sends none", v)
+			}
+			if got := res.Header.Get("Content-Type"); got != "text/plain; charset=UTF-8" {
+				t.Errorf("Content-Type %q", got)
+			}
+			if tc.want != "" && len(body) >= tc.size {
+				t.Errorf("compressed body of %d bytes for a %d-byte payload", len(body), tc.size)
+			}
+			if got := decoded(t, res, body); got != "4"+data {
+				t.Errorf("payload %d bytes %.20q…, want %d bytes", len(got), got, tc.size)
+			}
+		})
+	}
+}
+
+// TestPollingCompression_Handshake: the reference compresses the
+// handshake's answer as any other (its OPEN packet goes through the
+// socket); at the default threshold it never reaches it.
+func TestPollingCompression_Handshake(t *testing.T) {
+	cfg := suiteConfig()
+	cfg.HTTPCompression = true
+	cfg.HTTPCompressionThreshold = 1
+	e := newEnv(t, cfg)
+	res, body := rawGet(t, e, "EIO=4&transport=polling", "gzip")
+	if got := res.Header.Get("Content-Encoding"); got != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", got)
+	}
+	parseOpen(t, decoded(t, res, body))
+}
+
+// TestPollingCompression_NoopNotCompressed: an answer of a lone noop or
+// close packet is written by the reference's transport without the
+// compress option, so it goes plain whatever the threshold.
+func TestPollingCompression_NoopNotCompressed(t *testing.T) {
+	cfg := suiteConfig()
+	cfg.HTTPCompression = true
+	cfg.HTTPCompressionThreshold = 1
+	e := newEnv(t, cfg)
+	sid := e.openPolling()
+	e.session(sid).Close(ReasonForcedClose)
+	res, body := rawGet(t, e, "EIO=4&transport=polling&sid="+sid, "gzip")
+	if got := res.Header.Get("Content-Encoding"); got != "" || string(body) != "1" {
+		t.Errorf("close answer: Content-Encoding %q, body %q; want plain \"1\"", got, body)
+	}
+}
+
+// TestPollingCompression_V3Binary: a protocol 3 binary payload is
+// compressed too, with its octet-stream type.
+func TestPollingCompression_V3Binary(t *testing.T) {
+	cfg := suiteConfig()
+	cfg.AllowEIO3 = true
+	cfg.HTTPCompression = true
+	e := newEnv(t, cfg)
+	res, body := rawGet(t, e, "EIO=3&transport=polling", "")
+	open := decoded(t, res, body)
+	i := strings.Index(open, `"sid":"`)
+	if i < 0 {
+		t.Fatalf("handshake %q", open)
+	}
+	sid := open[i+len(`"sid":"`) : i+len(`"sid":"`)+20]
+	data := bytes.Repeat([]byte{1, 2, 3, 4}, 1000)
+	if err := e.session(sid).Send([]Packet{{Type: PacketMessage, Data: data, Binary: true}}); err != nil {
+		t.Fatal(err)
+	}
+	res, body = rawGet(t, e, "EIO=3&transport=polling&sid="+sid, "deflate")
+	if got := res.Header.Get("Content-Encoding"); got != "deflate" {
+		t.Fatalf("Content-Encoding %q, want deflate", got)
+	}
+	if got := res.Header.Get("Content-Type"); got != "application/octet-stream" {
+		t.Errorf("Content-Type %q", got)
+	}
+	if got := decoded(t, res, body); !strings.HasSuffix(got, string(data)) {
+		t.Errorf("payload of %d bytes does not end with the message", len(got))
+	}
+}
