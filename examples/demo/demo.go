@@ -2,9 +2,10 @@
 // (HTML, CSS and JavaScript, no build step) with a chat, a file-copy job
 // whose progress the backend pushes, an assistant whose answer streams
 // token by token, a ticker fed by a backend SSE stream, and a legacy chat
-// on a namespace bridged to a backend WebSocket. It also serves the
-// Socket.IO browser client the way the reference server's serveClient
-// option does.
+// on a namespace bridged to a backend WebSocket. The page loads the
+// Socket.IO browser client from the builds embedded by
+// internal/clientbundle, served as the reference server's serveClient
+// serves them.
 //
 // The rest of `iobridge demo` is here too, so main only wires it:
 // LookupEnv supplies the public demo token, ListenBackend points the
@@ -19,13 +20,11 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/iobridge/iobridge/internal/clientbundle"
 )
 
-// ClientVersion is the version of the vendored socket.io-client bundle
-// (socket.io.min.js, MIT licensed: see socket.io-client.LICENSE).
-const ClientVersion = "4.8.4"
-
-//go:embed index.html demo.css demo.js socket.io.min.js socket.io.min.js.map
+//go:embed index.html demo.css demo.js
 var files embed.FS
 
 var page = template.Must(template.ParseFS(files, "index.html"))
@@ -43,9 +42,10 @@ type Config struct {
 }
 
 // Mount registers the page at "/" (and its /demo.css and /demo.js), and
-// the Socket.IO client at <Path>socket.io.js, <Path>socket.io.min.js and
-// their source maps, on mux. The client paths are more specific than the
-// Engine.IO handler's <Path> pattern, so both live on one mux.
+// the Socket.IO client builds at <Path>socket.io.js and the other names of
+// clientbundle.Names, on mux. The client paths are more specific than the
+// Engine.IO handler's <Path> pattern, so both live on one mux; the page
+// needs the client whether or not serve_client is on.
 func Mount(mux *http.ServeMux, cfg Config) error {
 	if cfg.Path == "" {
 		cfg.Path = "/socket.io/"
@@ -66,41 +66,8 @@ func Mount(mux *http.ServeMux, cfg Config) error {
 	mux.Handle("/", static("/", "text/html; charset=utf-8", html.Bytes()))
 	mux.Handle("/demo.css", static("/demo.css", "text/css; charset=utf-8", mustRead("demo.css")))
 	mux.Handle("/demo.js", static("/demo.js", "text/javascript; charset=utf-8", mustRead("demo.js")))
-	js, jsMap := Client()
-	mux.Handle(cfg.Path+"socket.io.js", js)
-	mux.Handle(cfg.Path+"socket.io.min.js", js)
-	mux.Handle(cfg.Path+"socket.io.js.map", jsMap)
-	mux.Handle(cfg.Path+"socket.io.min.js.map", jsMap)
+	clientbundle.Mount(mux, cfg.Path)
 	return nil
-}
-
-// Client returns handlers for the Socket.IO client bundle and its source
-// map, answered as the reference server's serveClient answers them:
-// ETag "<version>" (a matching If-None-Match gets 304), Cache-Control
-// "public, max-age=0".
-func Client() (js, sourceMap http.Handler) {
-	return client("application/javascript; charset=utf-8", mustRead("socket.io.min.js")),
-		client("application/json; charset=utf-8", mustRead("socket.io.min.js.map"))
-}
-
-func client(contentType string, body []byte) http.Handler {
-	const etag = `"` + ClientVersion + `"`
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		if m := r.Header.Get("If-None-Match"); m == etag || m == "W/"+etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		h := w.Header()
-		h.Set("Cache-Control", "public, max-age=0")
-		h.Set("Content-Type", contentType)
-		h.Set("ETag", etag)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-	})
 }
 
 // static serves one embedded file at exactly path (the "/" pattern matches

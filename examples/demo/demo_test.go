@@ -1,13 +1,13 @@
 package demo
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/iobridge/iobridge/internal/clientbundle"
 )
 
 func newServer(t *testing.T, cfg Config) *httptest.Server {
@@ -55,7 +55,7 @@ func TestRoutes(t *testing.T) {
 		{"page loads the client", "/", 200, "text/html; charset=utf-8", `<script src="/rt/socket.io.min.js">`},
 		{"script", "/demo.js", 200, "text/javascript; charset=utf-8", `io(cfg.namespace, { path: cfg.path`},
 		{"style", "/demo.css", 200, "text/css; charset=utf-8", `#jobs`},
-		{"client", "/rt/socket.io.js", 200, "application/javascript; charset=utf-8", "Socket.IO v" + ClientVersion},
+		{"client", "/rt/socket.io.js", 200, "application/javascript; charset=utf-8", "Socket.IO v" + clientbundle.Version},
 		{"minified client", "/rt/socket.io.min.js", 200, "application/javascript; charset=utf-8", "Released under the MIT License."},
 		{"source map", "/rt/socket.io.min.js.map", 200, "application/json; charset=utf-8", `"version":3`},
 		{"engine.io still reachable", "/rt/?EIO=4&transport=polling", 200, "text/plain; charset=utf-8", "engine.io"},
@@ -72,50 +72,17 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// TestClientCaching: every client build is served with the reference's
+// ETag, and a second load is a 304.
 func TestClientCaching(t *testing.T) {
 	srv := newServer(t, Config{})
-	res, _ := get(t, srv.URL+"/socket.io/socket.io.js")
-	if got := res.Header.Get("ETag"); got != `"4.8.4"` {
-		t.Fatalf("ETag = %q", got)
-	}
-	if got := res.Header.Get("Cache-Control"); got != "public, max-age=0" {
-		t.Fatalf("Cache-Control = %q", got)
-	}
-	for _, etag := range []string{`"4.8.4"`, `W/"4.8.4"`} {
-		if res, body := get(t, srv.URL+"/socket.io/socket.io.js", "If-None-Match", etag); res.StatusCode != http.StatusNotModified || body != "" {
-			t.Errorf("If-None-Match %s: %d, %d bytes; want 304, empty", etag, res.StatusCode, len(body))
+	for _, name := range clientbundle.Names() {
+		res, _ := get(t, srv.URL+"/socket.io/"+name)
+		if res.StatusCode != http.StatusOK || res.Header.Get("ETag") != `"`+clientbundle.Version+`"` || res.Header.Get("Cache-Control") != "public, max-age=0" {
+			t.Fatalf("GET %s = %d, ETag %q, Cache-Control %q", name, res.StatusCode, res.Header.Get("ETag"), res.Header.Get("Cache-Control"))
 		}
-	}
-	if res, _ := get(t, srv.URL+"/socket.io/socket.io.js", "If-None-Match", `"4.0.0"`); res.StatusCode != http.StatusOK {
-		t.Errorf("stale If-None-Match: %d, want 200", res.StatusCode)
-	}
-	res, err := http.Post(srv.URL+"/socket.io/socket.io.js", "text/plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST client: %d, want 405", res.StatusCode)
-	}
-}
-
-// TestVendoredClientMatchesThePin keeps the bundle in step with the
-// socket.io-client version the interop tests pin.
-func TestVendoredClientMatchesThePin(t *testing.T) {
-	b, err := os.ReadFile("../../interop/package.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkg struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	if err := json.Unmarshal(b, &pkg); err != nil {
-		t.Fatal(err)
-	}
-	if got := pkg.Dependencies["socket.io-client"]; got != ClientVersion {
-		t.Fatalf("interop pins socket.io-client %q, the vendored bundle is %q: copy node_modules/socket.io-client/dist/socket.io.min.js{,.map} here", got, ClientVersion)
-	}
-	if !strings.HasPrefix(string(mustRead("socket.io.min.js")), "/*!\n * Socket.IO v"+ClientVersion+"\n") {
-		t.Fatal("socket.io.min.js lost its license header or is another version")
+		if res, body := get(t, srv.URL+"/socket.io/"+name, "If-None-Match", res.Header.Get("ETag")); res.StatusCode != http.StatusNotModified || body != "" {
+			t.Errorf("GET %s again: %d, %d bytes; want 304, empty", name, res.StatusCode, len(body))
+		}
 	}
 }
