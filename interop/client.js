@@ -18,7 +18,8 @@
 //   reconnect     {socket}             socket.connect() after a disconnect
 //   close_engine  {socket}             socket.io.engine.close(): drops the transport
 //   freeze        {socket}             stops answering pings (the server must time out)
-//   state         {socket, req}        reports connected, id, transport, recovered
+//   state         {socket, req}        reports connected, id, transport, recovered,
+//                                      the WebSocket's extensions
 //                                      and the Engine.IO handshake values
 //   exit          {}                   ends the process
 //
@@ -78,12 +79,23 @@ function watchManager(mname, manager) {
   manager.on("error", (err) => out({ type: "manager_error", manager: mname, ...errInfo(err) }));
 }
 
+// withTransportClasses lets transports name "fetch": polling over Node's
+// fetch, which (unlike the default XHR polling) sends Accept-Encoding and
+// decompresses answers. A list naming it is given as classes, as
+// engine.io-client takes them.
+function withTransportClasses(opts) {
+  if (!Array.isArray(opts.transports) || !opts.transports.includes("fetch")) return opts;
+  const { Fetch, NodeXHR, NodeWebSocket } = require("engine.io-client");
+  const classes = { fetch: Fetch, polling: NodeXHR, websocket: NodeWebSocket };
+  return { ...opts, transports: opts.transports.map((t) => classes[t]) };
+}
+
 function connectV4(c) {
   const { Manager } = require("socket.io-client");
   const mname = c.manager || c.socket;
   let manager = managers.get(mname);
   if (!manager) {
-    manager = new Manager(c.url, c.opts || {});
+    manager = new Manager(c.url, withTransportClasses(c.opts || {}));
     managers.set(mname, manager);
     watchManager(mname, manager);
   }
@@ -233,6 +245,9 @@ function handle(c) {
         pingInterval: engine._pingInterval,
         pingTimeout: engine._pingTimeout,
         maxPayload: engine._maxPayload,
+        // The WebSocket's negotiated extensions (ws's), e.g.
+        // permessage-deflate; null on polling.
+        extensions: engine.transport && engine.transport.ws ? engine.transport.ws.extensions : null,
       });
     }
     case "exit":

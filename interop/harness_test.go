@@ -61,6 +61,8 @@ type event struct {
 	PingInterval int    `json:"pingInterval,omitempty"`
 	PingTimeout  int    `json:"pingTimeout,omitempty"`
 	MaxPayload   int    `json:"maxPayload,omitempty"`
+	// Extensions the client's WebSocket negotiated ("state").
+	Extensions string `json:"extensions,omitempty"`
 }
 
 func (e event) String() string {
@@ -270,7 +272,7 @@ type connectOpts struct {
 	NSP        string
 	Manager    string         // sockets naming one manager share a connection
 	V2         bool           // use socket.io-client 2.x (Engine.IO 3)
-	Transports []string       // nil means the client's default (polling, then upgrade)
+	Transports []string       // nil means the client's default (polling, then upgrade); "fetch" is polling over fetch
 	Auth       any            // the CONNECT payload
 	Query      map[string]any // added to the handshake URL
 	Reconnect  bool           // enables automatic reconnection (off by default)

@@ -47,6 +47,8 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 		AllowEIO3:         cfg.AllowEIO3,
 		CORSOrigins:       cfg.CORSOrigins,
 		CORSCredentials:   cfg.CORSCredentials,
+		HTTPCompression:   !cfg.NoHTTPCompression,
+		PerMessageDeflate: cfg.PerMessageDeflate,
 		Logger:            logger,
 	}, func(s *engineio.Session) engineio.Handler {
 		sessions.Store(s.ID(), s)

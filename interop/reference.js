@@ -4,10 +4,11 @@
 //
 // Usage: node reference.js '<config JSON>'
 //   config: {pingInterval, pingTimeout, maxHttpBufferSize, allowEIO3, recovery,
-//            corsOrigins, corsCredentials}
+//            corsOrigins, corsCredentials, httpCompression, perMessageDeflate}
 //   (durations in milliseconds; recovery 0 disables connection state recovery;
 //   corsOrigins ["*"] is cors {origin: "*"}, other lists cors {origin: [...]},
-//   none no cors option)
+//   none no cors option; httpCompression false turns socket.io's default
+//   compression off; perMessageDeflate true turns it on, threshold 1024)
 //
 // It prints {"type":"listening","port":N} once bound to 127.0.0.1, then one
 // JSON line per server-side observation:
@@ -55,6 +56,13 @@ if (Array.isArray(cfg.corsOrigins) && cfg.corsOrigins.length > 0) {
     origin: star ? "*" : cfg.corsOrigins,
     credentials: !!cfg.corsCredentials,
   };
+}
+
+if (cfg.httpCompression === false) {
+  opts.httpCompression = false;
+}
+if (cfg.perMessageDeflate) {
+  opts.perMessageDeflate = true;
 }
 
 const httpServer = http.createServer();

@@ -16,6 +16,8 @@ type serverConfig struct {
 	Recovery          time.Duration // zero disables connection state recovery
 	CORSOrigins       []string      // socket.io's cors.origin; ["*"] is origin "*"; nil: no cors option
 	CORSCredentials   bool          // socket.io's cors.credentials
+	NoHTTPCompression bool          // httpCompression: false (socket.io compresses by default)
+	PerMessageDeflate bool          // socket.io's perMessageDeflate: true (off by default)
 }
 
 // target is a running server with the scenario application (see
@@ -74,6 +76,8 @@ func startReference(t *testing.T, cfg serverConfig) *target {
 		"recovery":          cfg.Recovery.Milliseconds(),
 		"corsOrigins":       cfg.CORSOrigins,
 		"corsCredentials":   cfg.CORSCredentials,
+		"httpCompression":   !cfg.NoHTTPCompression,
+		"perMessageDeflate": cfg.PerMessageDeflate,
 	})
 	if err != nil {
 		t.Fatal(err)
