@@ -322,7 +322,10 @@ func (a *Memory) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions) 
 	if !a.opts.NoRecoveryStore && a.nsp.RecoveryWindow() > 0 && p.Type == socketio.PacketEvent && !p.HasID && !opts.Flags.Volatile {
 		p = a.store(p, opts)
 	}
-	pkts := socketio.Encode(p)
+	pkts, err := a.nsp.Encode(p)
+	if err != nil {
+		return err
+	}
 	volatile := opts.Flags.Volatile
 	a.mu.RLock()
 	a.apply(opts, func(s *socketio.Socket) { s.WriteEncoded(pkts, volatile) })
@@ -332,7 +335,10 @@ func (a *Memory) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions) 
 
 // BroadcastWithAck implements socketio.Adapter.
 func (a *Memory) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastOptions, acks *socketio.BroadcastAck) error {
-	pkts := socketio.Encode(p)
+	pkts, err := a.nsp.Encode(p)
+	if err != nil {
+		return err
+	}
 	volatile := opts.Flags.Volatile
 	n := 0
 	a.mu.RLock()

@@ -74,7 +74,10 @@ func (s *Socket) ackFunc(id uint64) AckFunc {
 			Data:        AppendArray(nil, args),
 			Attachments: attachments,
 		}
-		pkts := Encode(p)
+		pkts, err := s.client.srv.encode(p)
+		if err != nil {
+			return err
+		}
 		if o := s.observer(); o != nil {
 			o.Sent(s.client.conn, s, pkts)
 		}

@@ -45,13 +45,27 @@ func (c *benchConn) drain() int {
 
 // broadcastFixture connects n sockets to "/" and returns them.
 func broadcastFixture(tb testing.TB, n int) (*socketio.Server, []*benchConn) {
-	srv := socketio.NewServer(socketio.Config{Adapter: adapter.New, Logger: slog.New(slog.DiscardHandler), ConnectTimeout: -1})
+	return parserFixture(tb, n, nil)
+}
+
+// parserFixture is broadcastFixture for a server with parser (nil: the
+// default one), its CONNECTs in that parser's format.
+func parserFixture(tb testing.TB, n int, parser socketio.Parser) (*socketio.Server, []*benchConn) {
+	srv := socketio.NewServer(socketio.Config{Adapter: adapter.New, Logger: slog.New(slog.DiscardHandler), ConnectTimeout: -1, Parser: parser})
 	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
+	connect, binary := []byte("0"), false
+	if parser != nil {
+		pkts, err := parser.Encode(&socketio.Packet{Type: socketio.PacketConnect, Namespace: "/"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		connect, binary = pkts[0].Data, pkts[0].Binary
+	}
 	conns := make([]*benchConn, n)
 	for i := range conns {
 		c := &benchConn{id: fmt.Sprintf("c%019d", i), req: req}
 		h := srv.Attach(c)
-		h.OnMessage([]byte("0"), false)
+		h.OnMessage(connect, binary)
 		if c.drain() != 1 {
 			tb.Fatal("no CONNECT ack")
 		}
@@ -70,10 +84,12 @@ func drainAll(conns []*benchConn) int {
 
 var benchArgs = []json.RawMessage{json.RawMessage(`{"id":42,"text":"hello world","tags":["a","b"]}`), json.RawMessage(`3.14`)}
 
-func BenchmarkBroadcast(b *testing.B) {
+func BenchmarkBroadcast(b *testing.B) { benchmarkBroadcast(b, nil) }
+
+func benchmarkBroadcast(b *testing.B, parser socketio.Parser) {
 	for _, n := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
-			srv, conns := broadcastFixture(b, n)
+			srv, conns := parserFixture(b, n, parser)
 			nsp := srv.Of("/")
 			b.ReportAllocs()
 			for b.Loop() {
@@ -113,9 +129,11 @@ func BenchmarkBroadcastRoom(b *testing.B) {
 
 // TestBroadcastAllocsDoNotGrow compares the allocations of one broadcast
 // at two recipient counts: nothing is allocated per recipient.
-func TestBroadcastAllocsDoNotGrow(t *testing.T) {
+func TestBroadcastAllocsDoNotGrow(t *testing.T) { broadcastAllocsDoNotGrow(t, nil) }
+
+func broadcastAllocsDoNotGrow(t *testing.T, parser socketio.Parser) {
 	measure := func(n int) float64 {
-		srv, conns := broadcastFixture(t, n)
+		srv, conns := parserFixture(t, n, parser)
 		nsp := srv.Of("/")
 		op := nsp.Except("nobody")
 		emit := func() {

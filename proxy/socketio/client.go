@@ -128,7 +128,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 	if o := c.srv.observer(); o != nil {
 		o.Received(c.conn, data, binary)
 	}
-	p, err := c.dec.Add(data, binary)
+	p, err := c.decode(data, binary)
 	if err != nil {
 		c.logAttrs(slog.LevelWarn, "socketio: invalid packet, closing", slog.Any("err", err), slog.Int("bytes", len(data)), slog.String("reason", string(ReasonParseError)))
 		c.closeWith(ReasonParseError, engineio.ReasonParseError)
@@ -243,9 +243,14 @@ func (c *client) remove(s *Socket) {
 }
 
 // send encodes and queues one packet; errors mean the connection is closed
-// (or closing), which its OnClose reports.
+// (or closing), which its OnClose reports, or that the packet cannot be
+// written in the server's wire format, which is logged.
 func (c *client) send(p *Packet) {
-	pkts := Encode(p)
+	pkts, err := c.srv.encode(p)
+	if err != nil {
+		c.logAttrs(slog.LevelWarn, "socketio: packet not sent", slog.String("type", p.Type.String()), slog.Any("err", err))
+		return
+	}
 	if o := c.srv.observer(); o != nil {
 		o.Sent(c.conn, nil, pkts)
 	}

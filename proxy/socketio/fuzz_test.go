@@ -3,6 +3,7 @@ package socketio_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/iobridge/iobridge/proxy/socketio"
@@ -81,6 +82,46 @@ func FuzzDecoder(f *testing.F) {
 			if err != nil || n != len(p.Attachments) || !bytes.Equal(q.Data, p.Data) {
 				t.Fatalf("round trip of %+v: %+v %d %v", p, q, n, err)
 			}
+		}
+	})
+}
+
+// FuzzMsgpackDecode: the msgpack parser never panics on a client message;
+// what it accepts has valid JSON data, binary only through its own
+// placeholders, and encodes back to a message that decodes to the same
+// packet.
+func FuzzMsgpackDecode(f *testing.F) {
+	for _, tc := range msgpackDecodeCases {
+		f.Add(mp(f, tc.parts...))
+	}
+	parser := socketio.MsgpackParser()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := parser.Decode(in, true)
+		if err != nil {
+			if !errors.Is(err, socketio.ErrParse) {
+				t.Fatalf("Decode(%x) error %v does not wrap ErrParse", in, err)
+			}
+			return
+		}
+		if p == nil {
+			return
+		}
+		if p.Data != nil && !json.Valid(p.Data) {
+			t.Fatalf("Decode(%x) data %q is not JSON", in, p.Data)
+		}
+		if bytes.Count(p.Data, []byte(`"_placeholder":`)) != len(p.Attachments) {
+			return // a map shaped like a placeholder: as with the default parser, it reads as one
+		}
+		pkts, err := parser.Encode(p)
+		if err != nil {
+			t.Fatalf("Encode(%s) from %x: %v", describe(p), in, err)
+		}
+		q, err := parser.Decode(pkts[0].Data, true)
+		if err != nil || q == nil {
+			t.Fatalf("re-decoding %x (from %x): %v", pkts[0].Data, in, err)
+		}
+		if describe(q) != describe(p) {
+			t.Fatalf("round trip of %x:\n%s\n%s", in, describe(p), describe(q))
 		}
 	})
 }

@@ -38,6 +38,10 @@ type Config struct {
 	// MaxAttachments caps the binary attachments of one incoming packet.
 	// Zero means DefaultMaxAttachments (10).
 	MaxAttachments int
+	// Parser is the wire format clients speak, as the reference's parser
+	// option (see ParserByName). Nil is the default (socket.io-parser's
+	// JSON); MsgpackParser is socket.io-msgpack-parser's.
+	Parser Parser
 	// Logger receives the server's logs. Nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -355,7 +355,13 @@ func (s *Socket) emit(event string, args []json.RawMessage, attachments [][]byte
 		// Through the adapter, so the packet gets an offset and is kept.
 		return s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
 	}
-	pkts := Encode(p)
+	pkts, err := s.client.srv.encode(p)
+	if err != nil {
+		if cb != nil {
+			s.cancelAck(p.ID)
+		}
+		return err
+	}
 	if o := s.observer(); o != nil {
 		o.Sent(s.client.conn, s, pkts)
 	}
