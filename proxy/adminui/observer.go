@@ -103,20 +103,40 @@ func (o *observer) sentEvent(pkts []engineio.Packet) (json.RawMessage, [][]byte,
 		return o.sentData, o.sentAtts, o.sentData != nil
 	}
 	o.sentLast, o.sentData, o.sentAtts = first, nil, nil
-	if first.Binary {
+	p, atts := decodeSent(pkts)
+	if p == nil || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
 		return nil, nil, false
 	}
+	o.sentData, o.sentAtts = p.Data, atts
+	return p.Data, atts, true
+}
+
+// decodeSent decodes the packet written as pkts, nil if it cannot: in
+// the default format a text message and one binary message per
+// attachment; with the msgpack parser, which the default format never
+// starts with, one binary message.
+func decodeSent(pkts []engineio.Packet) (*socketio.Packet, [][]byte) {
+	first := pkts[0]
+	if first.Binary {
+		p, err := msgpack.Decode(first.Data, true)
+		if err != nil || p == nil {
+			return nil, nil
+		}
+		return p, p.Attachments
+	}
 	p, n, err := socketio.DecodeText(first.Data, len(pkts))
-	if err != nil || (p.Type != socketio.PacketEvent && p.Type != socketio.PacketBinaryEvent) {
-		return nil, nil, false
+	if err != nil {
+		return nil, nil
 	}
 	var atts [][]byte
 	for i := 1; i <= n && i < len(pkts); i++ {
 		atts = append(atts, pkts[i].Data)
 	}
-	o.sentData, o.sentAtts = p.Data, atts
-	return p.Data, atts, true
+	return p, atts
 }
+
+// msgpack decodes what a server with the msgpack parser writes.
+var msgpack = socketio.MsgpackParser()
 
 func (o *observer) SocketConnected(s *socketio.Socket) {
 	if !o.ui.dev {
@@ -125,10 +145,6 @@ func (o *observer) SocketConnected(s *socketio.Socket) {
 	o.ui.out.emit("socket_connected", nil, mustJSON(serializeLocal(s)), jsDate(o.now()))
 	nsp, id := s.Namespace().Name(), s.ID()
 	s.OnUpgrade(func(transport string) {
-		// The package sets data._admin.transport, which its proxy
-		// reports as a data update, then reports the transport.
-		data, _ := splitData(s.Data())
-		o.ui.out.emit("socket_updated", nil, mustJSON(socketUpdate{ID: id, Nsp: nsp, Data: data}))
 		o.ui.out.emit("socket_updated", nil, mustJSON(socketUpdate{ID: id, Nsp: nsp, Transport: transport}))
 	})
 }
