@@ -261,6 +261,7 @@ func TestEnvelopeGolden(t *testing.T) {
 			Args: []json.RawMessage{json.RawMessage(`{"b":1, "a":2}`), json.RawMessage(`{"_binary":"AAE="}`)}, Ack: true},
 		{Type: "disconnect", ID: "msg_3", Time: at, Namespace: "/chat", Socket: sock, Reason: "transport close"},
 		{Type: "connect", ID: "msg_4", Time: at, Namespace: "/", Socket: translate.SocketInfo{ID: "B", Data: json.RawMessage(`{"u":1}`)}, Recovered: true},
+		{Type: "expired", ID: "msg_5", Time: at, Namespace: "/chat", Socket: sock, Reason: "ping timeout"},
 	}
 	var got bytes.Buffer
 	for _, e := range envs {

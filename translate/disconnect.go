@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -45,18 +47,10 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 	}
 	ok := t.pool.spawn(func() {
 		defer t.disc.done()
-		g := st.r.gate
-		if g != nil {
-			// It waits in line as long as it takes: the backend must
-			// learn that the socket left.
-			if err := g.acquire(t.ctx, false); err != nil {
-				notSent(span, log, env.ID, reason)
-				return
-			}
-		}
-		reply, rtt, err := st.deliver(ctx, env)
-		if g != nil {
-			releaseSlot(g, rtt)
+		reply, err := st.deliverInLine(ctx, env)
+		if err == errNotSent {
+			notSent(span, log, env.ID, reason)
+			return
 		}
 		telemetry.End(span, err)
 		if err != nil {
@@ -72,6 +66,27 @@ func (st *socketState) onDisconnecting(reason socketio.DisconnectReason) {
 		t.disc.done()
 		notSent(span, log, env.ID, reason)
 	}
+}
+
+// errNotSent is deliverInLine's error when the translator shut down
+// before the delivery's turn came.
+var errNotSent = errors.New("translate: not sent: shutting down")
+
+// deliverInLine sends env once the route's gate lets it, waiting in line
+// as long as it takes: the backend must learn that a socket left (or is
+// gone for good).
+func (st *socketState) deliverInLine(ctx context.Context, env *Envelope) (*Reply, error) {
+	g := st.r.gate
+	if g != nil {
+		if err := g.acquire(st.t.ctx, false); err != nil {
+			return nil, errNotSent
+		}
+	}
+	reply, rtt, err := st.deliver(ctx, env)
+	if g != nil {
+		releaseSlot(g, rtt)
+	}
+	return reply, err
 }
 
 // notSent ends the span of a disconnect delivery the translator's

@@ -25,6 +25,13 @@
 //     event waits for it.
 //   - disconnect: a disconnect delivery goes out at once (not behind the
 //     socket's queue), with the socket.io reason; the Backend retries it.
+//   - expired: with connection state recovery on, a socket that left and
+//     did not come back within the recovery window gets an expired
+//     delivery when the window lapses (its last id, rooms, data and
+//     handshake; "reason" is the disconnect reason it left with), once
+//     across a cluster; a socket that recovers, on any node, gets none. It
+//     follows the disconnect delivery's rules. Nothing is sent for the
+//     sessions of a server shutting down.
 //
 // Executor.Execute is the one path from backends to clients: webhook
 // answers, POST /v1/emit and backend streams all hand it an Instruction.
@@ -39,9 +46,9 @@
 //     flight in total (a streamed answer counts until it ends). The next
 //     event fails at once with status 503; a connect is rejected with
 //     "backend unavailable".
-//   - Config.MaxPendingDisconnects (default 10000) disconnect deliveries
-//     under way with their retries; beyond it one is not sent and an error
-//     is logged.
+//   - Config.MaxPendingDisconnects (default 10000) disconnect and expired
+//     deliveries under way with their retries; beyond it one is not sent
+//     and an error is logged.
 //   - Route.Concurrency: the deliveries awaiting a route's backend at
 //     once, adapted to the backend by default (see gate). The others
 //     wait in one first-come, first-served line per route: an event at

@@ -21,6 +21,12 @@ const (
 	TypeConnect    = "connect"
 	TypeEvent      = "event"
 	TypeDisconnect = "disconnect"
+	// TypeExpired tells that a socket which left with recovery on did not
+	// come back within the recovery window: its session (id, rooms, data)
+	// is gone for good, so the backend may drop what it keeps for it.
+	// "reason" is the disconnect reason it left with. A socket that
+	// recovers gets none.
+	TypeExpired = "expired"
 )
 
 // Envelope is one delivery to a backend, the same JSON object for every
@@ -30,7 +36,8 @@ const (
 //	 "event","args","ack","reason","recovered"}
 //
 // "ack" is always present; "event" and "args" only for events, "reason"
-// only for disconnects, "recovered" only for connects.
+// only for disconnects and expired sessions, "recovered" only for
+// connects.
 //
 // Args are raw JSON, kept byte for byte from what the client sent, binary
 // attachments already turned into {"_binary":…} objects. An Envelope is
@@ -113,7 +120,7 @@ func (e *Envelope) AppendJSON(dst []byte) []byte {
 	} else {
 		dst = append(dst, `,"ack":false`...)
 	}
-	if e.Type == TypeDisconnect || e.Reason != "" {
+	if e.Type == TypeDisconnect || e.Type == TypeExpired || e.Reason != "" {
 		dst = append(dst, `,"reason":`...)
 		dst = appendString(dst, e.Reason)
 	}

@@ -34,14 +34,19 @@ func quietLogger() *slog.Logger {
 
 func startSidecar(t *testing.T, cfg translate.Config) *sidecar {
 	t.Helper()
+	return startSidecarWith(t, cfg, socketio.Config{})
+}
+
+// startSidecarWith is startSidecar with server options (recovery).
+func startSidecarWith(t *testing.T, cfg translate.Config, scfg socketio.Config) *sidecar {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
-	srv := socketio.NewServer(socketio.Config{
-		Engine:  engineio.Config{Path: "/socket.io/", Logger: cfg.Logger},
-		Adapter: adapter.New,
-		Logger:  cfg.Logger,
-	})
+	scfg.Engine = engineio.Config{Path: "/socket.io/", Logger: cfg.Logger}
+	scfg.Adapter = adapter.New
+	scfg.Logger = cfg.Logger
+	srv := socketio.NewServer(scfg)
 	tr, err := translate.New(cfg, srv)
 	if err != nil {
 		t.Fatalf("translate.New: %v", err)

@@ -68,9 +68,9 @@ type Config struct {
 	// waiting: one event of any accepted size always fits. Zero means
 	// DefaultMaxQueueBytes.
 	MaxQueueBytes int
-	// MaxPendingDisconnects bounds the disconnect deliveries under way.
-	// Over it a disconnect delivery is not sent and an error is logged.
-	// Zero means DefaultMaxPendingDisconnects.
+	// MaxPendingDisconnects bounds the disconnect and expired deliveries
+	// under way. Over it one is not sent and an error is logged. Zero
+	// means DefaultMaxPendingDisconnects.
 	MaxPendingDisconnects int
 	// Logger receives the translator's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -140,7 +140,9 @@ type Route struct {
 //   - apply.go: applying an answer (applyReply, one place for connect,
 //     event and disconnect answers);
 //   - errors.go: failures as the client sees them (fail, the error JSON);
-//   - disconnect.go: disconnect deliveries and their bound;
+//   - disconnect.go: disconnect deliveries and their bound; expired.go:
+//     expired deliveries (a recovery window that lapsed), under the same
+//     bound;
 //   - limits.go: the global bounds (bound); workers.go: the goroutines
 //     (workers); telemetry.go: spans and metrics.
 
@@ -241,6 +243,7 @@ func New(cfg Config, srv *socketio.Server) (*Translator, error) {
 		seen[nsp] = true
 		nsp.Use(t.middleware)
 		nsp.OnConnection(t.onConnection)
+		nsp.OnSessionExpired(t.onSessionExpired)
 	}
 	return t, nil
 }

@@ -57,7 +57,7 @@ type Memory struct {
 
 	rmu      sync.Mutex
 	sessions map[string]*session
-	order    []string // pids in persist order
+	order    []*session // in persist order; entries no longer in sessions are skipped
 	packets  []persisted
 	offsets  yeast
 }
@@ -74,6 +74,7 @@ type memberships struct {
 type session struct {
 	s              *socketio.Session
 	disconnectedAt time.Time
+	timer          *time.Timer // reports the session when its window lapses; nil at shutdown
 }
 
 type persisted struct {

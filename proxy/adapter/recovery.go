@@ -1,7 +1,6 @@
 package adapter
 
 import (
-	"context"
 	"strings"
 	"time"
 
@@ -63,9 +62,11 @@ func AppendOffset(data []byte, offset string) []byte {
 	return append(out, '"', ']')
 }
 
+// pruneLocked drops the packets older than the recovery window. Sessions
+// leave through their expiry timer, a restore or the session cap
+// (sessions.go).
 func (a *Memory) pruneLocked(now time.Time) {
-	window := a.nsp.RecoveryWindow()
-	threshold := now.Add(-window)
+	threshold := now.Add(-a.nsp.RecoveryWindow())
 	i := 0
 	for i < len(a.packets) && a.packets[i].emittedAt.Before(threshold) {
 		i++
@@ -74,50 +75,11 @@ func (a *Memory) pruneLocked(now time.Time) {
 		clear(a.packets[:i])
 		a.packets = a.packets[i:]
 	}
-	j := 0
-	for j < len(a.order) {
-		s, ok := a.sessions[a.order[j]]
-		if ok && !s.disconnectedAt.Before(threshold) {
-			break
-		}
-		delete(a.sessions, a.order[j])
-		j++
-	}
-	a.order = a.order[j:]
 }
 
-// PersistSession implements socketio.SessionStore.
-func (a *Memory) PersistSession(s *socketio.Session) {
-	if a.nsp.RecoveryWindow() <= 0 || s.PID == "" {
-		return
-	}
-	now := time.Now()
-	a.rmu.Lock()
-	defer a.rmu.Unlock()
-	a.pruneLocked(now)
-	a.sessions[s.PID] = &session{s: s, disconnectedAt: now}
-	a.order = append(a.order, s.PID)
-	if m := a.opts.MaxSessions; m > 0 {
-		for len(a.sessions) > m && len(a.order) > 0 {
-			delete(a.sessions, a.order[0])
-			a.order = a.order[1:]
-		}
-	}
-}
-
-// RestoreSession implements socketio.SessionStore.
-func (a *Memory) RestoreSession(_ context.Context, pid, offset string) (*socketio.Session, error) {
-	now := time.Now()
-	a.rmu.Lock()
-	defer a.rmu.Unlock()
-	sess, ok := a.sessions[pid]
-	if !ok {
-		return nil, nil
-	}
-	delete(a.sessions, pid)
-	if sess.disconnectedAt.Add(a.nsp.RecoveryWindow()).Before(now) {
-		return nil, nil
-	}
+// replay returns the stored packets after offset that a session in rooms
+// would have received, and whether offset is still stored.
+func (a *Memory) replayLocked(rooms []string, offset string) ([]*socketio.Packet, bool) {
 	index := -1
 	for i := range a.packets {
 		if a.packets[i].id == offset {
@@ -126,16 +88,15 @@ func (a *Memory) RestoreSession(_ context.Context, pid, offset string) (*socketi
 		}
 	}
 	if index < 0 {
-		return nil, nil
+		return nil, false
 	}
-	out := *sess.s
-	out.MissedPackets = nil
+	var out []*socketio.Packet
 	for _, p := range a.packets[index+1:] {
-		if shouldInclude(out.Rooms, p) {
-			out.MissedPackets = append(out.MissedPackets, p.packet)
+		if shouldInclude(rooms, p) {
+			out = append(out, p.packet)
 		}
 	}
-	return &out, nil
+	return out, true
 }
 
 func shouldInclude(rooms []string, p persisted) bool {

@@ -144,11 +144,23 @@ type Session struct {
 	// MissedPackets are the stored EVENT packets the client missed, in
 	// order, their offset as last argument (set by RestoreSession).
 	MissedPackets []*Packet
+	// Reason and Handshake are what the socket left with and connected
+	// with, set when the socket persists its session, for the
+	// OnSessionExpired handlers. Stores that serialize sessions do not
+	// write them: the node that persisted a session keeps it to report its
+	// expiry, and a restored session needs neither.
+	Reason    DisconnectReason
+	Handshake *Handshake
 }
 
 // SessionStore is implemented by adapters supporting connection state
 // recovery (SessionAwareAdapter). Without it, Config.Recovery has no effect
 // on that namespace (logged once at startup).
+//
+// A store reports each session it persisted that will never be restored
+// (its window lapsed, or the store had to drop it) to
+// Namespace.SessionExpired, once, and never one that was restored, on this
+// node or on another: backends learn when to drop a socket's state.
 type SessionStore interface {
 	// PersistSession keeps s for the recovery window.
 	PersistSession(s *Session)

@@ -193,7 +193,7 @@ func queryAuth(q string) json.RawMessage {
 }
 
 func (c *client) connect(name string, auth json.RawMessage) {
-	n := c.srv.lookup(name)
+	n := c.srv.acquire(name)
 	if n == nil {
 		c.logAttrs(slog.LevelDebug, "socketio: connect to unknown namespace refused", slog.String("namespace", name))
 		c.send(&Packet{Type: PacketConnectError, Namespace: name, Data: json.RawMessage(`{"message":"Invalid namespace"}`)})
@@ -202,6 +202,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		n.release()
 		return
 	}
 	c.pending = append(c.pending, name)

@@ -38,12 +38,15 @@ type Namespace struct {
 	counter ServerCounter
 
 	ids atomic.Uint64
+	// connecting counts the connects under way (cleanup.go).
+	connecting atomic.Int32
 
 	mu           sync.RWMutex
 	sockets      map[string]*Socket
 	middlewares  []Middleware
 	onConnection []func(*Socket)
 	onServerSide []func(event string, args []json.RawMessage)
+	onExpired    []func(*Namespace, *Session)
 	children     []*Namespace
 }
 
@@ -196,25 +199,32 @@ func (n *Namespace) Len() int {
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
-	if n.sockets[s.id] == s {
+	left := n.sockets[s.id] == s
+	if left {
 		delete(n.sockets, s.id)
 	}
 	n.mu.Unlock()
+	if left {
+		n.removeIfEmpty()
+	}
 }
 
 // add creates the socket for a CONNECT and runs the middleware (namespace.ts
-// _add).
+// _add). It ends the hold Server.acquire took once the socket is connected
+// or rejected.
 func (n *Namespace) add(c *client, auth json.RawMessage) {
 	s := n.createSocket(c, auth)
 	mws := hooks(n, func(x *Namespace) []Middleware { return x.middlewares })
 	if len(mws) == 0 || (s.recovered && !n.srv.cfg.RecoveryRunsMiddleware) {
 		n.doConnect(s)
+		n.release()
 		return
 	}
 	ctx := c.context()
 	n.srv.wg.Add(1)
 	go func() {
 		defer n.srv.wg.Done()
+		defer n.release()
 		var err error
 		for _, m := range mws {
 			if err = runMiddleware(ctx, m, s); err != nil {

@@ -35,6 +35,11 @@ type Config struct {
 	// go through the namespace's Middleware again. False (the reference's
 	// skipMiddlewares: true) connects it directly.
 	RecoveryRunsMiddleware bool
+	// CleanupEmptyChildNamespaces removes a namespace made from a pattern
+	// (OfPattern) once its last socket has left, closing its adapter, as
+	// the reference's cleanupEmptyChildNamespaces; a later connect to the
+	// same name makes it afresh. See cleanup.go.
+	CleanupEmptyChildNamespaces bool
 	// MaxAttachments caps the binary attachments of one incoming packet.
 	// Zero means DefaultMaxAttachments (10).
 	MaxAttachments int
@@ -151,31 +156,6 @@ func (s *Server) Namespaces() []*Namespace {
 		out = append(out, n)
 	}
 	return out
-}
-
-// lookup finds the namespace a client asks for, creating a child of the
-// first matching pattern.
-func (s *Server) lookup(name string) *Namespace {
-	s.mu.RLock()
-	n, ok := s.nsps[name]
-	s.mu.RUnlock()
-	if ok {
-		return n
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n, ok := s.nsps[name]; ok {
-		return n
-	}
-	for _, p := range s.patterns {
-		if p.pattern.MatchString(name) {
-			child := newNamespace(s, name, p, nil)
-			s.nsps[name] = child
-			p.addChild(child)
-			return child
-		}
-	}
-	return nil
 }
 
 // Attach makes c a client of the server and returns the Handler that must

@@ -533,7 +533,8 @@ func (s *Socket) close(reason DisconnectReason, sendDisconnect bool) {
 		fn(reason)
 	}
 	if s.nsp.recovery() && reason.recoverable() {
-		s.nsp.store.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+		h := s.Handshake()
+		s.nsp.store.PersistSession(&Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data(), Reason: reason, Handshake: &h})
 	}
 	s.cleanup()
 	s.client.remove(s)

@@ -22,8 +22,9 @@ import (
 var errDeadline = errors.New("webhook: attempt deadline")
 
 // Deliver POSTs env and returns the answer (see translate.Backend). A
-// disconnect delivery is retried, with the same webhook-id, on timeouts,
-// unreachable backends, 408, 429 and 5xx answers.
+// disconnect or expired delivery is retried, with the same webhook-id, on
+// timeouts, unreachable backends, 408, 429 and 5xx answers: nothing else
+// would tell the backend.
 func (c *Client) Deliver(ctx context.Context, env *translate.Envelope) (*translate.Reply, error) {
 	var body []byte
 	if c.direct != nil {
@@ -36,7 +37,7 @@ func (c *Client) Deliver(ctx context.Context, env *translate.Envelope) (*transla
 		body = encode(env)
 	}
 	attempts := 1
-	if env.Type == translate.TypeDisconnect {
+	if env.Type == translate.TypeDisconnect || env.Type == translate.TypeExpired {
 		attempts = c.attempts
 	}
 	for i := 1; ; i++ {

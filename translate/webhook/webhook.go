@@ -51,7 +51,8 @@ const (
 	DefaultMaxInFlight = 1024
 	// DefaultMaxAnswerBytes bounds a JSON answer's body.
 	DefaultMaxAnswerBytes = 4 << 20
-	// DefaultAttempts is the number of attempts of a disconnect delivery.
+	// DefaultAttempts is the number of attempts of a disconnect or
+	// expired delivery.
 	DefaultAttempts = 5
 	// DefaultBackoff is the wait before the first retry; it doubles on
 	// each retry.
@@ -74,14 +75,14 @@ type Config struct {
 	// silences). Zero means DefaultTimeout.
 	Timeout time.Duration
 	// MaxInFlight bounds this Client's requests in flight. At the bound
-	// Deliver fails at once with translate.ErrOverloaded (a disconnect
-	// delivery waits and retries instead). Zero means DefaultMaxInFlight.
+	// Deliver fails at once with translate.ErrOverloaded (a disconnect or
+	// expired delivery waits and retries instead). Zero means DefaultMaxInFlight.
 	MaxInFlight int
 	// MaxAnswerBytes bounds a JSON answer's body; a longer one is an
 	// invalid answer. Zero means DefaultMaxAnswerBytes.
 	MaxAnswerBytes int64
-	// Attempts is the number of attempts of a disconnect delivery (the
-	// backend must learn that a socket left). Connect and event
+	// Attempts is the number of attempts of a disconnect or expired
+	// delivery (the backend must learn that a socket left, or is gone). Connect and event
 	// deliveries are attempted once: the client is waiting. Zero means
 	// DefaultAttempts; 1 disables retries.
 	Attempts int

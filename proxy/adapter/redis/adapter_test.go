@@ -75,3 +75,20 @@ func TestStreamsRecovery(t *testing.T) {
 		return openCluster(t, r.url(), prefix, ModeStreams, "").Factory()
 	})
 }
+
+// TestRecoveryExpiry: in every mode a lapsed session is reported once, by
+// the node that kept it, and a recovered one never; in the streams mode,
+// where a session recovers on any node, neither node reports a session
+// that recovered on the other, and a session that moved is reported by
+// the node it last left.
+func TestRecoveryExpiry(t *testing.T) {
+	r := startRedis(t)
+	for _, m := range modes {
+		t.Run(m.mode+"/"+m.sub, func(t *testing.T) {
+			prefix := uniquePrefix()
+			adaptertest.RunRecoveryExpiry(t, func(t *testing.T) socketio.AdapterFactory {
+				return openCluster(t, r.url(), prefix, m.mode, m.sub).Factory()
+			}, m.mode == ModeStreams)
+		})
+	}
+}
