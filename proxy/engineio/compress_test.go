@@ -320,3 +320,38 @@ func TestPollingCompression_V3Binary(t *testing.T) {
 		t.Errorf("payload of %d bytes does not end with the message", len(got))
 	}
 }
+
+// TestCompressAnswer_AllocatesNothingWhenPlain: compression off, an answer
+// under the threshold, or a client accepting neither encoding costs the
+// polling answer no allocation.
+func TestCompressAnswer_AllocatesNothingWhenPlain(t *testing.T) {
+	big := make([]byte, 5000)
+	packets := []Packet{{Type: PacketMessage, Data: big}}
+	for _, tc := range []struct {
+		name   string
+		on     bool
+		accept string
+		size   int
+	}{
+		{"off", false, "gzip", len(big)},
+		{"under threshold", true, "gzip", 100},
+		{"not accepted", true, "br", len(big)},
+		{"no Accept-Encoding", true, "", len(big)},
+	} {
+		srv := NewServer(Config{HTTPCompression: tc.on}, func(*Session) Handler { return nopHandler{} })
+		r, _ := http.NewRequest(http.MethodGet, "/engine.io/", nil)
+		if tc.accept != "" {
+			r.Header.Set("Accept-Encoding", tc.accept)
+		}
+		h := http.Header{}
+		n := testing.AllocsPerRun(100, func() {
+			body, c := srv.compressAnswer(h, r, big[:tc.size], packets)
+			if c != nil || len(body) != tc.size {
+				t.Fatalf("%s: compressed", tc.name)
+			}
+		})
+		if n != 0 {
+			t.Errorf("%s: %v allocations per answer, want 0", tc.name, n)
+		}
+	}
+}
