@@ -30,6 +30,17 @@
 // recipient once the queue has capacity, so a broadcast can hand one
 // Packet slice to every recipient.
 //
+// # Compression
+//
+// With Config.HTTPCompression, polling answers of at least the threshold
+// are gzip- or deflate-compressed as the client's Accept-Encoding
+// chooses; with Config.PerMessageDeflate, WebSocket clients that offer
+// permessage-deflate get it, without context takeover, and messages of at
+// least the threshold are compressed. Either way the compressors are
+// pooled and lent for one answer or message, so an idle session holds no
+// compression state, and with compression off the write paths are
+// unchanged.
+//
 // # Several nodes
 //
 // Behind a load balancer without sticky sessions, a session's requests
