@@ -34,6 +34,7 @@ import (
 
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/examples/demo"
+	"github.com/iobridge/iobridge/internal/clientbundle"
 	"github.com/iobridge/iobridge/internal/gctune"
 )
 
@@ -265,7 +266,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(cfg.Server.Path, sc.sio)
+	var engine http.Handler = sc.sio
+	if cfg.Server.ServeClient {
+		engine = clientbundle.Wrap(cfg.Server.Path, engine) // before Engine.IO sees the request, as the reference
+	}
+	mux.Handle(cfg.Server.Path, engine)
 	stopDemo := func() {}
 	if demoMode {
 		var apiURL, token string
