@@ -34,7 +34,6 @@ import (
 
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/examples/demo"
-	"github.com/iobridge/iobridge/internal/clientbundle"
 	"github.com/iobridge/iobridge/internal/gctune"
 )
 
@@ -266,11 +265,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		return err
 	}
 	mux := http.NewServeMux()
-	var engine http.Handler = sc.sio
-	if cfg.Server.ServeClient {
-		engine = clientbundle.Wrap(cfg.Server.Path, engine) // before Engine.IO sees the request, as the reference
-	}
-	mux.Handle(cfg.Server.Path, engine)
+	mux.Handle(cfg.Server.Path, sc.sio)
 	stopDemo := func() {}
 	if demoMode {
 		var apiURL, token string

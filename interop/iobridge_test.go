@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iobridge/iobridge/internal/clientbundle"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
@@ -49,6 +51,10 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 		CORSCredentials:   cfg.CORSCredentials,
 		HTTPCompression:   !cfg.NoHTTPCompression,
 		PerMessageDeflate: cfg.PerMessageDeflate,
+		Transports:        cfg.Transports,
+		DisableUpgrades:   cfg.NoUpgrades,
+		UpgradeTimeout:    cfg.UpgradeTimeout,
+		Cookie:            cfg.Cookie,
 		Logger:            logger,
 	}, func(s *engineio.Session) engineio.Handler {
 		sessions.Store(s.ID(), s)
@@ -81,7 +87,12 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 	app.setup(admin)
 	app.setup(srv.OfPattern(regexp.MustCompile(`^/dyn-\d+$`)))
 
-	ts := httptest.NewServer(eng)
+	var h http.Handler = eng
+	if cfg.ServeClient {
+		// As socket.io's serveClient, in front of Engine.IO.
+		h = clientbundle.Wrap("/socket.io/", eng)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(func() {
 		app.wg.Wait()
 		app.shutdown()

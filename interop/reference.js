@@ -9,6 +9,9 @@
 //   corsOrigins ["*"] is cors {origin: "*"}, other lists cors {origin: [...]},
 //   none no cors option; httpCompression false turns socket.io's default
 //   compression off; perMessageDeflate true turns it on, threshold 1024)
+//   transports, allowUpgrades, upgradeTimeout, cookie, serveClient: the
+//   options of those names (transports and cookie null: the defaults, no
+//   cookie; serveClient off unless true)
 //
 // It prints {"type":"listening","port":N} once bound to 127.0.0.1, then one
 // JSON line per server-side observation:
@@ -64,6 +67,12 @@ if (cfg.httpCompression === false) {
 if (cfg.perMessageDeflate) {
   opts.perMessageDeflate = true;
 }
+
+opts.serveClient = !!cfg.serveClient;
+if (Array.isArray(cfg.transports) && cfg.transports.length > 0) opts.transports = cfg.transports;
+if (cfg.allowUpgrades === false) opts.allowUpgrades = false;
+if (cfg.upgradeTimeout) opts.upgradeTimeout = cfg.upgradeTimeout;
+if (cfg.cookie) opts.cookie = cfg.cookie;
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, opts);

@@ -3,8 +3,11 @@ package interop
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/iobridge/iobridge/proxy/engineio"
 )
 
 // serverConfig is what a scenario may set on the server under test.
@@ -18,6 +21,13 @@ type serverConfig struct {
 	CORSCredentials   bool          // socket.io's cors.credentials
 	NoHTTPCompression bool          // httpCompression: false (socket.io compresses by default)
 	PerMessageDeflate bool          // socket.io's perMessageDeflate: true (off by default)
+
+	// engine.io's and socket.io's options of these names.
+	Transports     []string      // transports; nil: both
+	NoUpgrades     bool          // allowUpgrades: false
+	UpgradeTimeout time.Duration // upgradeTimeout; zero: 10s
+	Cookie         *engineio.Cookie
+	ServeClient    bool // serveClient (Node's default is on, the scenarios' off)
 }
 
 // target is a running server with the scenario application (see
@@ -78,6 +88,11 @@ func startReference(t *testing.T, cfg serverConfig) *target {
 		"corsCredentials":   cfg.CORSCredentials,
 		"httpCompression":   !cfg.NoHTTPCompression,
 		"perMessageDeflate": cfg.PerMessageDeflate,
+		"transports":        cfg.Transports,
+		"allowUpgrades":     !cfg.NoUpgrades,
+		"upgradeTimeout":    cfg.UpgradeTimeout.Milliseconds(),
+		"cookie":            referenceCookie(cfg.Cookie),
+		"serveClient":       cfg.ServeClient,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,4 +100,37 @@ func startReference(t *testing.T, cfg serverConfig) *target {
 	n := startNode(t, "reference server", "reference.js", string(c))
 	l := n.log.wait(t, "listening", is("listening"))
 	return &target{name: "reference", url: fmt.Sprintf("http://127.0.0.1:%d", l.Port), log: n.log}
+}
+
+// referenceCookie is engine.io's cookie option for c (nil: none), which
+// takes engine.io's defaults for what is left out.
+func referenceCookie(c *engineio.Cookie) map[string]any {
+	if c == nil {
+		return nil
+	}
+	o := map[string]any{"httpOnly": c.HTTPOnly}
+	if c.Name != "" {
+		o["name"] = c.Name
+	}
+	if c.Path != "" {
+		o["path"] = c.Path
+	}
+	if c.Domain != "" {
+		o["domain"] = c.Domain
+	}
+	if c.MaxAge != 0 {
+		o["maxAge"] = c.MaxAge
+	}
+	if c.Secure {
+		o["secure"] = true
+	}
+	switch c.SameSite {
+	case http.SameSiteStrictMode:
+		o["sameSite"] = "strict"
+	case http.SameSiteNoneMode:
+		o["sameSite"] = "none"
+	case http.SameSiteDefaultMode:
+		o["sameSite"] = false
+	}
+	return o
 }
