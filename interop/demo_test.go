@@ -3,7 +3,6 @@ package interop
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -120,26 +119,10 @@ func TestDemoInBrowser(t *testing.T) {
 		shot = filepath.Join(t.TempDir(), "demo.png")
 	}
 	name, args = inNetns("node", "demo-browser.js", url, shot)
-	browser := exec.CommandContext(t.Context(), name, args...)
-	browser.Env = append(os.Environ(), "CHROMIUM="+chromiumPath)
-	var bstderr bytes.Buffer
-	browser.Stderr = &bstderr
-	out, berr := browser.Output()
-	var res browserResult
-	var steps []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var r browserResult
-		if json.Unmarshal([]byte(line), &r) != nil {
-			continue
-		}
-		if r.Type == "step" {
-			steps = append(steps, r.Name)
-		}
-		res = r
-	}
+	res, steps, bstderr, berr := runBrowser(exec.CommandContext(t.Context(), name, args...))
 	if berr != nil || res.Type != "done" {
 		t.Fatalf("the browser run failed (%v) after steps %v: %s\nconsole: %s\nnode stderr: %s\niobridge logs:\n%s",
-			berr, steps, res.Message, strings.Join(res.Console, "\n"), bstderr.String(), logText(logs))
+			berr, steps, res.Message, strings.Join(res.Console, "\n"), bstderr, logText(logs))
 	}
 
 	if !strings.HasPrefix(res.Status, "connected as Ada") {
