@@ -49,14 +49,15 @@ func compressible(packets []Packet) bool {
 }
 
 // acceptedEncoding chooses the Content-Encoding of a compressed answer to
-// r: gzip, deflate, or identity when the client accepts neither. It
-// decides as the reference does, accepts(req).encodings(["gzip",
-// "deflate"]) with negotiator 0.6, so that the same client gets the same
-// encoding from either server: the highest q wins; at equal q an exact
-// name beats "*", then the entry earlier in the header, then gzip; a
-// name's q is that of its last most specific entry; q=0 refuses. Several
-// Accept-Encoding lines count as one joined with commas, as Node joins
-// them. It allocates nothing.
+// a request with headers h: gzip, deflate, or identity when the client
+// accepts neither. It decides as the reference does,
+// accepts(req).encodings(["gzip", "deflate"]) with negotiator 0.6, so
+// that the same client gets the same encoding from either server: each
+// name takes the q of the entry naming it exactly, else of "*" (the
+// highest q among several); the highest q wins; at equal q an exact name
+// beats "*", then the entry earlier in the header, then gzip; q=0 (or a q
+// that is not a number) refuses. Several Accept-Encoding lines count as
+// one joined with commas, as Node joins them. It allocates nothing.
 func acceptedEncoding(h http.Header) contentEncoding {
 	values := h["Accept-Encoding"]
 	if len(values) == 0 {
