@@ -9,7 +9,8 @@
 //   connect       {socket, url, nsp, v2, manager, opts}
 //                 opens a socket; sockets naming the same manager share one
 //                 Engine.IO connection (multiplexing). opts go to the Manager
-//                 (transports, reconnection, query, ...) and auth to the socket.
+//                 (transports, reconnection, query, ...; parser "msgpack" is
+//                 socket.io-msgpack-parser) and auth to the socket.
 //   emit          {socket, event, args, ack, timeout, volatile, req}
 //                 with ack, the answer comes back as {"type":"ack",req,args}
 //                 or {"type":"ack_error",req,message}.
@@ -90,12 +91,19 @@ function withTransportClasses(opts) {
   return { ...opts, transports: opts.transports.map((t) => classes[t]) };
 }
 
+// withParser turns parser "msgpack" into socket.io-msgpack-parser, as a page
+// using it passes the module.
+function withParser(opts) {
+  if (opts.parser !== "msgpack") return opts;
+  return { ...opts, parser: require("socket.io-msgpack-parser") };
+}
+
 function connectV4(c) {
   const { Manager } = require("socket.io-client");
   const mname = c.manager || c.socket;
   let manager = managers.get(mname);
   if (!manager) {
-    manager = new Manager(c.url, withTransportClasses(c.opts || {}));
+    manager = new Manager(c.url, withParser(withTransportClasses(c.opts || {})));
     managers.set(mname, manager);
     watchManager(mname, manager);
   }

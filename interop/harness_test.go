@@ -276,6 +276,7 @@ type connectOpts struct {
 	Auth       any            // the CONNECT payload
 	Query      map[string]any // added to the handshake URL
 	Reconnect  bool           // enables automatic reconnection (off by default)
+	Parser     string         // "msgpack": socket.io-msgpack-parser; "": the default parser
 }
 
 func (c *client) connect(name, url string, o connectOpts) {
@@ -288,6 +289,9 @@ func (c *client) connect(name, url string, o connectOpts) {
 	}
 	if o.Transports != nil {
 		opts["transports"] = o.Transports
+	}
+	if o.Parser != "" {
+		opts["parser"] = o.Parser
 	}
 	if o.Query != nil {
 		opts["query"] = o.Query

@@ -38,6 +38,7 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 	srv := socketio.NewServer(socketio.Config{
 		Adapter:  adapter.New,
 		Recovery: cfg.Recovery,
+		Parser:   parserOf(t, cfg.Parser),
 		Logger:   logger,
 	})
 	var sessions sync.Map // sid -> *engineio.Session

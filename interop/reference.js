@@ -8,7 +8,8 @@
 //   (durations in milliseconds; recovery 0 disables connection state recovery;
 //   corsOrigins ["*"] is cors {origin: "*"}, other lists cors {origin: [...]},
 //   none no cors option; httpCompression false turns socket.io's default
-//   compression off; perMessageDeflate true turns it on, threshold 1024)
+//   compression off; perMessageDeflate true turns it on, threshold 1024;
+//   parser "msgpack" is socket.io-msgpack-parser)
 //   transports, allowUpgrades, upgradeTimeout, cookie, serveClient: the
 //   options of those names (transports and cookie null: the defaults, no
 //   cookie; serveClient off unless true)
@@ -67,6 +68,7 @@ if (cfg.httpCompression === false) {
 if (cfg.perMessageDeflate) {
   opts.perMessageDeflate = true;
 }
+if (cfg.parser === "msgpack") opts.parser = require("socket.io-msgpack-parser");
 
 opts.serveClient = !!cfg.serveClient;
 if (Array.isArray(cfg.transports) && cfg.transports.length > 0) opts.transports = cfg.transports;

@@ -21,6 +21,7 @@ type serverConfig struct {
 	CORSCredentials   bool          // socket.io's cors.credentials
 	NoHTTPCompression bool          // httpCompression: false (socket.io compresses by default)
 	PerMessageDeflate bool          // socket.io's perMessageDeflate: true (off by default)
+	Parser            string        // socket.io's parser: "" the default, "msgpack" socket.io-msgpack-parser
 
 	// engine.io's and socket.io's options of these names.
 	Transports     []string      // transports; nil: both
@@ -88,6 +89,7 @@ func startReference(t *testing.T, cfg serverConfig) *target {
 		"corsCredentials":   cfg.CORSCredentials,
 		"httpCompression":   !cfg.NoHTTPCompression,
 		"perMessageDeflate": cfg.PerMessageDeflate,
+		"parser":            cfg.Parser,
 		"transports":        cfg.Transports,
 		"allowUpgrades":     !cfg.NoUpgrades,
 		"upgradeTimeout":    cfg.UpgradeTimeout.Milliseconds(),

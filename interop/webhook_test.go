@@ -111,6 +111,13 @@ func answerJSON(w http.ResponseWriter, status int, body string) {
 // on 127.0.0.1, every namespace in routes going to its webhook.
 func startWebhookSidecar(t *testing.T, routes ...translate.Route) string {
 	t.Helper()
+	return startWebhookSidecarParser(t, nil, routes...)
+}
+
+// startWebhookSidecarParser is startWebhookSidecar with the Socket.IO
+// wire format parser (nil: the default).
+func startWebhookSidecarParser(t *testing.T, parser socketio.Parser, routes ...translate.Route) string {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(&testWriter{t: t}, nil))
@@ -119,6 +126,7 @@ func startWebhookSidecar(t *testing.T, routes ...translate.Route) string {
 		Engine:  engineio.Config{Path: "/socket.io/", Logger: logger},
 		Adapter: adapter.New,
 		Logger:  logger,
+		Parser:  parser,
 	})
 	tr, err := translate.New(translate.Config{Routes: routes, Logger: logger}, srv)
 	if err != nil {
