@@ -33,35 +33,21 @@ import (
 // Engine.IO handshake checked as main does (plugins.AllowRequest).
 func startPluginSidecar(t *testing.T, routes ...translate.Route) string {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(&testWriter{t: t}, nil))
-	}
 	chains := make([]*plugins.Chain, len(routes))
 	for i, r := range routes {
 		chains[i] = r.Plugins
 	}
-	srv := socketio.NewServer(socketio.Config{
-		Engine:  engineio.Config{Path: "/socket.io/", Logger: logger, AllowRequest: plugins.AllowRequest(chains)},
-		Adapter: adapter.New,
-		Logger:  logger,
-	})
-	tr, err := translate.New(translate.Config{Routes: routes, Logger: logger}, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = tr.Shutdown(ctx)
 		for _, c := range chains {
 			_ = c.Shutdown(ctx)
 		}
-		ts.Close()
 	})
-	return ts.URL
+	return startTranslated(t, socketio.Config{
+		Engine:  engineio.Config{AllowRequest: plugins.AllowRequest(chains)},
+		Adapter: adapter.New,
+	}, routes...)
 }
 
 func chainOf(t *testing.T, ps ...plugins.Plugin) *plugins.Chain {
