@@ -21,6 +21,13 @@
 // placeholders ({"_placeholder":true,"num":n}) in the JSON plus an
 // attachments slice, both ways.
 //
+// That holds whatever the wire format: Config.Parser nil is
+// socket.io-parser's (a text message, then one binary message per
+// attachment); MsgpackParser is socket.io-msgpack-parser's (one binary
+// msgpack message per packet, binary inline), converted to and from the
+// same JSON and attachments at the connection, so nothing past the codec
+// depends on it (see Parser).
+//
 // # Broadcast
 //
 // Rooms and broadcasts go through the namespace's Adapter
