@@ -36,10 +36,11 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 		logger = slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	srv := socketio.NewServer(socketio.Config{
-		Adapter:  adapter.New,
-		Recovery: cfg.Recovery,
-		Parser:   parserOf(t, cfg.Parser),
-		Logger:   logger,
+		Adapter:                     adapter.New,
+		Recovery:                    cfg.Recovery,
+		CleanupEmptyChildNamespaces: cfg.CleanupEmptyChildNamespaces,
+		Parser:                      parserOf(t, cfg.Parser),
+		Logger:                      logger,
 	})
 	var sessions sync.Map // sid -> *engineio.Session
 	eng := engineio.NewServer(engineio.Config{
@@ -297,6 +298,13 @@ func (a *app) handle(s *socketio.Socket, e socketio.Event, args json.RawMessage)
 			a.t.Errorf("emit bin: %v", err)
 		}
 		reply()
+	case "namespaces":
+		names := []string{}
+		for _, n := range s.Namespace().Server().Namespaces() {
+			names = append(names, n.Name())
+		}
+		slices.Sort(names)
+		reply(names)
 	}
 }
 

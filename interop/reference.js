@@ -10,7 +10,8 @@
 //   none no cors option; httpCompression false turns socket.io's default
 //   compression off; perMessageDeflate true turns it on, threshold 1024;
 //   parser "msgpack" is socket.io-msgpack-parser)
-//   transports, allowUpgrades, upgradeTimeout, cookie, serveClient: the
+//   transports, allowUpgrades, upgradeTimeout, cookie, serveClient,
+//   cleanupEmptyChildNamespaces: the
 //   options of those names (transports and cookie null: the defaults, no
 //   cookie; serveClient off unless true)
 //
@@ -36,6 +37,8 @@
 //   close-conn  closes the underlying connection
 //   shutdown    shuts the whole server down
 //   bin         emits "bin" with Buffer [1,2,3] and {nested: Buffer "hi"}
+//   namespaces  acks with the names of the namespaces that exist, sorted
+//               (children of /^\/dyn-\d+$/ included)
 "use strict";
 
 const http = require("node:http");
@@ -75,6 +78,7 @@ if (Array.isArray(cfg.transports) && cfg.transports.length > 0) opts.transports 
 if (cfg.allowUpgrades === false) opts.allowUpgrades = false;
 if (cfg.upgradeTimeout) opts.upgradeTimeout = cfg.upgradeTimeout;
 if (cfg.cookie) opts.cookie = cfg.cookie;
+if (cfg.cleanupEmptyChildNamespaces) opts.cleanupEmptyChildNamespaces = true;
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, opts);
@@ -159,6 +163,9 @@ function setup(nsp) {
         case "bin":
           socket.emit("bin", Buffer.from([1, 2, 3]), { nested: Buffer.from("hi") });
           reply();
+          break;
+        case "namespaces":
+          reply([...io._nsps.keys()].sort());
           break;
       }
     });

@@ -29,6 +29,10 @@ type serverConfig struct {
 	UpgradeTimeout time.Duration // upgradeTimeout; zero: 10s
 	Cookie         *engineio.Cookie
 	ServeClient    bool // serveClient (Node's default is on, the scenarios' off)
+
+	// cleanupEmptyChildNamespaces: children of /^\/dyn-\d+$/ are removed
+	// once their last socket has left.
+	CleanupEmptyChildNamespaces bool
 }
 
 // target is a running server with the scenario application (see
@@ -80,21 +84,22 @@ func eachServer(t *testing.T, cfg serverConfig, scenario func(t *testing.T, srv 
 func startReference(t *testing.T, cfg serverConfig) *target {
 	t.Helper()
 	c, err := json.Marshal(map[string]any{
-		"pingInterval":      cfg.PingInterval.Milliseconds(),
-		"pingTimeout":       cfg.PingTimeout.Milliseconds(),
-		"maxHttpBufferSize": cfg.MaxHTTPBufferSize,
-		"allowEIO3":         cfg.AllowEIO3,
-		"recovery":          cfg.Recovery.Milliseconds(),
-		"corsOrigins":       cfg.CORSOrigins,
-		"corsCredentials":   cfg.CORSCredentials,
-		"httpCompression":   !cfg.NoHTTPCompression,
-		"perMessageDeflate": cfg.PerMessageDeflate,
-		"parser":            cfg.Parser,
-		"transports":        cfg.Transports,
-		"allowUpgrades":     !cfg.NoUpgrades,
-		"upgradeTimeout":    cfg.UpgradeTimeout.Milliseconds(),
-		"cookie":            referenceCookie(cfg.Cookie),
-		"serveClient":       cfg.ServeClient,
+		"pingInterval":                cfg.PingInterval.Milliseconds(),
+		"pingTimeout":                 cfg.PingTimeout.Milliseconds(),
+		"maxHttpBufferSize":           cfg.MaxHTTPBufferSize,
+		"allowEIO3":                   cfg.AllowEIO3,
+		"recovery":                    cfg.Recovery.Milliseconds(),
+		"corsOrigins":                 cfg.CORSOrigins,
+		"corsCredentials":             cfg.CORSCredentials,
+		"httpCompression":             !cfg.NoHTTPCompression,
+		"perMessageDeflate":           cfg.PerMessageDeflate,
+		"parser":                      cfg.Parser,
+		"transports":                  cfg.Transports,
+		"allowUpgrades":               !cfg.NoUpgrades,
+		"upgradeTimeout":              cfg.UpgradeTimeout.Milliseconds(),
+		"cookie":                      referenceCookie(cfg.Cookie),
+		"cleanupEmptyChildNamespaces": cfg.CleanupEmptyChildNamespaces,
+		"serveClient":                 cfg.ServeClient,
 	})
 	if err != nil {
 		t.Fatal(err)
