@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/proxy/adapter"
-	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
 	"github.com/iobridge/iobridge/translate/webhook"
@@ -118,29 +116,7 @@ func startWebhookSidecar(t *testing.T, routes ...translate.Route) string {
 // wire format parser (nil: the default).
 func startWebhookSidecarParser(t *testing.T, parser socketio.Parser, routes ...translate.Route) string {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(&testWriter{t: t}, nil))
-	}
-	srv := socketio.NewServer(socketio.Config{
-		Engine:  engineio.Config{Path: "/socket.io/", Logger: logger},
-		Adapter: adapter.New,
-		Logger:  logger,
-		Parser:  parser,
-	})
-	tr, err := translate.New(translate.Config{Routes: routes, Logger: logger}, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = tr.Shutdown(ctx)
-		ts.Close()
-	})
-	return ts.URL
+	return startTranslated(t, socketio.Config{Adapter: adapter.New, Parser: parser}, routes...)
 }
 
 func whClient(t *testing.T, url string, cfg webhook.Config) *webhook.Client {
