@@ -91,8 +91,12 @@ func startIOBridge(t *testing.T, cfg serverConfig) *target {
 
 	var h http.Handler = eng
 	if cfg.ServeClient {
-		// As socket.io's serveClient, in front of Engine.IO.
-		h = clientbundle.Wrap("/socket.io/", eng)
+		// As socket.io's serveClient, in front of Engine.IO, behind
+		// the cors middleware.
+		h = clientbundle.Wrap("/socket.io/", eng, engineio.CORS(engineio.Config{
+			CORSOrigins:     cfg.CORSOrigins,
+			CORSCredentials: cfg.CORSCredentials,
+		}))
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(func() {

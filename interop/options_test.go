@@ -160,7 +160,7 @@ func TestOptionsServeClient(t *testing.T) {
 	loads = append(loads,
 		load{"socket.io.min.js", "br", "br"},
 		load{"socket.io.min.js", "deflate, gzip", "deflate"},
-		load{"socket.io.esm.min.js.map", "gzip;q=0.5, br", "br"},
+		load{"socket.io.esm.min.js", "gzip;q=0.5, br", "br"},
 	)
 	eachServer(t, serverConfig{ServeClient: true}, func(t *testing.T, srv *target) {
 		for _, l := range loads {
@@ -204,6 +204,24 @@ func TestOptionsServeClient(t *testing.T) {
 				t.Errorf("GET %s = %d %q, want 400 %s", name, r.status, r.body, unknown)
 			}
 		}
+	})
+	t.Run("cors", func(t *testing.T) {
+		// socket.io's cors middleware answers for the builds too, so a
+		// page on another origin may import the ESM build.
+		const app = "https://app.example"
+		eachServer(t, serverConfig{ServeClient: true, CORSOrigins: []string{app}}, func(t *testing.T, srv *target) {
+			url := srv.url + "/socket.io/socket.io.esm.min.js"
+			h := http.Header{"Origin": {app}}
+			r := rawGet(t, url, h)
+			if r.status != http.StatusOK || r.header.Get("Access-Control-Allow-Origin") != app || !headerNames(r.header, "Vary", "Origin") {
+				t.Errorf("GET = %d, Access-Control-Allow-Origin %q, Vary %q; want 200, %s, Origin", r.status, r.header.Get("Access-Control-Allow-Origin"), r.header.Values("Vary"), app)
+			}
+			h.Set("Access-Control-Request-Method", "GET")
+			r = rawDo(t, http.MethodOptions, url, "", h)
+			if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != app || r.header.Get("Access-Control-Allow-Methods") != "GET,HEAD,PUT,PATCH,POST,DELETE" {
+				t.Errorf("preflight = %d, Access-Control-Allow-Origin %q, Allow-Methods %q; want 204 and the cors package's", r.status, r.header.Get("Access-Control-Allow-Origin"), r.header.Get("Access-Control-Allow-Methods"))
+			}
+		})
 	})
 	t.Run("off", func(t *testing.T) {
 		eachServer(t, serverConfig{}, func(t *testing.T, srv *target) {

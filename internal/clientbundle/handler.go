@@ -30,11 +30,21 @@ import (
 // One header is added that the reference does not send: Vary:
 // Accept-Encoding on a 200, without which a shared cache could hand a
 // compressed body to a client that did not ask for it.
-func Wrap(path string, next http.Handler) http.Handler {
+//
+// The middleware, outermost first, wrap the answers for the files only:
+// the reference puts its cors middleware there (engineio.CORS answers as
+// it does), so that a page on another origin may import the ESM build.
+func Wrap(path string, next http.Handler, middleware ...func(http.Handler) http.Handler) http.Handler {
 	prefix := strings.TrimSuffix(path, "/")
+	var files http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, lookup(prefix, r))
+	})
+	for i := len(middleware) - 1; i >= 0; i-- {
+		files = middleware[i](files)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := lookup(prefix, r); f != nil {
-			serve(w, r, f)
+		if lookup(prefix, r) != nil {
+			files.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -85,7 +95,7 @@ func serve(w http.ResponseWriter, r *http.Request, f *file) {
 	h.Set("Cache-Control", "public, max-age=0")
 	h.Set("Content-Type", f.contentType)
 	h.Set("ETag", etag)
-	h.Set("Vary", "Accept-Encoding")
+	h.Add("Vary", "Accept-Encoding") // after the cors middleware's Vary: Origin
 	if encoding != "" {
 		h.Set("Content-Encoding", encoding)
 	}

@@ -80,7 +80,7 @@ func TestWrap(t *testing.T) {
 		{"any method", "POST", "/socket.io/socket.io.min.js", nil, 200, "application/javascript; charset=utf-8", "", minJS},
 		{"gzip", "GET", "/socket.io/socket.io.min.js", []string{"Accept-Encoding", "gzip, deflate, br"}, 200, "application/javascript; charset=utf-8", "gzip", minJS},
 		{"deflate", "GET", "/socket.io/socket.io.min.js", []string{"Accept-Encoding", "deflate"}, 200, "application/javascript; charset=utf-8", "deflate", minJS},
-		{"br", "GET", "/socket.io/socket.io.js.map", []string{"Accept-Encoding", "br, gzip"}, 200, "application/json; charset=utf-8", "br", sourceMap},
+		{"br", "GET", "/socket.io/socket.io.min.js", []string{"Accept-Encoding", "br, gzip"}, 200, "application/javascript; charset=utf-8", "br", minJS},
 		{"etag", "GET", "/socket.io/socket.io.min.js", []string{"If-None-Match", `"4.8.4"`}, 304, "", "", []byte{}},
 		{"weak etag", "GET", "/socket.io/socket.io.min.js", []string{"If-None-Match", `W/"4.8.4"`}, 304, "", "", []byte{}},
 		{"stale etag", "GET", "/socket.io/socket.io.min.js", []string{"If-None-Match", `"4.0.0"`}, 200, "application/javascript; charset=utf-8", "", minJS},
@@ -123,6 +123,28 @@ func TestWrap(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWrapMiddleware: the middleware wrap the files' answers, outermost
+// first, and not what goes to next.
+func TestWrapMiddleware(t *testing.T) {
+	mark := func(v string) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Add("X-Order", v)
+				h.ServeHTTP(w, r)
+			})
+		}
+	}
+	h := Wrap("/socket.io", next, mark("outer"), mark("inner"))
+	res, _ := get(t, h, "GET", "/socket.io/socket.io.js")
+	if got := res.Header.Values("X-Order"); res.StatusCode != 200 || len(got) != 2 || got[0] != "outer" || got[1] != "inner" {
+		t.Errorf("file: %d, X-Order %q; want 200, [outer inner]", res.StatusCode, got)
+	}
+	res, _ = get(t, h, "GET", "/socket.io/?EIO=4&transport=polling")
+	if got := res.Header.Values("X-Order"); res.StatusCode != http.StatusTeapot || len(got) != 0 {
+		t.Errorf("Engine.IO: %d, X-Order %q; want next's answer, none", res.StatusCode, got)
 	}
 }
 
