@@ -31,6 +31,9 @@ type valueDecoder struct {
 	dec  *msgpack.Decoder
 	r    valueReader
 	atts *[][]byte
+	// src, when set, is the whole input r reads: attachments alias it
+	// (AppendJSONShared) instead of being copied.
+	src []byte
 }
 
 // DecodeJSON reads one msgpack value from dec and appends it to dst as JSON,
@@ -101,6 +104,22 @@ func (d *valueDecoder) readRaw(b []byte) error {
 			return ErrTruncated
 		}
 		b[i] = c
+	}
+	return nil
+}
+
+// skipRaw moves the reader n bytes on (n already checked by need).
+func (d *valueDecoder) skipRaw(n int) error {
+	if sk, ok := d.r.(io.Seeker); ok {
+		if _, err := sk.Seek(int64(n), io.SeekCurrent); err != nil {
+			return ErrTruncated
+		}
+		return nil
+	}
+	for range n {
+		if _, err := d.r.ReadByte(); err != nil {
+			return ErrTruncated
+		}
 	}
 	return nil
 }
@@ -308,10 +327,21 @@ func (d *valueDecoder) appendBin(dst []byte, n int) ([]byte, error) {
 	if d.atts == nil {
 		return d.appendBase64(dst, n)
 	}
-	b := make([]byte, n)
-	if n > 0 {
-		if err := d.dec.ReadFull(b); err != nil {
-			return dst, mpEOF(err)
+	var b []byte
+	if d.src != nil {
+		// The reader is a bytes.Reader over src, which the decoder does
+		// not buffer: the payload is the next n bytes of src.
+		pos := len(d.src) - d.r.Len()
+		b = d.src[pos : pos+n : pos+n]
+		if err := d.skipRaw(n); err != nil {
+			return dst, err
+		}
+	} else {
+		b = make([]byte, n)
+		if n > 0 {
+			if err := d.dec.ReadFull(b); err != nil {
+				return dst, mpEOF(err)
+			}
 		}
 	}
 	*d.atts = append(*d.atts, b)

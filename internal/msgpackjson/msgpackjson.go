@@ -100,12 +100,27 @@ func ToJSON(b []byte) ([]byte, [][]byte, error) {
 // AppendJSON appends b, exactly one msgpack value, to dst as JSON (see
 // DecodeJSON: with attachments nil, binary becomes {"_binary":…} in
 // place). Trailing bytes are ErrTrailing. On error dst may hold part of
-// the value.
+// the value. The attachments are copies: they do not alias b.
 func AppendJSON(dst, b []byte, attachments *[][]byte) ([]byte, error) {
+	return appendJSON(dst, b, attachments, false)
+}
+
+// AppendJSONShared is AppendJSON whose attachments alias b instead of
+// being copies, for a caller that keeps b as long as the attachments (a
+// received message whose binary is handed on): large binary is not copied.
+func AppendJSONShared(dst, b []byte, attachments *[][]byte) ([]byte, error) {
+	return appendJSON(dst, b, attachments, true)
+}
+
+func appendJSON(dst, b []byte, attachments *[][]byte, shared bool) ([]byte, error) {
 	c := msgpackCodecPool.Get().(*msgpackCodec)
 	c.r.Reset(b)
 	c.dec.Reset(&c.r)
-	dst, err := DecodeJSON(c.dec, dst, attachments)
+	d := valueDecoder{dec: c.dec, r: &c.r, atts: attachments}
+	if shared {
+		d.src = b
+	}
+	dst, _, err := d.value(dst, 0)
 	if err == nil && c.r.Len() != 0 {
 		err = ErrTrailing
 	}

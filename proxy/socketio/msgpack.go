@@ -70,11 +70,11 @@ func (msgpackParser) Decode(data []byte, binary bool) (*Packet, error) {
 		if err != nil {
 			return nil, err
 		}
-		start := r.i
+		start, bins, binBytes := r.i, r.bins, r.binBytes
 		if err := r.skip(); err != nil {
 			return nil, err
 		}
-		span := mpSpan{data[start:r.i]}
+		span := mpSpan{b: data[start:r.i], bins: r.bins - bins, binBytes: r.binBytes - binBytes}
 		if !isStr {
 			continue
 		}
@@ -131,7 +131,13 @@ func (msgpackParser) Decode(data []byte, binary bool) (*Packet, error) {
 		if p.Type == PacketEvent || p.Type == PacketAck {
 			atts = &p.Attachments
 		}
-		js, err := msgpackjson.AppendJSON(make([]byte, 0, len(payload.b)+16), payload.b, atts)
+		// The JSON is about the msgpack's size, less the binary bytes,
+		// which become attachments or base64.
+		size := len(payload.b) - payload.binBytes + 32*payload.bins + 16
+		if atts == nil {
+			size += payload.binBytes * 4 / 3
+		}
+		js, err := msgpackjson.AppendJSONShared(make([]byte, 0, size), payload.b, atts)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidMsgpack, err)
 		}
@@ -148,7 +154,7 @@ func (msgpackParser) Decode(data []byte, binary bool) (*Packet, error) {
 			return nil, nil
 		}
 	case PacketEvent:
-		if name, _, err := EventName(p.Data); err == nil && IsReservedEvent(name) {
+		if name, ok := payload.firstStr(); ok && isReservedName(name) {
 			return nil, nil
 		}
 	}
@@ -289,8 +295,46 @@ func (k jsKind) jsonStart() byte {
 }
 
 // mpSpan is one msgpack value of a packet map, already checked to be
-// complete; empty when the key was absent.
-type mpSpan struct{ b []byte }
+// complete; empty when the key was absent. bins and binBytes count the bin
+// and ext values in it and their payload bytes.
+type mpSpan struct {
+	b              []byte
+	bins, binBytes int
+}
+
+// firstStr returns the bytes of the first element of an array value when
+// it is a str (an event name: msgpack strings need no unescaping).
+func (s mpSpan) firstStr() ([]byte, bool) {
+	if len(s.b) == 0 {
+		return nil, false
+	}
+	i := 1
+	switch c := s.b[0]; {
+	case c >= 0x90 && c <= 0x9f:
+	case c == 0xdc:
+		i = 3
+	case c == 0xdd:
+		i = 5
+	default:
+		return nil, false
+	}
+	if i >= len(s.b) {
+		return nil, false
+	}
+	str, ok := mpSpan{b: s.b[i:]}.strBody()
+	return str, ok
+}
+
+// isReservedName is IsReservedEvent on a name's bytes, without making a
+// string of them.
+func isReservedName(name []byte) bool {
+	for _, r := range reservedEvents {
+		if string(name) == r {
+			return true
+		}
+	}
+	return false
+}
 
 func (s mpSpan) undefined() bool {
 	return len(s.b) == 0 || (len(s.b) == 3 && s.b[0] == 0xd4 && s.b[1] == 0)
@@ -326,26 +370,41 @@ func (s mpSpan) kind() jsKind {
 // str returns the value as a string if it is a msgpack str (notepack
 // decodes its bytes as UTF-8, replacing invalid sequences).
 func (s mpSpan) str() (string, bool) {
-	if len(s.b) == 0 {
-		return "", false
-	}
-	var body []byte
-	switch c := s.b[0]; {
-	case c >= 0xa0 && c <= 0xbf:
-		body = s.b[1:]
-	case c == 0xd9:
-		body = s.b[2:]
-	case c == 0xda:
-		body = s.b[3:]
-	case c == 0xdb:
-		body = s.b[5:]
-	default:
+	body, ok := s.strBody()
+	if !ok {
 		return "", false
 	}
 	if utf8.Valid(body) {
 		return string(body), true
 	}
 	return string([]rune(string(body))), true
+}
+
+// strBody returns the bytes of a str value starting the span (the span may
+// hold more after it). The length is checked against the span.
+func (s mpSpan) strBody() ([]byte, bool) {
+	if len(s.b) == 0 {
+		return nil, false
+	}
+	r := mpReader{b: s.b}
+	var n int
+	ok := true
+	switch c := s.b[0]; {
+	case c >= 0xa0 && c <= 0xbf:
+		r.i, n = 1, int(c&0x1f)
+	case c == 0xd9:
+		n, ok = r.length(0)
+	case c == 0xda:
+		n, ok = r.length(1)
+	case c == 0xdb:
+		n, ok = r.length(2)
+	default:
+		return nil, false
+	}
+	if !ok || n > len(s.b)-r.i {
+		return nil, false
+	}
+	return s.b[r.i : r.i+n], true
 }
 
 // number reads a numeric value: its magnitude when it is an integer (a

@@ -14,6 +14,9 @@ import (
 type mpReader struct {
 	b []byte
 	i int
+	// bins and binBytes count the bin and ext values skipped and their
+	// payload bytes, to size the JSON they convert to.
+	bins, binBytes int
 }
 
 var errMsgpackTruncated = fmt.Errorf("%w: %w", ErrInvalidMsgpack, msgpackjson.ErrTruncated)
@@ -102,14 +105,18 @@ func (r *mpReader) skip() error {
 		case c <= 0xbf:
 			r.i++
 			body = int(c & 0x1f)
-		case c == 0xc4, c == 0xd9:
+		case c == 0xd9:
 			body, ok = r.length(0)
-		case c == 0xc5, c == 0xda:
+		case c == 0xda:
 			body, ok = r.length(1)
-		case c == 0xc6, c == 0xdb:
+		case c == 0xdb:
 			body, ok = r.length(2)
+		case c >= 0xc4 && c <= 0xc6:
+			body, ok = r.length(int(c - 0xc4))
+			r.bins, r.binBytes = r.bins+1, r.binBytes+body
 		case c >= 0xc7 && c <= 0xc9:
 			body, ok = r.length(int(c - 0xc7))
+			r.bins, r.binBytes = r.bins+1, r.binBytes+body
 			body++ // the ext type
 		case c == 0xca:
 			r.i, body = r.i+1, 4
