@@ -133,3 +133,28 @@ func TestWebhookMsgpackClient(t *testing.T) {
 	sameJSON(t, "gift ack", c.call("a", "gift"), []any{binary{[]byte{0xca, 0xfe}}})
 	sameJSON(t, "present", c.waitEvent("a", "present").Args, []any{map[string]any{"box": binary{[]byte{0xca, 0xfe}}}})
 }
+
+// TestMsgpackRecovery: connection state recovery with msgpack clients: the
+// CONNECT auth carries pid and offset as msgpack, and the missed packets
+// (binary included) are replayed in the msgpack format.
+func TestMsgpackRecovery(t *testing.T) {
+	eachServer(t, serverConfig{Parser: "msgpack", Recovery: time.Minute}, func(t *testing.T, srv *target) {
+		c := startClient(t)
+		o := connectOpts{Transports: websocket, Parser: "msgpack"}
+		first := connected(t, c, "a", srv.url, o)
+		connected(t, c, "b", srv.url, o)
+		c.call("a", "join", "room")
+		c.call("b", "broadcast", map[string]any{"room": "room", "event": "before", "args": []any{1}})
+		sameJSON(t, "before", firstArgs(t, c.waitEvent("a", "before").Args, 1), []any{1})
+
+		c.do("close_engine", "a")
+		c.wait("disconnect", "a")
+		srv.waitDisconnect(t, first.ID)
+		c.call("b", "broadcast", map[string]any{"room": "room", "event": "missed", "args": []any{2, binary{[]byte{3}}}})
+		c.do("reconnect", "a")
+		if again := c.wait("connect", "a"); !again.Recovered || again.ID != first.ID {
+			t.Fatalf("reconnect: %v, want recovered with id %s", again, first.ID)
+		}
+		sameJSON(t, "missed", firstArgs(t, c.waitEvent("a", "missed").Args, 2), []any{2, binary{[]byte{3}}})
+	})
+}
