@@ -60,7 +60,8 @@ type Adapter interface {
 	// DelAll removes socket id from every room.
 	DelAll(id string)
 	// Broadcast delivers p to every matching socket. p is encoded once per
-	// broadcast (Encode) and the same []engineio.Packet is written to every
+	// broadcast (Namespace.Encode, in the server's wire format) and the
+	// same []engineio.Packet is written to every
 	// local recipient (Socket.WriteEncoded), without allocating per
 	// recipient. With recovery on, a non-volatile EVENT without ack id gets
 	// its offset appended as last argument and is stored (SessionStore).

@@ -386,7 +386,7 @@ func eventSize(event string, args []json.RawMessage) int {
 	return n
 }
 
-// WriteEncoded writes packets already encoded (by Encode) to the socket's
+// WriteEncoded writes packets already encoded (by Namespace.Encode) to the socket's
 // connection: the per-recipient step of a broadcast, which adapters call
 // with one shared slice for every recipient. It reports whether the
 // packets were queued; a socket that is not connected gets nothing.
