@@ -479,6 +479,21 @@ func (c *Cluster) unsubscribe(kind string, h handler, channels ...string) {
 	}
 }
 
+// unsubscribeAll removes h from every channel it is on, leaving those it
+// was the last on: a closing adapter whose channels came and went with its
+// rooms leaves whatever it holds, whichever rooms it knows of.
+func (c *Cluster) unsubscribeAll(kind string, h handler) {
+	c.mu.RLock()
+	var channels []string
+	for ch, rs := range c.routes {
+		if slices.ContainsFunc(rs, func(r route) bool { return r.h == h }) {
+			channels = append(channels, ch)
+		}
+	}
+	c.mu.RUnlock()
+	c.unsubscribe(kind, h, channels...)
+}
+
 // pubsub subscribes to (on) or leaves names: channels, patterns
 // ("psubscribe") or shard channels ("ssubscribe").
 func (c *Cluster) pubsub(kind string, on bool, names []string) error {

@@ -57,10 +57,11 @@ type sharded struct {
 
 	// Dynamic room channels to subscribe (true) or leave (false), applied
 	// by subLoop in the order rooms come and go.
-	subMu sync.Mutex
-	want  map[string]bool
-	kick  chan struct{}
-	done  chan struct{}
+	subMu   sync.Mutex
+	want    map[string]bool
+	kick    chan struct{}
+	done    chan struct{}
+	stopped chan struct{} // closed when subLoop has returned
 }
 
 var (
@@ -86,6 +87,7 @@ func newSharded(c *Cluster, nsp *socketio.Namespace) *sharded {
 		want:    make(map[string]bool),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 	a.private = a.channel + a.uid + "#"
 	if a.streams {
@@ -138,6 +140,7 @@ func (a *sharded) onRoom(room string, created, isSocket bool) {
 }
 
 func (a *sharded) subLoop() {
+	defer close(a.stopped)
 	for {
 		select {
 		case <-a.done:
@@ -356,15 +359,14 @@ func (a *sharded) Close() error {
 		return nil
 	}
 	if a.c.cfg.SubscriptionMode != SubscribeStatic {
+		// Once subLoop has returned nothing subscribes for this adapter
+		// any more; every channel it is on is left, the room channels
+		// of rooms already gone included (a namespace removed once
+		// empty, CleanupEmptyChildNamespaces).
 		close(a.done)
+		<-a.stopped
 	}
-	names := []string{a.channel, a.private}
-	for _, r := range a.RoomNames() {
-		if a.c.cfg.SubscriptionMode == SubscribeDynamicPrivate || (a.c.cfg.SubscriptionMode == SubscribeDynamic && a.nsp.Socket(r) == nil) {
-			names = append(names, a.channel+r+"#")
-		}
-	}
-	a.c.unsubscribe("ssubscribe", a, names...)
+	a.c.unsubscribeAll("ssubscribe", a)
 	return nil
 }
 
