@@ -148,8 +148,8 @@ func TestUpgradeTimeout(t *testing.T) {
 			e := newEnv(t, cfg)
 			sid := e.openPolling()
 			q := "EIO=4&transport=polling&sid=" + sid
+			start := time.Now() // before the server sets its deadline
 			c := e.mustDial("EIO=4&transport=websocket&sid=" + sid)
-			start := time.Now()
 			if probed {
 				writeText(t, c, "2probe")
 				if got := readText(t, c); got != "3probe" {
