@@ -36,7 +36,7 @@ func (t *Translator) setupTelemetry(cfg Config) error {
 	gauges := []telemetry.Gauge{
 		{Name: telemetry.MetricInFlight, Description: "Connect and event deliveries in flight.", Unit: "{delivery}", Observe: t.inflight.load},
 		{Name: telemetry.MetricQueued, Description: "Events waiting in the sockets' queues behind the delivery in flight.", Unit: "{event}", Observe: t.queued.Load},
-		{Name: "iobridge.disconnects.pending", Description: "Disconnect deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.load},
+		{Name: "iobridge.disconnects.pending", Description: "Disconnect and expired deliveries under way, retries included.", Unit: "{delivery}", Observe: t.disc.load},
 		// The Engine.IO server's drops, kept in its atomics.
 		{Name: telemetry.MetricVolatileDropped, Counter: true, Unit: "{packet}",
 			Description: "Volatile packets not sent because the transport was busy (one per recipient).",

@@ -208,7 +208,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 // Envelope is the JSON body of every delivery, as the backend contract
 // defines it. Args stay raw JSON: the backend decodes what it needs.
 type Envelope struct {
-	Type      string            `json:"type"` // connect | event | disconnect
+	Type      string            `json:"type"` // connect | event | disconnect | expired
 	ID        string            `json:"id"`   // delivery id: the same on retries
 	Time      string            `json:"time"`
 	Namespace string            `json:"namespace"`
@@ -307,6 +307,11 @@ func (b *Backend) hooks(w http.ResponseWriter, r *http.Request) {
 		ans, err = b.event(&env, log)
 	case "disconnect":
 		log.Info("backend: socket left", "reason", env.Reason)
+		ans = &Answer{}
+	case "expired":
+		// With recovery on: the socket did not come back within the
+		// window, so what is kept for it can go.
+		log.Info("backend: socket gone for good", "reason", env.Reason)
 		ans = &Answer{}
 	default:
 		err = fail(http.StatusBadRequest, "unknown delivery type %q", env.Type)

@@ -409,3 +409,18 @@ func TestTokenize(t *testing.T) {
 		}
 	}
 }
+
+// TestLeavingDeliveries: a disconnect and, with recovery on, an expired
+// delivery are taken with an empty answer.
+func TestLeavingDeliveries(t *testing.T) {
+	_, srv := newTestBackend(t, "")
+	for _, typ := range []string{"disconnect", "expired"} {
+		t.Run(typ, func(t *testing.T) {
+			env := envelope(typ, "", `{}`, nil)
+			env["reason"] = "transport close"
+			if got := answer(t, deliver(t, t.Context(), srv.URL, env), http.StatusOK); len(got) != 0 {
+				t.Fatalf("answer %s, want {}", jsonOf(got))
+			}
+		})
+	}
+}

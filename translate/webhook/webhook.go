@@ -8,8 +8,8 @@
 // plus the trace context (traceparent, tracestate) of the attempt's client
 // span with Config.TracerProvider, and whatever Config.Propagate adds.
 // Redirects are not followed: a 3xx answer is a failure with its status.
-// Disconnect deliveries are retried with exponential backoff, honoring
-// Retry-After.
+// Disconnect and expired deliveries are retried with exponential backoff,
+// honoring Retry-After.
 // Any delivery written on a kept-alive connection the backend had closed
 // (it fails before any byte of the answer) is sent once more, the same
 // bytes, on a fresh connection (see Transport).
