@@ -77,15 +77,27 @@ func TestMsgpackParser(t *testing.T) {
 	}
 }
 
-// TestMsgpackServerRefusesDefaultParser: a client with the default parser
+// TestParserMismatchRefused: a client with the default parser
 // never connects to a msgpack server: its text CONNECT closes the
 // connection, and the socket sees "transport close" without a connect.
-func TestMsgpackServerRefusesDefaultParser(t *testing.T) {
-	for _, tr := range [][]string{polling, websocket} {
-		t.Run(tr[0], func(t *testing.T) {
-			eachServer(t, serverConfig{Parser: "msgpack"}, func(t *testing.T, srv *target) {
+// The other way round, a msgpack client's binary CONNECT closes a
+// default-parser server's connection the same way.
+func TestParserMismatchRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		server, client string
+		tr             []string
+	}{
+		{"default client, msgpack server, polling", "msgpack", "", polling},
+		{"default client, msgpack server, websocket", "msgpack", "", websocket},
+		{"msgpack client, default server, polling", "", "msgpack", polling},
+		{"msgpack client, default server, websocket", "", "msgpack", websocket},
+	} {
+		tr := tc.tr
+		t.Run(tc.name, func(t *testing.T) {
+			eachServer(t, serverConfig{Parser: tc.server}, func(t *testing.T, srv *target) {
 				c := startClient(t)
-				c.connect("a", srv.url, connectOpts{Transports: tr})
+				c.connect("a", srv.url, connectOpts{Transports: tr, Parser: tc.client})
 				if e := c.wait("disconnect", "a"); e.Reason != "transport close" {
 					t.Fatalf("disconnect reason %q, want transport close", e.Reason)
 				}
