@@ -4,7 +4,9 @@
 // admin UI and compare what the admin socket gets.
 //
 // Usage: node admin-reference.js '<config JSON>'
-//   config: {username, passwordHash, readonly, mode, serverId}
+//   config: {username, passwordHash, readonly, mode, serverId, redis}
+//   redis: a redis:// URL for @socket.io/redis-adapter (classic, key
+//   "socket.io"), to join a cluster; none means the in-memory adapter.
 //
 // The application: on "/", a socket joins the room named by its auth's
 // "room", and an "echo" event is emitted back as "echoed" with its args.
@@ -27,15 +29,29 @@ io.on("connection", (socket) => {
   socket.on("echo", (...args) => socket.emit("echoed", ...args));
 });
 
-instrument(io, {
-  auth: { type: "basic", username: cfg.username, password: cfg.passwordHash },
-  readonly: !!cfg.readonly,
-  mode: cfg.mode || "development",
-  serverId: cfg.serverId || undefined,
-});
+async function main() {
+  if (cfg.redis) {
+    const { createClient } = require("redis");
+    const { createAdapter } = require("@socket.io/redis-adapter");
+    const pub = createClient({ url: cfg.redis });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub, { key: "socket.io" }));
+  }
+  instrument(io, {
+    auth: { type: "basic", username: cfg.username, password: cfg.passwordHash },
+    readonly: !!cfg.readonly,
+    mode: cfg.mode || "development",
+    serverId: cfg.serverId || undefined,
+  });
+  httpServer.listen(0, "127.0.0.1", () => {
+    out({ type: "listening", port: httpServer.address().port });
+  });
+}
 
-httpServer.listen(0, "127.0.0.1", () => {
-  out({ type: "listening", port: httpServer.address().port });
+main().catch((err) => {
+  out({ type: "fatal", message: String(err && err.stack ? err.stack : err) });
+  process.exit(1);
 });
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();

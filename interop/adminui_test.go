@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,6 +55,8 @@ func adminHash(t testing.TB) string {
 type adminOptions struct {
 	ReadOnly bool
 	Mode     string
+	ServerID string // "" means "reference" or "iobridge"
+	Redis    string // a redis:// URL: the reference joins that cluster
 }
 
 // startAdminReference runs admin-reference.js and returns its URL.
@@ -64,7 +67,8 @@ func startAdminReference(t *testing.T, o adminOptions) string {
 		"passwordHash": adminHash(t),
 		"readonly":     o.ReadOnly,
 		"mode":         o.Mode,
-		"serverId":     "reference",
+		"serverId":     cmp.Or(o.ServerID, "reference"),
+		"redis":        o.Redis,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +99,7 @@ func startAdminIOBridge(t *testing.T, o adminOptions) string {
 		PasswordHash: adminHash(t),
 		ReadOnly:     o.ReadOnly,
 		Mode:         o.Mode,
-		ServerID:     "iobridge",
+		ServerID:     cmp.Or(o.ServerID, "iobridge"),
 		Logger:       logger,
 	})
 	if err != nil {
@@ -129,6 +133,10 @@ func TestAdminUIMatchesReference(t *testing.T) {
 			if !bytes.Equal(ref.config, got.config) {
 				t.Errorf("config %s, reference %s", got.config, ref.config)
 			}
+			if !ref.upgraded || !got.upgraded {
+				delete(ref.shapes, "socket_updated")
+				delete(got.shapes, "socket_updated")
+			}
 			names := func(m map[string]any) []string {
 				var out []string
 				for k := range m {
@@ -154,6 +162,7 @@ func TestAdminUIMatchesReference(t *testing.T) {
 
 // adminResult is what one admin session saw.
 type adminResult struct {
+	upgraded     bool // the guest socket was connected before its upgrade
 	connectError string
 	config       json.RawMessage
 	shapes       map[string]any // event name -> shape of its args
@@ -183,8 +192,16 @@ func adminSession(t *testing.T, url string, o adminOptions) adminResult {
 		c.waitEvent("admin", "all_sockets")
 	}
 
-	c.connect("guest", url, connectOpts{Auth: map[string]any{"room": "lobby"}, Transports: []string{"websocket"}})
+	c.connect("guest", url, connectOpts{Auth: map[string]any{"room": "lobby"}})
 	guest := c.wait("connect", "guest")
+	// Its upgrade from polling, which both servers report once the socket
+	// is connected (rarely, the upgrade is over before).
+	res.upgraded = guest.Transport == "polling"
+	if o.Mode == "development" && res.upgraded {
+		c.log.wait(t, "socket_updated of the guest", func(e event) bool {
+			return e.Type == "event" && e.Socket == "admin" && e.Event == "socket_updated" && strings.Contains(string(e.Args), guest.ID)
+		})
+	}
 	c.emit("guest", "echo", "hi", 1)
 	c.waitEvent("guest", "echoed")
 	c.do("disconnect", "guest")

@@ -142,11 +142,18 @@ func (o *observer) SocketConnected(s *socketio.Socket) {
 	if !o.ui.dev {
 		return
 	}
-	o.ui.out.emit("socket_connected", nil, mustJSON(serializeLocal(s)), jsDate(o.now()))
+	info := serializeLocal(s)
+	o.ui.out.emit("socket_connected", nil, mustJSON(info), jsDate(o.now()))
 	nsp, id := s.Namespace().Name(), s.ID()
-	s.OnUpgrade(func(transport string) {
+	updated := func(transport string) {
 		o.ui.out.emit("socket_updated", nil, mustJSON(socketUpdate{ID: id, Nsp: nsp, Transport: transport}))
-	})
+	}
+	s.OnUpgrade(updated)
+	// An upgrade that completed between the description above and
+	// OnUpgrade would go untold.
+	if t := s.Transport(); t != info.Transport {
+		updated(t)
+	}
 }
 
 func (o *observer) SocketDisconnected(s *socketio.Socket, reason socketio.DisconnectReason) {
