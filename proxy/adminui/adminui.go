@@ -42,6 +42,7 @@ type ui struct {
 	log      *slog.Logger
 	dev      bool
 	features []string
+	hostname string // read once, as the package's baseStats
 
 	events   eventBuffer
 	obs      *observer
@@ -72,6 +73,8 @@ func Instrument(ctx context.Context, srv *socketio.Server, cfg Config) (stop fun
 		nsp: srv.Of(cfg.Namespace),
 		log: cfg.Logger.With("component", "adminui"),
 		dev: cfg.Mode == ModeDevelopment,
+
+		hostname: hostname(),
 	}
 	u.features = features(cfg)
 	u.ctx, u.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -206,7 +209,7 @@ func (u *ui) statsLoop() {
 func (u *ui) emitStats() {
 	st := serverStats{
 		ServerID:            u.cfg.ServerID,
-		Hostname:            hostname(),
+		Hostname:            u.hostname,
 		PID:                 os.Getpid(),
 		Uptime:              time.Since(processStart).Seconds(),
 		ClientsCount:        u.srv.Clients(),
