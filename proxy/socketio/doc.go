@@ -14,6 +14,13 @@
 // OnDisconnecting handlers see its rooms, OnDisconnect handlers run after.
 // Shutdown disconnects everything with ReasonServerShuttingDown.
 //
+// With Config.Recovery, a socket that leaves for a recoverable reason keeps
+// its session in the namespace's SessionStore for the window; one that
+// does not come back is reported once to the OnSessionExpired handlers
+// (expiry.go), which the reference server has no equivalent of. With
+// Config.CleanupEmptyChildNamespaces, a pattern's child namespace is
+// removed, its adapter closed, once it has no socket left (cleanup.go).
+//
 // # Packets and arguments
 //
 // Arguments stay json.RawMessage from decode to handler and from emit to the

@@ -24,7 +24,9 @@
 //     the mode where connection state recovery works across nodes: offsets
 //     are stream entry ids, and the adapter is the namespace's
 //     socketio.SessionStore over Redis (sio:session:<pid>), so a session
-//     persisted by any node, iobridge or Node, is restored by any other.
+//     persisted by any node, iobridge or Node, is restored by any other;
+//     the iobridge node that persisted a session claims it at the end of
+//     the window and reports it lapsed if no node restored it (expiry.go).
 //
 // Local delivery is the in-memory adapter's (adapter.Memory): a broadcast
 // is encoded once and written to every local recipient; what comes from
