@@ -80,13 +80,58 @@ func TestOptionsTransports(t *testing.T) {
 }
 
 // TestOptionsHandshakeRefusals: the raw answers behind those client
-// errors, the same from both servers.
+// errors, the same from both servers: a transport left out is "Transport
+// unknown" (to a WebSocket handshake too, as JSON, when the server has no
+// WebSocket at all: Node then answers an Upgrade as a plain request).
 func TestOptionsHandshakeRefusals(t *testing.T) {
 	const unknown = `{"code":0,"message":"Transport unknown"}`
-	eachServer(t, serverConfig{Transports: []string{"websocket"}}, func(t *testing.T, srv *target) {
-		r := rawGet(t, srv.url+"/socket.io/?EIO=4&transport=polling", nil)
-		if r.status != http.StatusBadRequest || r.body != unknown || r.header.Get("Content-Type") != "application/json" {
-			t.Errorf("polling handshake = %d %q %q, want 400 application/json %s", r.status, r.header.Get("Content-Type"), r.body, unknown)
+	t.Run("websocket only", func(t *testing.T) {
+		eachServer(t, serverConfig{Transports: []string{"websocket"}}, func(t *testing.T, srv *target) {
+			r := rawGet(t, srv.url+"/socket.io/?EIO=4&transport=polling", nil)
+			if r.status != http.StatusBadRequest || r.body != unknown || r.header.Get("Content-Type") != "application/json" {
+				t.Errorf("polling handshake = %d %q %q, want 400 application/json %s", r.status, r.header.Get("Content-Type"), r.body, unknown)
+			}
+		})
+	})
+	t.Run("polling only", func(t *testing.T) {
+		eachServer(t, serverConfig{Transports: []string{"polling"}}, func(t *testing.T, srv *target) {
+			d := gws.Dialer{HandshakeTimeout: waitTimeout}
+			_, res, err := d.Dial("ws"+strings.TrimPrefix(srv.url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+			if err == nil || res == nil {
+				t.Fatalf("WebSocket handshake: %v, want a refusal", err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusBadRequest || string(b) != unknown || res.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("WebSocket handshake = %d %q %q, want 400 application/json %s", res.StatusCode, res.Header.Get("Content-Type"), b, unknown)
+			}
+		})
+	})
+}
+
+// TestOptionsUpgradeDespiteNoUpgrades: allowUpgrades: false only keeps
+// WebSocket out of the handshake's upgrades; the reference still answers a
+// client that probes anyway, and so does iobridge.
+func TestOptionsUpgradeDespiteNoUpgrades(t *testing.T) {
+	eachServer(t, serverConfig{NoUpgrades: true}, func(t *testing.T, srv *target) {
+		base := srv.url + "/socket.io/?EIO=4&transport="
+		r := rawGet(t, base+"polling", nil)
+		m := regexp.MustCompile(`^0\{"sid":"([^"]+)","upgrades":\[\]`).FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("handshake = %d %q, want no upgrades", r.status, r.body)
+		}
+		d := gws.Dialer{HandshakeTimeout: waitTimeout}
+		conn, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"websocket&sid="+m[1], nil)
+		if err != nil {
+			t.Fatalf("upgrade: %v", err)
+		}
+		defer conn.Close()
+		if err := conn.WriteMessage(gws.TextMessage, []byte("2probe")); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		if _, b, err := conn.ReadMessage(); err != nil || string(b) != "3probe" {
+			t.Errorf("probe answer = %q, %v; want 3probe", b, err)
 		}
 	})
 }
