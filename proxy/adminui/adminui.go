@@ -214,7 +214,7 @@ func (u *ui) emitStats() {
 		Uptime:              time.Since(processStart).Seconds(),
 		ClientsCount:        u.srv.Clients(),
 		PollingClientsCount: u.obs.pollingCount(),
-		AggregatedEvents:    u.events.take(),
+		AggregatedEvents:    u.events.take(time.Now()),
 		Namespaces:          []namespaceStats{},
 	}
 	for _, n := range sortedNamespaces(u.srv) {

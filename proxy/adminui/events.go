@@ -2,6 +2,7 @@ package adminui
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type eventBuffer struct {
 	mu      sync.Mutex
 	index   map[eventKey]int
 	entries []aggregatedEvent
+
+	packetsIn, bytesIn, packetsOut, bytesOut atomic.Int64
 }
 
 // push adds n to the count of typ/subType for the current second.
@@ -50,24 +53,33 @@ func (b *eventBuffer) pushLocked(sec int64, typ, subType string, n int) {
 	b.entries = append(b.entries, aggregatedEvent{Timestamp: sec * 1000, Type: typ, SubType: subType, Count: n})
 }
 
-// pushPackets counts packets and their bytes, in or out ("packetsIn" and
-// "bytesIn", or the "Out" pair), under one lock.
-func (b *eventBuffer) pushPackets(now time.Time, in bool, packets, bytes int) {
-	pt, bt := "packetsOut", "bytesOut"
+// countPackets adds packets and their bytes, in or out. Every message
+// of every connection comes here, so it takes no lock: the counts are
+// stamped with the second take reads them in, which the UI, grouping by
+// ten seconds, does not tell from the second they happened in.
+func (b *eventBuffer) countPackets(in bool, packets, bytes int) {
 	if in {
-		pt, bt = "packetsIn", "bytesIn"
+		b.packetsIn.Add(int64(packets))
+		b.bytesIn.Add(int64(bytes))
+		return
 	}
-	sec := now.Unix()
-	b.mu.Lock()
-	b.pushLocked(sec, pt, "", packets)
-	b.pushLocked(sec, bt, "", bytes)
-	b.mu.Unlock()
+	b.packetsOut.Add(int64(packets))
+	b.bytesOut.Add(int64(bytes))
 }
 
 // take returns the counts and clears them (getValuesAndClear).
-func (b *eventBuffer) take() []aggregatedEvent {
+func (b *eventBuffer) take(now time.Time) []aggregatedEvent {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	sec := now.Unix()
+	for _, c := range []struct {
+		typ string
+		n   *atomic.Int64
+	}{{"packetsIn", &b.packetsIn}, {"bytesIn", &b.bytesIn}, {"packetsOut", &b.packetsOut}, {"bytesOut", &b.bytesOut}} {
+		if n := c.n.Swap(0); n > 0 {
+			b.pushLocked(sec, c.typ, "", int(n))
+		}
+	}
 	out := b.entries
 	b.entries = nil
 	clear(b.index)

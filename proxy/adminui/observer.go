@@ -72,7 +72,7 @@ func (o *observer) ConnClosed(c socketio.Conn, reason engineio.CloseReason) {
 }
 
 func (o *observer) Received(_ socketio.Conn, data []byte, _ bool) {
-	o.ui.events.pushPackets(o.now(), true, 1, len(data))
+	o.ui.events.countPackets(true, 1, len(data))
 }
 
 func (o *observer) Sent(_ socketio.Conn, s *socketio.Socket, pkts []engineio.Packet) {
@@ -80,7 +80,7 @@ func (o *observer) Sent(_ socketio.Conn, s *socketio.Socket, pkts []engineio.Pac
 	for _, p := range pkts {
 		n += len(p.Data)
 	}
-	o.ui.events.pushPackets(o.now(), false, len(pkts), n)
+	o.ui.events.countPackets(false, len(pkts), n)
 	if s == nil || !o.ui.dev || s.Namespace() == o.ui.nsp || len(pkts) == 0 {
 		return
 	}
