@@ -155,7 +155,7 @@ func TestRecoveryExpiry(t *testing.T) {
 // TestRecoveryExpiryCluster: two iobridge nodes on one Redis, one backend.
 // In every mode a socket that does not come back is reported once across
 // the cluster; in the streams mode a socket that recovers on the other
-// node is reported by neither.
+// node, iobridge or Node, is reported by neither.
 func TestRecoveryExpiryCluster(t *testing.T) {
 	redisServerPath(t) // fail, never skip, without redis-server
 	r := startRedis(t)
@@ -198,4 +198,28 @@ func TestRecoveryExpiryCluster(t *testing.T) {
 			checkExpired(t, b, gone.ID)
 		})
 	}
+	// A Node server of the mixed cluster restores with its own logic (GET
+	// and DEL of the session key): the iobridge node that kept the session
+	// finds it gone at the window's end and sends nothing.
+	t.Run("streams/recovered-on-node", func(t *testing.T) {
+		b := startExpiryBackend(t)
+		node := startStreamsNode(t, r.URL(), expiryWindow)
+		ac, err := redisadapter.Open(context.Background(), redisadapter.Config{
+			URL: r.URL(), Mode: "streams", RequestTimeout: 5 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ac.Close() })
+		p := startSwitchProxy(t, startExpiryNode(t, ac.Factory(), b.url))
+		c := startClient(t)
+		moved := leaveAfterHello(t, c, "to-node", p.url)
+		p.to(t, node.url)
+		c.do("reconnect", "to-node")
+		if again := c.wait("connect", "to-node"); !again.Recovered || again.ID != moved.ID {
+			t.Fatalf("reconnect through the Node server %v, want recovered with id %s", again, moved.ID)
+		}
+		waitNoExpired(t, b, moved.ID)
+	})
 }
