@@ -263,6 +263,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.cfg.Validate(); !errors.Is(err, ErrConfig) {
+				t.Fatalf("Validate = %v, want ErrConfig", err)
+			}
 			ts := newTestServer(t, Config{}) // any server
 			if _, err := Instrument(t.Context(), ts.srv, tt.cfg); !errors.Is(err, ErrConfig) {
 				t.Fatalf("Instrument = %v, want ErrConfig", err)

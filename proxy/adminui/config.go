@@ -54,6 +54,13 @@ type Config struct {
 // ErrConfig is wrapped by Instrument's errors about its Config.
 var ErrConfig = errors.New("adminui: invalid config")
 
+// Validate reports what Instrument would refuse in c (errors wrapping
+// ErrConfig), for a configuration check that starts nothing.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults validates c and fills its defaults.
 func (c Config) withDefaults() (Config, error) {
 	if c.Namespace == "" {
