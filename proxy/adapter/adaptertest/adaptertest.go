@@ -144,6 +144,21 @@ func (e *env) expect(msg string, want ...int) {
 	}
 }
 
+// offsetIn returns the recovery offset an EVENT packet m carries as its
+// last argument, failing when there is none.
+func offsetIn(t *testing.T, m string) string {
+	t.Helper()
+	args, _ := socketio.SplitArray(json.RawMessage(m[1:]))
+	var offset string
+	if len(args) > 0 {
+		_ = json.Unmarshal(args[len(args)-1], &offset)
+	}
+	if offset == "" {
+		t.Fatalf("no offset in %q", m)
+	}
+	return offset
+}
+
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
@@ -315,13 +330,7 @@ func Run(t *testing.T, factory socketio.AdapterFactory) {
 		s := <-got
 		s.Join("r")
 		_ = e.nsp.To("r").Emit("e", nil, nil)
-		m := c.next(t)
-		args, _ := socketio.SplitArray(json.RawMessage(m[1:]))
-		var offset string
-		_ = json.Unmarshal(args[len(args)-1], &offset)
-		if offset == "" {
-			t.Fatalf("no offset in %q", m)
-		}
+		offset := offsetIn(t, c.next(t))
 		left := make(chan struct{})
 		s.OnDisconnect(func(socketio.DisconnectReason) { close(left) })
 		c.Close(engineio.ReasonTransportClose)

@@ -252,13 +252,7 @@ func RunClusterRecovery(t *testing.T, newFactory func(t *testing.T) socketio.Ada
 		if !strings.HasPrefix(m, prefix) {
 			t.Fatalf("got %q, want %s…", m, prefix)
 		}
-		args, _ := socketio.SplitArray(json.RawMessage(m[1:]))
-		var offset string
-		_ = json.Unmarshal(args[len(args)-1], &offset)
-		if offset == "" {
-			t.Fatalf("no offset in %q", m)
-		}
-		return offset
+		return offsetIn(t, m)
 	}
 	_ = b.nsp.To("r").Emit("from-b", []json.RawMessage{json.RawMessage(`1`)}, nil)
 	offset := offsetOf(c.next(t), `2["from-b",1,"`)

@@ -90,14 +90,7 @@ func RunRecoveryExpiry(t *testing.T, newFactory func(t *testing.T) socketio.Adap
 	offset := func(e *env, cl client) string {
 		t.Helper()
 		_ = e.nsp.To(cl.sid).Emit("o", nil, nil)
-		m := cl.c.next(t)
-		args, _ := socketio.SplitArray(json.RawMessage(m[1:]))
-		var off string
-		_ = json.Unmarshal(args[len(args)-1], &off)
-		if off == "" {
-			t.Fatalf("no offset in %q", m)
-		}
-		return off
+		return offsetIn(t, cl.c.next(t))
 	}
 	leave := func(cl client) {
 		t.Helper()
