@@ -22,7 +22,8 @@ type Options struct {
 	// session, as after an expired window). Zero means DefaultMaxPackets.
 	MaxPackets int
 	// MaxSessions caps the disconnected sessions kept per namespace; the
-	// oldest is dropped first. Zero means no cap other than the window.
+	// oldest is dropped first, and reported expired then (it can no
+	// longer be restored). Zero means no cap other than the window.
 	MaxSessions int
 	// OnRoom, when set, is called when a room gets its first member
 	// (created) and when it loses its last (deleted), as socket.io-adapter's

@@ -7,9 +7,9 @@ import (
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
-// The in-memory session store. A session leaves the store exactly one
-// way, under rmu: restored (RestoreSession), or lapsed, which reports it
-// to Namespace.SessionExpired once the lock is released. A session
+// The in-memory session store. A session leaves the store once, under
+// rmu, either restored (RestoreSession) or lapsed, and a lapsed one is
+// reported to Namespace.SessionExpired once the lock is released. A session
 // lapses when its window ends (its timer), when a restore finds it
 // already past its window, or when the session cap drops it. Restoring
 // can only happen on this node, so nothing else needs to agree.
