@@ -327,7 +327,7 @@ upgrade_timeout = "0"
 parser = "notepack"
 [server.cookie]
 name = "io sid"
-path = "api"
+path = "/api\t"
 same_site = "loose"
 `, nil},
 	{"empty transports", `

@@ -136,7 +136,7 @@ func (l *loader) validateServerOptions(s *Server) {
 	}
 	if k := s.Cookie; k != nil {
 		l.check(validCookieName(k.Name), "server.cookie.name", `%s is not a cookie name (letters, digits and !#$%%&'*+-.^_`+"`"+`|~)`, l.show("server.cookie.name", k.Name))
-		l.check(strings.HasPrefix(k.Path, "/") && !strings.ContainsAny(k.Path, ";\r\n"), "server.cookie.path", `%s must be a path starting with "/", as "/"`, l.show("server.cookie.path", k.Path))
+		l.check(strings.HasPrefix(k.Path, "/") && validCookiePath(k.Path), "server.cookie.path", `%s must be a path starting with "/", of printable ASCII without ";" or "<", as "/"`, l.show("server.cookie.path", k.Path))
 		switch strings.ToLower(k.SameSite) {
 		case "lax", "strict", "none":
 			k.SameSite = strings.ToLower(k.SameSite) // as the cookie package reads it
@@ -171,6 +171,18 @@ func validCookieName(name string) bool {
 	}
 	for _, r := range name {
 		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validCookiePath reports whether path is a Path attribute value the
+// reference's cookie serializer takes (0x20–0x3A and 0x3D–0x7E); it throws
+// on anything else when the first handshake is answered.
+func validCookiePath(path string) bool {
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c < 0x20 || c > 0x7e || c == ';' || c == '<' {
 			return false
 		}
 	}
