@@ -15,28 +15,17 @@
 // (the UI's web fonts) are refused: the test runs offline.
 "use strict";
 
-const { chromium } = require("playwright-core");
+const { openPage } = require("./browser");
 
 const cfg = JSON.parse(process.argv[2]);
-const TIMEOUT = 30000; // ms for each check: the suite may run on 2 busy cores
 
 function out(ev) {
   process.stdout.write(JSON.stringify(ev) + "\n");
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
-  const console_ = [];
-  let page;
+  const { browser, page, console: console_ } = await openPage();
   try {
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(TIMEOUT);
-    page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
-    page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
     await page.route("**/*", (route) => {
       const host = new URL(route.request().url()).hostname;
       return host === "127.0.0.1" || host === "localhost" ? route.continue() : route.abort();
@@ -83,7 +72,7 @@ async function main() {
     if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
     out({ type: "done", console: console_ });
   } catch (err) {
-    if (page && cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true }).catch(() => {});
+    if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true }).catch(() => {});
     out({ type: "fatal", message: String(err && err.stack ? err.stack : err), console: console_ });
     process.exitCode = 1;
   } finally {

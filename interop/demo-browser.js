@@ -9,28 +9,17 @@
 // {"type":"fatal","message":…} (and exits 1) when a check fails.
 "use strict";
 
-const { chromium } = require("playwright-core");
+const { openPage } = require("./browser");
 
 const [url, screenshot] = process.argv.slice(2);
-const TIMEOUT = 30000; // ms for each check: the suite may run on 2 busy cores
 
 function out(ev) {
   process.stdout.write(JSON.stringify(ev) + "\n");
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
-  const console_ = [];
+  const { browser, page, console: console_ } = await openPage();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(TIMEOUT);
-    page.on("console", (m) => console_.push(`${m.type()}: ${m.text()}`));
-    page.on("pageerror", (e) => console_.push(`pageerror: ${e.message}`));
-
     await page.goto(url + "?name=Ada");
     out({ type: "step", name: "loaded", title: await page.title() });
 
