@@ -342,6 +342,12 @@ on_connect = "accept"
 password = "secret"
 mode = "debug"
 `, nil},
+	{"admin ui on the main namespace", `
+[admin_ui]
+namespace = "/"
+username = "admin"
+password = "$2b$10$KLAZ2dGjG1hvOUMt2yiqcu5jrtVj1TTe0ah8gKKpOEVtjTbuZNRGC"
+`, nil},
 	{"admin ui without password", `
 [admin_ui]
 namespace = "admin"

@@ -147,8 +147,13 @@ func (l *loader) validateServerOptions(s *Server) {
 }
 
 func (l *loader) validateAdminUI(a *AdminUI, c *Config) {
-	if l.namespaceName("admin_ui.namespace", a.Namespace) && namespaceConfigured(c, a.Namespace) {
-		l.check(false, "admin_ui.namespace", "%s is also matched by a [[namespace]] block; give the admin UI a namespace of its own", l.show("admin_ui.namespace", a.Namespace))
+	if l.namespaceName("admin_ui.namespace", a.Namespace) {
+		switch {
+		case a.Namespace == "/":
+			l.check(false, "admin_ui.namespace", `"/" is the main namespace, where every client connects first; give the admin UI a namespace of its own, as "/admin"`)
+		case namespaceConfigured(c, a.Namespace):
+			l.check(false, "admin_ui.namespace", "%s is also matched by a [[namespace]] block; give the admin UI a namespace of its own", l.show("admin_ui.namespace", a.Namespace))
+		}
 	}
 	l.check(a.Username != "", "admin_ui.username", `required: the admin UI can disconnect any socket, so it is never open`)
 	if l.check(a.Password != "", "admin_ui.password", `required: the bcrypt hash of the password, as "$2b$10$…" (htpasswd -bnBC 10 "" PASSWORD | tr -d ':\n')`) {
