@@ -62,7 +62,9 @@ func (n *Namespace) release() {
 // adapter. It is called when a socket leaves and when a connect ends.
 func (n *Namespace) removeIfEmpty() {
 	s := n.srv
-	if n.parent == nil || !s.cfg.CleanupEmptyChildNamespaces {
+	if n.parent == nil || !s.cfg.CleanupEmptyChildNamespaces || n.Len() > 0 {
+		// The common case, a connect or a leave among others, takes no
+		// server lock.
 		return
 	}
 	s.mu.Lock()
