@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"regexp"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	redisadapter "github.com/iobridge/iobridge/proxy/adapter/redis"
+	"github.com/iobridge/iobridge/proxy/adminui"
 	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/forward"
 	"github.com/iobridge/iobridge/proxy/socketio"
@@ -41,8 +43,26 @@ func engineConfig(s config.Server, logger *slog.Logger) engineio.Config {
 		CORSOrigins:       s.CORSOrigins,
 		CORSCredentials:   s.CORSCredentials,
 		AllowEIO3:         s.AllowEIO3,
+		UpgradeTimeout:    s.UpgradeTimeout.Std(),
+		Transports:        s.Transports,
+		DisableUpgrades:   !s.AllowUpgrades,
+		Cookie:            engineCookie(s.Cookie),
+		HTTPCompression:   s.HTTPCompression,
+		PerMessageDeflate: s.PerMessageDeflate,
 		Logger:            logger,
 	}
+}
+
+// engineCookie maps [server.cookie] onto Engine.IO's cookie; nil without
+// the table, as the reference without its cookie option.
+func engineCookie(c *config.Cookie) *engineio.Cookie {
+	if c == nil {
+		return nil
+	}
+	sameSite := map[string]http.SameSite{
+		"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode,
+	}[c.SameSite]
+	return &engineio.Cookie{Name: c.Name, Path: c.Path, HTTPOnly: c.HTTPOnly, SameSite: sameSite}
 }
 
 // batchDelay maps server.broadcast_delay, where "0" means no wait, onto
@@ -154,14 +174,35 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (_ *sidecar, err error)
 		sc.front.add(fwd.Close) // other nodes stop forwarding here at once
 		ecfg.NodeID, ecfg.Forward = fwd.ID(), fwd.Forward
 	}
+	parser, err := socketio.ParserByName(cfg.Server.Parser)
+	if err != nil { // config has validated parser; this is a guard
+		return nil, fmt.Errorf("server.parser: %w", err)
+	}
 	sio := socketio.NewServer(socketio.Config{
-		Engine:         ecfg,
-		Adapter:        factory,
-		ConnectTimeout: cfg.Server.ConnectTimeout.Std(),
-		Recovery:       cfg.Server.Recovery.Std(),
-		Logger:         logger,
+		Engine:                      ecfg,
+		Adapter:                     factory,
+		ConnectTimeout:              cfg.Server.ConnectTimeout.Std(),
+		Recovery:                    cfg.Server.Recovery.Std(),
+		Parser:                      parser,
+		CleanupEmptyChildNamespaces: cfg.Server.CleanupEmptyChildNamespaces,
+		Logger:                      logger,
 	})
 	sc.sio = sio
+	if a := cfg.AdminUI; a != nil {
+		stop, err := adminui.Instrument(context.Background(), sio, adminui.Config{
+			Namespace:    a.Namespace,
+			Username:     a.Username,
+			PasswordHash: a.Password,
+			ReadOnly:     a.ReadOnly,
+			Mode:         a.Mode,
+			ServerID:     a.ServerID,
+			Logger:       logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("admin_ui: %w", err)
+		}
+		sc.front.add(func(context.Context) error { stop(); return nil })
+	}
 	// Each socket gets its disconnect delivery under way, each bridge its
 	// close frame; the translator and the bridges, in back, wait for them.
 	sc.front.add(sio.Shutdown)
