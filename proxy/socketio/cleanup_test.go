@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/iobridge/iobridge/proxy/adapter"
+	"github.com/iobridge/iobridge/proxy/engineio"
 	"github.com/iobridge/iobridge/proxy/socketio"
 )
 
@@ -171,4 +173,27 @@ func TestCleanupLeavesStaticNamespaces(t *testing.T) {
 	if _, ok := srv.Namespace("/static"); !ok || closed.Load() != 0 {
 		t.Fatal("static namespace removed")
 	}
+}
+
+// A session kept in a child that was then removed cannot be restored (the
+// new child has a new adapter, as with the reference), and is reported
+// expired when its window lapses, through the parent's handlers.
+func TestCleanupReportsSessionsOfRemovedChild(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newServer(t, socketio.Config{CleanupEmptyChildNamespaces: true, Recovery: time.Minute})
+		parent := srv.OfPattern(regexp.MustCompile(`^/t-\d+$`))
+		got := recordExpired(parent)
+		c := newFakeConn(4).attach(srv)
+		sid := c.join(t, "/t-1")
+		c.clientClose(engineio.ReasonTransportClose)
+		synctest.Wait()
+		if _, ok := srv.Namespace("/t-1"); ok {
+			t.Fatal("child not removed")
+		}
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
+		if r := got(); len(r) != 1 || r[0].nsp != "/t-1" || r[0].sess.SID != sid {
+			t.Fatalf("reports %+v", r)
+		}
+	})
 }
