@@ -105,6 +105,28 @@ function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+// problems lists how verify (the clients' counts) contradicts the rows'
+// settings; none when every option took effect.
+function problems(rows, transport, v) {
+  const out = [];
+  const n = (k) => v[k] || 0;
+  const compressed = Object.keys(v).filter((k) => k.startsWith('polling_answers_') && k !== 'polling_answers_plain').reduce((a, k) => a + v[k], 0);
+  if (n(`transport_${transport}`) === 0 || Object.keys(v).some((k) => k.startsWith('transport_') && k !== `transport_${transport}`)) {
+    out.push(`sockets not all on ${transport}: ${JSON.stringify(v)}`);
+  }
+  for (const row of rows) {
+    const [opt, val] = row.split('=');
+    if (opt === 'http_compression' && val === 'true' && compressed === 0) out.push('no polling answer was compressed');
+    if (opt === 'http_compression' && val === 'false' && compressed > 0) out.push(`${compressed} polling answers were compressed`);
+    if (opt === 'per_message_deflate' && val === 'true' && n('websocket_plain') > 0) out.push(`${n('websocket_plain')} WebSockets without permessage-deflate`);
+    if (opt === 'per_message_deflate' && val === 'false' && n('websocket_deflate') > 0) out.push(`${n('websocket_deflate')} WebSockets negotiated permessage-deflate`);
+    if (opt === 'parser' && val === 'msgpack' && n('messages_text') > 0) out.push(`${n('messages_text')} text messages with the msgpack parser`);
+    if (opt === 'parser' && val === 'json' && n('messages_binary') > 0) out.push(`${n('messages_binary')} binary messages with the JSON parser`);
+  }
+  for (const k of Object.keys(v)) if (k.startsWith('unexpected_disconnect_')) out.push(`${v[k]} ${k.replace(/_/g, ' ')}`);
+  return out;
+}
+
 async function coordinate() {
   const W = +env('WORKERS', 2);
   const SERVER_PID = +env('SERVER_PID', 0);
@@ -142,7 +164,11 @@ async function coordinate() {
     for (const r of res) for (const [k, n] of Object.entries(r.verify)) v[k] = (v[k] || 0) + n;
     return v;
   };
+  // emit writes the line with "problems": what the clients saw that the
+  // rows' settings contradict (an option that did not take effect).
   const emit = (line) => {
+    line.problems = problems(line.rows, line.transport, line.verify);
+    for (const p of line.problems) console.error(`options: ${line.server} ${line.rows.join(',')} ${line.scenario}: ${p}`);
     const s = JSON.stringify(line);
     console.log(s);
     if (env('OUT', '')) fs.appendFileSync(env('OUT', ''), s + '\n');
@@ -480,6 +506,11 @@ function report(file) {
         }
       }
     }
+  }
+  const bad = lines.filter((l) => l.problems && l.problems.length);
+  for (const l of bad) console.log(`\n**${l.server} ${l.rows.join(', ')} ${l.scenario}: ${l.problems.join('; ')}**`);
+  if (!bad.length) {
+    console.log('\nVerified in every run: polling answers compressed only with http_compression on, permessage-deflate negotiated only with per_message_deflate on, msgpack frames binary and JSON ones text, every socket on its transport.');
   }
   const reps = Math.max(...[...cells.values()].map((v) => v.length));
   console.log(`\n${reps > 1 ? `Medians of ${reps} runs per cell. ` : ''}Rows sharing a run: ${[...new Set(lines.filter((l) => l.rows.length > 1).map((l) => l.rows.join(' = ')))].join('; ') || 'none'}.`);
