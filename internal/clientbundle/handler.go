@@ -4,7 +4,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/iobridge/iobridge/internal/acceptenc"
 )
+
+// offered are the codings the reference offers the client files in, in
+// its order: serveClient asks accepts(req).encodings(["br", "gzip",
+// "deflate"]), so acceptenc.Negotiate over this list gives a client the
+// encoding it would get from the reference.
+var offered = []string{"br", "gzip", "deflate"}
 
 // Wrap returns a handler that answers the requests for the client files
 // under path as the reference's serveClient does, and hands every other
@@ -25,7 +33,7 @@ import (
 //     Content-Type application/javascript (a source map:
 //     application/json) with charset=utf-8, ETag "<Version>", and the
 //     body compressed with br, gzip or deflate when Accept-Encoding
-//     accepts one, chosen as the reference chooses (see negotiate).
+//     accepts one, chosen as the reference chooses (see offered).
 //
 // One header is added that the reference does not send: Vary:
 // Accept-Encoding on a 200, without which a shared cache could hand a
@@ -89,7 +97,7 @@ func serve(w http.ResponseWriter, r *http.Request, f *file) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	encoding := negotiate(r.Header.Values("Accept-Encoding"))
+	encoding := acceptenc.Negotiate(r.Header.Values("Accept-Encoding"), offered)
 	body := f.body(encoding)
 	h := w.Header()
 	h.Set("Cache-Control", "public, max-age=0")
