@@ -55,8 +55,10 @@ func TestServeStreamsDrainPersists(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), ack.SID) {
 		t.Errorf("session %q: want base64 msgpack naming socket %s", raw, ack.SID)
 	}
-	if ttl, err := rc.PTTL(context.Background(), key).Result(); err != nil || ttl <= 0 || ttl > time.Minute {
-		t.Errorf("PTTL %s = %v, %v; want within the 1m window", key, ttl, err)
+	// The key outlives the 1m window by 10s, so that this node's claim at
+	// the window's end (the expired delivery) is never beaten by Redis.
+	if ttl, err := rc.PTTL(context.Background(), key).Result(); err != nil || ttl <= time.Minute || ttl > time.Minute+10*time.Second {
+		t.Errorf("PTTL %s = %v, %v; want the 1m window plus 10s", key, ttl, err)
 	}
 }
 
