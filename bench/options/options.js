@@ -473,7 +473,9 @@ function report(file) {
   }
   const median = (xs) => {
     const v = xs.filter((x) => x !== null && x !== undefined && !Number.isNaN(x)).sort((a, b) => a - b);
-    return v.length ? v[Math.floor((v.length - 1) / 2)] : null;
+    if (!v.length) return null;
+    const h = v.length >> 1;
+    return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
   };
   const m = (k, f) => median(cells.get(k).map((l) => l[f]));
   const key = (o) => `${o.row}|${o.scenario}|${o.server}`;
