@@ -136,7 +136,7 @@ func DialRaw(t testing.TB, base, nsp string, opts *Options) (*Client, string) {
 	}
 	c.Open = open
 	c.Send("40" + c.Prefix() + opts.Auth)
-	f = c.Text()
+	f = c.connectAnswer(c.Prefix())
 	if rest, ok := strings.CutPrefix(f, "44"+c.Prefix()); ok {
 		return c, rest
 	}
@@ -157,7 +157,8 @@ func DialRaw(t testing.TB, base, nsp string, opts *Options) (*Client, string) {
 // (multiplexing, as socket.io-client does for io("/a") and io("/b") on one
 // Manager) with the CONNECT payload auth, and returns the sid the server
 // answered, or the CONNECT_ERROR payload. The client's own namespace and
-// its methods are unchanged; the next frame must be the answer.
+// its methods are unchanged; the next frame must be the answer, after any
+// events of nsp (see connectAnswer).
 func (c *Client) ConnectRaw(nsp, auth string) (sid, connErr string) {
 	c.t.Helper()
 	prefix := ""
@@ -165,7 +166,7 @@ func (c *Client) ConnectRaw(nsp, auth string) (sid, connErr string) {
 		prefix = nsp + ","
 	}
 	c.Send("40" + prefix + auth)
-	f := c.Text()
+	f := c.connectAnswer(prefix)
 	if rest, ok := strings.CutPrefix(f, "44"+prefix); ok {
 		return "", rest
 	}
@@ -178,6 +179,22 @@ func (c *Client) ConnectRaw(nsp, auth string) (sid, connErr string) {
 	}
 	_ = json.Unmarshal([]byte(rest), &v)
 	return v.SID, ""
+}
+
+// connectAnswer returns the next text frame that is not an EVENT of the
+// namespace being connected: a server may send a socket events before its
+// CONNECT answer (Node sends a recovered socket's missed packets first, and
+// the admin UI's room_joined for the socket's own room lands there too),
+// which socket.io-client buffers until it is connected. The answer is what
+// these tests look at, so such events are passed over.
+func (c *Client) connectAnswer(prefix string) string {
+	c.t.Helper()
+	for {
+		f := c.Text()
+		if !strings.HasPrefix(f, "42"+prefix) && !strings.HasPrefix(f, "45"+prefix) {
+			return f
+		}
+	}
 }
 
 // Prefix is the namespace part of a packet: "/chat," or "" for "/".
