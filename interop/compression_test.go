@@ -208,8 +208,8 @@ func wsHandshake(t *testing.T, srv *target, extensions string) string {
 // TestPerMessageDeflate: with perMessageDeflate on, the WebSocket
 // handshake answers permessage-deflate to the offers of ws (the Node
 // client) and Chromium, and the real client exchanges large messages over
-// it, on a WebSocket from the start and after an upgrade; off, the
-// default, no extension is answered.
+// it, on a WebSocket from the start and after an upgrade, and both read
+// the broadcasts sent to them; off, the default, no extension is answered.
 func TestPerMessageDeflate(t *testing.T) {
 	const offer = "permessage-deflate; client_max_window_bits" // ws's and Chromium's
 	for _, on := range []bool{true, false} {
@@ -251,6 +251,17 @@ func TestPerMessageDeflate(t *testing.T) {
 					c.emit(tc.socket, "echo", big, "small")
 					ev := c.waitEvent(tc.socket, "echo")
 					sameJSON(t, "echo", ev.Args, []string{big, "small"})
+				}
+				// A broadcast, its text and its binary attachment over the
+				// threshold, reaches both sockets: iobridge compresses its
+				// messages once for all of them.
+				blob := binary{[]byte(strings.Repeat("binary attachment ", 100))}
+				for i := range 3 {
+					args := []any{big, i, blob}
+					c.call("ws", "broadcast", map[string]any{"event": "news", "args": args})
+					for _, socket := range []string{"ws", "upgraded"} {
+						sameJSON(t, "news to "+socket, c.waitEvent(socket, "news").Args, args)
+					}
 				}
 			})
 		})

@@ -31,11 +31,14 @@ const (
 // many sessions at once, which is how a broadcast is encoded only once.
 type Packet struct {
 	Type PacketType
-	// Data is the payload: UTF-8 text, or raw bytes when Binary is set.
-	Data []byte
 	// Binary marks a binary message (sent as a binary WebSocket frame, or
 	// as "b"+base64 over polling).
 	Binary bool
+	// Data is the payload: UTF-8 text, or raw bytes when Binary is set.
+	Data []byte
+	// shared holds the packet's compressed WebSocket frames, made once
+	// for every recipient; nil unless Share marked the packet.
+	shared *sharedFrames
 }
 
 // CloseReason says why a session ended. The set is closed: the same strings
@@ -233,6 +236,9 @@ type Stats struct {
 //	func (s *Session) Send(packets []Packet) error      // queues all or none; never blocks; ErrClosed, ErrQueueFull
 //	func (s *Session) SendVolatile(packets []Packet) bool // queues only if the transport can write now; false = dropped
 //	func (s *Session) Close(reason CloseReason)        // flushes nothing more; OnClose follows
+//	func (s *Session) PerMessageDeflate() bool         // the server compresses WebSocket messages (Config.PerMessageDeflate)
+//
+//	func Share(packets []Packet) // marks a broadcast's packets: each compressed once for all its recipients
 //
 // accept is called when the handshake completes, before the OPEN packet is
 // written; the Handler it returns gets every message of that session.

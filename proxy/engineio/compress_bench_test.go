@@ -139,9 +139,14 @@ func (h *hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // a client offering permessage-deflate when deflate is set to a server
 // with PerMessageDeflate on. The session is not started: the benchmark
 // is its only writer.
-func discardWebSocket(b *testing.B, deflate bool) (*Session, *websocket.Conn) {
+func discardWebSocket(b testing.TB, deflate bool) (*Session, *websocket.Conn) {
 	srv := NewServer(Config{PerMessageDeflate: true, Logger: slog.New(slog.DiscardHandler)},
 		func(*Session) Handler { return nopHandler{} })
+	return discardWebSocketOn(b, srv, deflate)
+}
+
+// discardWebSocketOn is discardWebSocket on srv.
+func discardWebSocketOn(b testing.TB, srv *Server, deflate bool) (*Session, *websocket.Conn) {
 	r := httptest.NewRequest(http.MethodGet, "/engine.io/?EIO=4&transport=websocket", nil)
 	r.Header.Set("Connection", "Upgrade")
 	r.Header.Set("Upgrade", "websocket")
@@ -157,4 +162,46 @@ func discardWebSocket(b *testing.B, deflate bool) (*Session, *websocket.Conn) {
 	}
 	dc.n = 0
 	return newSession(srv, r, 4, true, false), conn
+}
+
+// BenchmarkBroadcastDeflate writes one broadcast's 5 KB packet to n
+// sessions that negotiated permessage-deflate, on connections that
+// discard what they are given: "per-recipient" with the packet unmarked,
+// so that each session compresses it, "shared" with it marked by Share,
+// so that the first compresses it and the others write the same frame.
+// Share is part of each broadcast, as Namespace.Encode calls it.
+func BenchmarkBroadcastDeflate(b *testing.B) {
+	for _, mode := range []string{"per-recipient", "shared"} {
+		for _, n := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("%s/recipients=%d", mode, n), func(b *testing.B) {
+				sessions, conns := discardWebSockets(b, n)
+				b.ReportAllocs()
+				for b.Loop() {
+					packets := []Packet{{Type: PacketMessage, Data: benchEcho}}
+					if mode == "shared" {
+						Share(packets)
+					}
+					for i, s := range sessions {
+						if _, err := s.writeFrames(conns[i], packets, false); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/recipient")
+			})
+		}
+	}
+}
+
+// discardWebSockets is discardWebSocket for n sessions of one server, each
+// negotiating permessage-deflate.
+func discardWebSockets(tb testing.TB, n int) ([]*Session, []*websocket.Conn) {
+	srv := NewServer(Config{PerMessageDeflate: true, Logger: slog.New(slog.DiscardHandler)},
+		func(*Session) Handler { return nopHandler{} })
+	sessions := make([]*Session, n)
+	conns := make([]*websocket.Conn, n)
+	for i := range sessions {
+		sessions[i], conns[i] = discardWebSocketOn(tb, srv, true)
+	}
+	return sessions, conns
 }

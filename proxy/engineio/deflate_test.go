@@ -3,9 +3,6 @@ package engineio
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
-	"encoding/binary"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -55,13 +52,19 @@ type rawWS struct {
 // empty).
 func dialRaw(t *testing.T, e *testEnv, extensions string) *rawWS {
 	t.Helper()
+	return dialRawQuery(t, e, "EIO=4&transport=websocket", extensions)
+}
+
+// dialRawQuery is dialRaw with the handshake's query.
+func dialRawQuery(t *testing.T, e *testEnv, query, extensions string) *rawWS {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(waitLimit))
-	req := "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	req := "GET /engine.io/?" + query + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	if extensions != "" {
 		req += "Sec-WebSocket-Extensions: " + extensions + "\r\n"
@@ -80,42 +83,12 @@ func dialRaw(t *testing.T, e *testEnv, extensions string) *rawWS {
 	return &rawWS{t: t, conn: conn, br: br, res: res}
 }
 
-// next reads a frame: its opcode, whether RSV1 marks it compressed, and
-// its payload, inflated if so.
+// next reads a message: its opcode, whether RSV1 marks it compressed,
+// and its payload, inflated if so.
 func (c *rawWS) next() (opcode byte, compressed bool, payload []byte) {
 	c.t.Helper()
-	var h [2]byte
-	if _, err := io.ReadFull(c.br, h[:]); err != nil {
-		c.t.Fatal(err)
-	}
-	if h[0]&0x80 == 0 {
-		c.t.Fatal("fragmented frame")
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		_, _ = io.ReadFull(c.br, b[:])
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		_, _ = io.ReadFull(c.br, b[:])
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(c.br, payload); err != nil {
-		c.t.Fatal(err)
-	}
-	compressed = h[0]&0x40 != 0
-	if compressed {
-		fr := flate.NewReader(io.MultiReader(bytes.NewReader(payload), strings.NewReader("\x00\x00\xff\xff")))
-		out, err := io.ReadAll(fr)
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			c.t.Fatalf("inflate: %v", err)
-		}
-		payload = out
-	}
-	return h[0] & 0x0f, compressed, payload
+	_, opcode, compressed, payload = c.message()
+	return opcode, compressed, payload
 }
 
 // open reads the OPEN frame and returns the sid.

@@ -39,7 +39,12 @@
 // least the threshold are compressed. Either way the compressors are
 // pooled and lent for one answer or message, so an idle session holds no
 // compression state, and with compression off the write paths are
-// unchanged.
+// unchanged. A broadcast's packets, marked by Share (package socketio
+// marks them once its connections compress), are compressed once, by the
+// first WebSocket that writes them, and every other recipient that
+// negotiated the extension is written the same frame: without context
+// takeover it is the frame each would have made itself. Unmarked packets
+// (a socket's own emits) are compressed by each writer.
 //
 // # Several nodes
 //

@@ -120,6 +120,12 @@ func (s *Session) Transport() string {
 	return transportNamePolling
 }
 
+// PerMessageDeflate reports whether the session's server negotiates
+// permessage-deflate with WebSocket clients (Config.PerMessageDeflate), so
+// that its messages may be written compressed: a broadcast's packets are
+// then worth marking with Share.
+func (s *Session) PerMessageDeflate() bool { return s.srv.cfg.PerMessageDeflate }
+
 func newSession(srv *Server, r *http.Request, protocol int, ws, b64 bool) *Session {
 	s := &Session{
 		srv:   srv,

@@ -160,7 +160,13 @@ func (s *Session) writeEach(conn *websocket.Conn, batch []Packet, b64 bool) (n i
 	deflateMin := s.srv.wsDeflateMin()
 	for i := range batch {
 		p := &batch[i]
+		var pm *websocket.PreparedMessage
+		if p.shared != nil {
+			pm = sharedMessage(p, s.proto, b64, deflateMin)
+		}
 		switch {
+		case pm != nil:
+			err = writePrepared(conn, pm)
 		case !p.Binary:
 			err = writeTextFrame(conn, p.Type, p.Data, deflateMin)
 		case s.proto == 4:

@@ -16,11 +16,14 @@ import (
 
 // benchConn is a Conn whose queue the benchmark drains.
 type benchConn struct {
-	id  string
-	req *http.Request
-	mu  sync.Mutex
-	q   []engineio.Packet
+	id      string
+	req     *http.Request
+	deflate bool // reported by PerMessageDeflate
+	mu      sync.Mutex
+	q       []engineio.Packet
 }
+
+func (c *benchConn) PerMessageDeflate() bool { return c.deflate }
 
 func (c *benchConn) ID() string                 { return c.id }
 func (c *benchConn) Protocol() int              { return 4 }
@@ -51,6 +54,13 @@ func broadcastFixture(tb testing.TB, n int) (*socketio.Server, []*benchConn) {
 // parserFixture is broadcastFixture for a server with parser (nil: the
 // default one), its CONNECTs in that parser's format.
 func parserFixture(tb testing.TB, n int, parser socketio.Parser) (*socketio.Server, []*benchConn) {
+	return fixture(tb, n, parser, false)
+}
+
+// fixture is parserFixture with connections whose server compresses
+// WebSocket messages when deflate is set, so that broadcasts mark their
+// messages (engineio.Share).
+func fixture(tb testing.TB, n int, parser socketio.Parser, deflate bool) (*socketio.Server, []*benchConn) {
 	srv := socketio.NewServer(socketio.Config{Adapter: adapter.New, Logger: slog.New(slog.DiscardHandler), ConnectTimeout: -1, Parser: parser})
 	req := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
 	connect, binary := []byte("0"), false
@@ -63,7 +73,7 @@ func parserFixture(tb testing.TB, n int, parser socketio.Parser) (*socketio.Serv
 	}
 	conns := make([]*benchConn, n)
 	for i := range conns {
-		c := &benchConn{id: fmt.Sprintf("c%019d", i), req: req}
+		c := &benchConn{id: fmt.Sprintf("c%019d", i), req: req, deflate: deflate}
 		h := srv.Attach(c)
 		h.OnMessage(connect, binary)
 		if c.drain() != 1 {
@@ -131,9 +141,18 @@ func BenchmarkBroadcastRoom(b *testing.B) {
 // at two recipient counts: nothing is allocated per recipient.
 func TestBroadcastAllocsDoNotGrow(t *testing.T) { broadcastAllocsDoNotGrow(t, nil) }
 
+// TestBroadcastAllocsDoNotGrowDeflate is TestBroadcastAllocsDoNotGrow
+// with connections that compress: marking the messages (engineio.Share)
+// costs once per broadcast.
+func TestBroadcastAllocsDoNotGrowDeflate(t *testing.T) { allocsDoNotGrow(t, nil, true) }
+
 func broadcastAllocsDoNotGrow(t *testing.T, parser socketio.Parser) {
+	allocsDoNotGrow(t, parser, false)
+}
+
+func allocsDoNotGrow(t *testing.T, parser socketio.Parser, deflate bool) {
 	measure := func(n int) float64 {
-		srv, conns := parserFixture(t, n, parser)
+		srv, conns := fixture(t, n, parser, deflate)
 		nsp := srv.Of("/")
 		op := nsp.Except("nobody")
 		emit := func() {

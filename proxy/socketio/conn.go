@@ -43,6 +43,15 @@ type DeferredConn interface {
 	SendDeferred(packets []engineio.Packet) error
 }
 
+// deflateConn is a Conn that may compress what it writes, message by
+// message (*engineio.Session on a server with
+// engineio.Config.PerMessageDeflate). Once one is attached, broadcasts
+// mark their messages (engineio.Share), so that each is compressed once
+// for all its recipients rather than by each.
+type deflateConn interface {
+	PerMessageDeflate() bool
+}
+
 // Handshake is what the client sent when it connected to the namespace, as
 // the reference's socket.handshake.
 type Handshake struct {

@@ -40,7 +40,10 @@
 // Rooms and broadcasts go through the namespace's Adapter
 // (proxy/adapter provides the in-memory one). A broadcast is encoded once
 // and the same []engineio.Packet is queued for every recipient, so its cost
-// in allocations does not grow with the number of recipients.
+// in allocations does not grow with the number of recipients. With
+// permessage-deflate (engineio.Config.PerMessageDeflate) its messages are
+// compressed once too, for every WebSocket that negotiated it
+// (engineio.Share).
 //
 // # Bad input
 //

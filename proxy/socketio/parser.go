@@ -24,8 +24,10 @@ import (
 type Parser interface {
 	// Encode returns the Engine.IO messages carrying p. A broadcast calls
 	// it once and hands the same messages to every recipient, so it must
-	// neither retain nor modify p. An error means p cannot be written in
-	// this format (it is not sent).
+	// neither retain nor modify p. The slice returned is the caller's: a
+	// broadcast with permessage-deflate on marks its elements
+	// (engineio.Share). An error means p cannot be written in this format
+	// (it is not sent).
 	Encode(p *Packet) ([]engineio.Packet, error)
 	// Decode decodes one message of a connection. A nil packet with a nil
 	// error is a message the reference accepts but that has nothing to
@@ -62,8 +64,17 @@ func (s *Server) encode(p *Packet) ([]engineio.Packet, error) {
 
 // Encode returns the messages carrying p in the server's wire format
 // (Config.Parser): what an Adapter writes to each recipient of a
-// broadcast with Socket.WriteEncoded, encoded once.
-func (n *Namespace) Encode(p *Packet) ([]engineio.Packet, error) { return n.srv.encode(p) }
+// broadcast with Socket.WriteEncoded, encoded once. When connections
+// compress with permessage-deflate (engineio.Config.PerMessageDeflate),
+// the messages are also compressed once, by the first WebSocket that
+// writes them (engineio.Share).
+func (n *Namespace) Encode(p *Packet) ([]engineio.Packet, error) {
+	pkts, err := n.srv.encode(p)
+	if err == nil && n.srv.share.Load() {
+		engineio.Share(pkts)
+	}
+	return pkts, err
+}
 
 // decode feeds one message to the connection's decoder.
 func (c *client) decode(data []byte, binary bool) (*Packet, error) {

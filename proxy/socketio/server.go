@@ -62,6 +62,10 @@ type Server struct {
 	engineShutdown func(context.Context) error
 	eio            atomic.Pointer[engineio.Server] // for EngineStats
 	obs            atomic.Pointer[observerBox]     // see SetObserver
+	// share is set once a Conn whose server compresses WebSocket messages
+	// is attached (deflateConn): broadcasts then mark their messages
+	// (Namespace.Encode).
+	share atomic.Bool
 
 	mu       sync.RWMutex
 	nsps     map[string]*Namespace
@@ -162,6 +166,9 @@ func (s *Server) Namespaces() []*Namespace {
 // receive c's messages. ServeHTTP does this for every Engine.IO session;
 // tests and custom transports call it directly.
 func (s *Server) Attach(c Conn) engineio.Handler {
+	if dc, ok := c.(deflateConn); ok && !s.share.Load() && dc.PerMessageDeflate() {
+		s.share.Store(true)
+	}
 	cl := newClient(s, c)
 	s.mu.Lock()
 	if s.shutdown {
