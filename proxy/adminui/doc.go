@@ -31,8 +31,13 @@
 //
 // The package adds socket.data._admin ({clientId, transport}) to every
 // socket; here socket.data is left as the application set it, so backends
-// see no new key. This node's sockets are described from their
-// connections; a socket of a Node server from its data._admin; a socket
-// of another node without it gets its own id as client id. The "session"
-// event follows the CONNECT acknowledgement instead of preceding it.
+// see no new key. The _admin member is added only to what other nodes
+// get of this node's sockets (the Observer is a
+// socketio.RemoteDataDecorator): their fetches find it first in the
+// socket's data, as a Node server with instrument() answers, so a UI on a
+// Node server or on another iobridge node shows each socket's client id
+// and transport. This node's sockets are described from their
+// connections; another node's from its data._admin; a socket of a node
+// without the admin UI gets its own id as client id. The "session" event
+// follows the CONNECT acknowledgement instead of preceding it.
 package adminui

@@ -62,7 +62,8 @@ func clientID(s *socketio.Socket) string {
 }
 
 // serializeInfo describes a socket returned by FetchSockets. A socket of
-// a Node server running the package has its client id and transport in
+// a Node server running the package, or of an iobridge node with the
+// admin UI on (RemoteData), has its client id and transport in
 // data._admin; any other gets its own id as client id, so that the UI
 // does not make one client of every such socket.
 func serializeInfo(info socketio.SocketInfo, nsp string) serializedSocket {

@@ -52,18 +52,25 @@ type Observer interface {
 	DataSet(s *Socket)
 }
 
-// observerBox lets the Observer interface sit behind an atomic pointer.
-type observerBox struct{ o Observer }
+// observerBox lets the Observer interface sit behind an atomic pointer,
+// with its RemoteDataDecorator side asserted once.
+type observerBox struct {
+	o  Observer
+	rd RemoteDataDecorator // nil when o is not one
+}
 
 // SetObserver installs o (nil removes it). One Observer is kept; a second
 // call replaces the first. Without one, the server's hot paths pay one
-// atomic load per hook and allocate nothing for it.
+// atomic load per hook and allocate nothing for it. An o that is also a
+// RemoteDataDecorator decorates the data of this node's sockets in the
+// answers to other nodes (Socket.RemoteInfo) while it is installed.
 func (s *Server) SetObserver(o Observer) {
 	if o == nil {
 		s.obs.Store(nil)
 		return
 	}
-	s.obs.Store(&observerBox{o: o})
+	rd, _ := o.(RemoteDataDecorator)
+	s.obs.Store(&observerBox{o: o, rd: rd})
 }
 
 // observer returns the installed Observer, or nil.

@@ -564,8 +564,9 @@ func (s *Socket) cleanup() {
 	s.nsp.remove(s)
 }
 
-// Info describes the socket as FetchSockets does (for adapters answering
-// other nodes' queries).
+// Info describes the socket as FetchSockets does on this node, its data
+// as set with SetData. Adapters answering other nodes' queries use
+// RemoteInfo.
 func (s *Socket) Info() SocketInfo { return s.info() }
 
 // info describes the socket for FetchSockets.

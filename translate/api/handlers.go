@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/iobridge/iobridge/internal/jsonobj"
 	"github.com/iobridge/iobridge/proxy/socketio"
 	"github.com/iobridge/iobridge/translate"
 )
@@ -267,9 +269,24 @@ func (a *API) fetch(c *gin.Context) (infos []socketio.SocketInfo, ok bool) {
 	return infos, true
 }
 
-// dataJSON encodes socket.data: raw JSON as is, {} when unset (as the
-// reference's socket.data starts).
+// dataJSON encodes socket.data for a backend: raw JSON as is, {} when
+// unset (as the reference's socket.data starts), without a top-level
+// _admin member. That one is the admin UI's bookkeeping ({clientId,
+// transport}), which Node servers with instrument() keep in every
+// socket's data and iobridge nodes with the admin UI add to what other
+// nodes fetch of theirs: backends see a socket's data alike on every
+// node, as the admin UI's own serializeData shows it.
 func dataJSON(v any) (json.RawMessage, error) {
+	b, err := rawData(v)
+	if err != nil || !bytes.Contains(b, []byte("_admin")) {
+		return b, err
+	}
+	b, _ = jsonobj.Without(b, "_admin")
+	return b, nil
+}
+
+// rawData encodes socket.data: raw JSON as is, {} when unset.
+func rawData(v any) (json.RawMessage, error) {
 	switch d := v.(type) {
 	case nil:
 		return json.RawMessage("{}"), nil

@@ -128,6 +128,35 @@ func RunCluster(t *testing.T, newFactory func(t *testing.T) socketio.AdapterFact
 		}
 	})
 
+	t.Run("RemoteData", func(t *testing.T) {
+		a.t, b.t = t, t
+		b.srv.SetObserver(remoteData{})
+		defer b.srv.SetObserver(nil)
+		b.sockets[1].SetData(json.RawMessage(`{"user":"b1"}`))
+		dataOf := func(infos []socketio.SocketInfo, id string) string {
+			for _, s := range infos {
+				if s.ID == id {
+					d, _ := json.Marshal(s.Data)
+					return string(d)
+				}
+			}
+			return "(none)"
+		}
+		// Another node gets the decorated data, in its order.
+		infos, err := a.nsp.FetchSockets(ctx)
+		if got, want := dataOf(infos, b.sockets[1].ID()), `{"_remote":"`+b.sockets[1].ID()+`","user":"b1"}`; err != nil || got != want {
+			t.Fatalf("node A fetched data %s (%v), want %s", got, err, want)
+		}
+		// The node itself, its own.
+		infos, err = b.nsp.FetchSockets(ctx)
+		if got := dataOf(infos, b.sockets[1].ID()); err != nil || got != `{"user":"b1"}` {
+			t.Fatalf("node B fetched data %s (%v), want its own", got, err)
+		}
+		if d, _ := json.Marshal(b.sockets[1].Data()); string(d) != `{"user":"b1"}` {
+			t.Fatalf("Data() = %s", d)
+		}
+	})
+
 	t.Run("RemoteJoinLeaveDisconnect", func(t *testing.T) {
 		a.t, b.t = t, t
 		if err := a.nsp.In(b.sockets[1].ID()).SocketsJoin(ctx, "joined"); err != nil {
@@ -311,4 +340,26 @@ func RunClusterRecovery(t *testing.T, newFactory func(t *testing.T) socketio.Ada
 	if strings.Contains(m, ack.Sid) || !strings.HasPrefix(m, `0{"sid":"`) {
 		t.Fatalf("a consumed session restored again: %q", m)
 	}
+}
+
+// remoteData is an Observer that sees nothing and decorates the data
+// other nodes get: {"_remote": <socket id>, ...the socket's own members}.
+type remoteData struct{}
+
+func (remoteData) ConnOpened(socketio.Conn, string)                        {}
+func (remoteData) ConnUpgraded(socketio.Conn, string)                      {}
+func (remoteData) ConnClosed(socketio.Conn, engineio.CloseReason)          {}
+func (remoteData) Received(socketio.Conn, []byte, bool)                    {}
+func (remoteData) Sent(socketio.Conn, *socketio.Socket, []engineio.Packet) {}
+func (remoteData) SocketConnected(*socketio.Socket)                        {}
+func (remoteData) SocketDisconnected(*socketio.Socket, socketio.DisconnectReason) {
+}
+func (remoteData) RoomJoined(*socketio.Socket, string)            {}
+func (remoteData) RoomLeft(*socketio.Socket, string)              {}
+func (remoteData) EventReceived(*socketio.Socket, socketio.Event) {}
+func (remoteData) DataSet(*socketio.Socket)                       {}
+
+func (remoteData) RemoteData(s *socketio.Socket, data any) any {
+	own, _ := json.Marshal(data)
+	return json.RawMessage(`{"_remote":"` + s.ID() + `",` + string(own[1:]))
 }

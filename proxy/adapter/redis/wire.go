@@ -220,9 +220,11 @@ type wireHandshake struct {
 	Auth    json.RawMessage `json:"auth"`
 }
 
-// socketDetails describes a local socket for another node.
+// socketDetails describes a local socket for another node: its data as
+// the server's RemoteDataDecorator makes it (with the admin UI on,
+// data._admin first, as a Node server with instrument() answers).
 func socketDetails(s *socketio.Socket) wireSocket {
-	info := s.Info()
+	info := s.RemoteInfo()
 	h := info.Handshake
 	hs := wireHandshake{
 		Headers: make(map[string]any, len(h.Headers)),
