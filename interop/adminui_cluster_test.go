@@ -28,26 +28,7 @@ func TestAdminUICluster(t *testing.T) {
 	redisServerPath(t) // fail, never skip, without redis-server
 	t.Parallel()
 	redis := startRedis(t)
-	nodes := []*ioNode{
-		startIONode(t, "A", redis.URL(), "classic", ""),
-		startIONode(t, "B", redis.URL(), "classic", ""),
-	}
-	for _, n := range nodes {
-		stop, err := adminui.Instrument(t.Context(), n.srv, adminui.Config{
-			Username:     adminUser,
-			PasswordHash: adminHash(t),
-			ServerID:     "iobridge-" + n.name,
-			Logger:       slog.New(slog.DiscardHandler),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
-		eventually(t, "iobridge "+n.name+" Ready", func() (bool, string) {
-			err := n.adapter.Ready()
-			return err == nil, fmt.Sprint(err)
-		})
-	}
+	nodes := startAdminNodes(t, redis.URL(), nil)
 	a, b := nodes[0], nodes[1]
 	node := startAdminReference(t, adminOptions{Mode: "development", ServerID: "node", Redis: redis.URL()})
 
@@ -165,11 +146,7 @@ func TestAdminUIBackendData(t *testing.T) {
 		}
 		answerJSON(w, 200, `{}`)
 	})
-	nodes := []*ioNode{
-		startIONode(t, "A", redis.URL(), "classic", ""),
-		startIONode(t, "B", redis.URL(), "classic", ""),
-	}
-	for _, n := range nodes {
+	nodes := startAdminNodes(t, redis.URL(), func(n *ioNode) {
 		tr, err := translate.New(translate.Config{Logger: slog.New(slog.DiscardHandler), Routes: []translate.Route{
 			{Name: "/hooks", OnConnect: translate.OnConnectWebhook, Backend: whClient(t, be.url, webhook.Config{Secret: whSecret})},
 		}}, n.srv)
@@ -177,21 +154,7 @@ func TestAdminUIBackendData(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
-		stop, err := adminui.Instrument(t.Context(), n.srv, adminui.Config{
-			Username:     adminUser,
-			PasswordHash: adminHash(t),
-			ServerID:     "iobridge-" + n.name,
-			Logger:       slog.New(slog.DiscardHandler),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(stop)
-		eventually(t, "iobridge "+n.name+" Ready", func() (bool, string) {
-			err := n.adapter.Ready()
-			return err == nil, fmt.Sprint(err)
-		})
-	}
+	})
 	a, b := nodes[0], nodes[1]
 	c := startClient(t)
 	c.connect("x", b.url, connectOpts{NSP: "/hooks"})
@@ -227,6 +190,37 @@ func TestAdminUIBackendData(t *testing.T) {
 			t.Fatalf("a webhook envelope shows _admin: %s", r.body)
 		}
 	}
+}
+
+// startAdminNodes starts iobridge nodes A and B on redisURL (classic),
+// each set up by setup (when not nil) and then with the admin UI, and
+// waits until both are ready.
+func startAdminNodes(t *testing.T, redisURL string, setup func(n *ioNode)) []*ioNode {
+	t.Helper()
+	nodes := []*ioNode{
+		startIONode(t, "A", redisURL, "classic", ""),
+		startIONode(t, "B", redisURL, "classic", ""),
+	}
+	for _, n := range nodes {
+		if setup != nil {
+			setup(n)
+		}
+		stop, err := adminui.Instrument(t.Context(), n.srv, adminui.Config{
+			Username:     adminUser,
+			PasswordHash: adminHash(t),
+			ServerID:     "iobridge-" + n.name,
+			Logger:       slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		eventually(t, "iobridge "+n.name+" Ready", func() (bool, string) {
+			err := n.adapter.Ready()
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	return nodes
 }
 
 // allSockets waits for the all_sockets event of admin socket name and

@@ -16,7 +16,8 @@ type RemoteDataDecorator interface {
 // RemoteInfo describes the socket for another node's query (a
 // distributed adapter's fetch answer): Info, with Data passed through the
 // Observer's RemoteDataDecorator when it has one. Without one it costs
-// one atomic load more than Info and allocates nothing more.
+// one atomic load more than Info and allocates nothing more. The
+// in-memory adapter answers no other node and never calls it.
 func (s *Socket) RemoteInfo() SocketInfo {
 	info := s.info()
 	if b := s.nsp.srv.obs.Load(); b != nil && b.rd != nil {
