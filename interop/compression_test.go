@@ -253,13 +253,17 @@ func TestPerMessageDeflate(t *testing.T) {
 					sameJSON(t, "echo", ev.Args, []string{big, "small"})
 				}
 				// A broadcast, its text and its binary attachment over the
-				// threshold, reaches both sockets: iobridge compresses its
-				// messages once for all of them.
+				// threshold, reaches every socket: with four recipients or
+				// more iobridge compresses its messages once for all.
+				for _, socket := range []string{"ws2", "ws3"} {
+					c.connect(socket, srv.url, connectOpts{Transports: []string{"websocket"}})
+					c.wait("connect", socket)
+				}
 				blob := binary{[]byte(strings.Repeat("binary attachment ", 100))}
 				for i := range 3 {
 					args := []any{big, i, blob}
 					c.call("ws", "broadcast", map[string]any{"event": "news", "args": args})
-					for _, socket := range []string{"ws", "upgraded"} {
+					for _, socket := range []string{"ws", "upgraded", "ws2", "ws3"} {
 						sameJSON(t, "news to "+socket, c.waitEvent(socket, "news").Args, args)
 					}
 				}

@@ -168,11 +168,12 @@ func discardWebSocketOn(b testing.TB, srv *Server, deflate bool) (*Session, *web
 // sessions that negotiated permessage-deflate, on connections that
 // discard what they are given: "per-recipient" with the packet unmarked,
 // so that each session compresses it, "shared" with it marked by Share,
-// so that the first compresses it and the others write the same frame.
+// so that the first compresses it and the others write the same frame
+// (from minSharedRecipients on; see sharedFrames).
 // Share is part of each broadcast, as Namespace.Encode calls it.
 func BenchmarkBroadcastDeflate(b *testing.B) {
 	for _, mode := range []string{"per-recipient", "shared"} {
-		for _, n := range []int{1, 100, 1000} {
+		for _, n := range []int{1, 2, 4, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/recipients=%d", mode, n), func(b *testing.B) {
 				sessions, conns := discardWebSockets(b, n)
 				b.ReportAllocs()
@@ -180,6 +181,9 @@ func BenchmarkBroadcastDeflate(b *testing.B) {
 					packets := []Packet{{Type: PacketMessage, Data: benchEcho}}
 					if mode == "shared" {
 						Share(packets)
+					}
+					for range sessions {
+						countRecipient(packets) // as Send does
 					}
 					for i, s := range sessions {
 						if _, err := s.writeFrames(conns[i], packets, false); err != nil {

@@ -12,7 +12,8 @@ import (
 // broadcast's) so that each is compressed once for all of them: the first
 // WebSocket that writes a marked packet compressed (Config.PerMessageDeflate,
 // the message at least the threshold) compresses it, and every other writes
-// the same frame. Without context takeover, which is how permessage-deflate
+// the same frame. A packet queued for fewer than minSharedRecipients
+// sessions is compressed by each, as an unmarked one. Without context takeover, which is how permessage-deflate
 // is negotiated here, a compressed message does not depend on its
 // connection, so the frame is the one each would have made. Packets under
 // the threshold, polling sessions and connections without the extension
@@ -41,9 +42,32 @@ func Share(packets []Packet) {
 // by its first compressing writer, the compressed one; its recipients
 // write those bytes (one write each, which corkConn gathers with the rest
 // of a batch) without compressing or allocating.
+//
+// Preparing a message costs about three compressions (gorilla makes both
+// frames on a connection of its own, with buffers of its own), so it is
+// done only for a packet queued for at least minSharedRecipients
+// sessions; one for fewer (a room of one, as to(socket.id)) is written as
+// an unmarked packet, at the cost it had.
 type sharedFrames struct {
-	mu sync.Mutex // held while a message is made
-	pm [frameKinds]atomic.Pointer[websocket.PreparedMessage]
+	// recipients counts the sessions that queued the packet. A
+	// broadcast's packets wait for the batcher (SendDeferred), so by the
+	// first write every recipient has usually counted.
+	recipients atomic.Int32
+	mu         sync.Mutex // held while a message is made
+	pm         [frameKinds]atomic.Pointer[websocket.PreparedMessage]
+}
+
+// minSharedRecipients is the fewest recipients for which a marked packet
+// is prepared (see sharedFrames).
+const minSharedRecipients = 4
+
+// countRecipient counts a session that queued packets, for those marked.
+func countRecipient(packets []Packet) {
+	for i := range packets {
+		if f := packets[i].shared; f != nil {
+			f.recipients.Add(1)
+		}
+	}
 }
 
 // The forms a packet takes in a WebSocket message.
@@ -86,9 +110,10 @@ func appendFrame(b []byte, p *Packet, kind int) []byte {
 }
 
 // sharedMessage returns the prepared message for writing p on a session
-// of protocol proto, when p is marked (Share) and its message is at least
-// deflateMin bytes (0: compression off); nil otherwise, or if gorilla
-// could not prepare it, and p is then written as an unmarked packet.
+// of protocol proto, when p is marked (Share), its message is at least
+// deflateMin bytes (0: compression off) and it has enough recipients (see
+// sharedFrames); nil otherwise, or if gorilla could not prepare it, and p
+// is then written as an unmarked packet.
 func sharedMessage(p *Packet, proto uint8, b64 bool, deflateMin int) *websocket.PreparedMessage {
 	f := p.shared
 	if f == nil || deflateMin == 0 {
@@ -100,6 +125,9 @@ func sharedMessage(p *Packet, proto uint8, b64 bool, deflateMin int) *websocket.
 	}
 	if pm := f.pm[kind].Load(); pm != nil {
 		return pm
+	}
+	if f.recipients.Load() < minSharedRecipients {
+		return nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

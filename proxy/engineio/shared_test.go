@@ -281,6 +281,9 @@ func TestShare_AllocsDoNotGrowWithRecipients(t *testing.T) {
 		broadcast := func() {
 			packets := []Packet{{Type: PacketMessage, Data: benchEcho}}
 			Share(packets)
+			for range sessions {
+				countRecipient(packets) // as Send does
+			}
 			for i, s := range sessions {
 				if _, err := s.writeFrames(conns[i], packets, false); err != nil {
 					t.Fatal(err)
