@@ -243,7 +243,9 @@ func (s *Session) send(packets []Packet, deferred bool) error {
 	}
 	s.queue = append(s.queue, packets...)
 	s.queued += n
-	countRecipient(packets)
+	if s.ws {
+		countRecipient(packets)
+	}
 	if deferred && s.ws && s.srv.cfg.BatchDelay > 0 {
 		if !s.writing && !s.deferred && s.conn != nil {
 			s.deferred = true
@@ -288,7 +290,9 @@ func (s *Session) SendVolatile(packets []Packet) bool {
 	}
 	s.queue = append(s.queue, packets...)
 	s.queued += n
-	countRecipient(packets)
+	if s.ws {
+		countRecipient(packets)
+	}
 	if !s.deferred {
 		s.kickLocked()
 	}

@@ -49,9 +49,10 @@ func Share(packets []Packet) {
 // sessions; one for fewer (a room of one, as to(socket.id)) is written as
 // an unmarked packet, at the cost it had.
 type sharedFrames struct {
-	// recipients counts the sessions that queued the packet. A
-	// broadcast's packets wait for the batcher (SendDeferred), so by the
-	// first write every recipient has usually counted.
+	// recipients counts the WebSocket sessions that queued the packet
+	// (polling ones never write it as a frame). A broadcast's packets
+	// wait for the batcher (SendDeferred), so by the first write every
+	// recipient has usually counted.
 	recipients atomic.Int32
 	mu         sync.Mutex // held while a message is made
 	pm         [frameKinds]atomic.Pointer[websocket.PreparedMessage]
@@ -61,7 +62,8 @@ type sharedFrames struct {
 // is prepared (see sharedFrames).
 const minSharedRecipients = 4
 
-// countRecipient counts a session that queued packets, for those marked.
+// countRecipient counts a WebSocket session that queued packets, for
+// those marked.
 func countRecipient(packets []Packet) {
 	for i := range packets {
 		if f := packets[i].shared; f != nil {
