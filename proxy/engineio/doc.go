@@ -44,7 +44,9 @@
 // first WebSocket that writes them, and every other recipient that
 // negotiated the extension is written the same frame: without context
 // takeover it is the frame each would have made itself. Unmarked packets
-// (a socket's own emits) are compressed by each writer.
+// (a socket's own emits), and marked ones queued for fewer than four
+// WebSockets, for which sharing would cost more than it saves, are
+// compressed by each writer.
 //
 // # Several nodes
 //
