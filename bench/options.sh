@@ -68,12 +68,6 @@ if [ ! -d "$top/interop/node_modules/socket.io-msgpack-parser" ]; then
   exit 2
 fi
 
-# hi runs a command at priority NICE (raising it needs root); only in the
-# background (cmd &), where it execs so that $! is the command's pid.
-hi() {
-  if [ "$NICE" -lt 0 ] && [ "$(id -u)" -ne 0 ]; then exec "$@"; else exec nice -n "$NICE" "$@"; fi
-}
-
 echo "building into $WORK/bin" >&2
 (cd "$top" && go build -o "$WORK/bin/iobridge" . && go build -o "$WORK/bin/backend" ./bench/backend)
 COMMIT=$(cd "$top" && git rev-parse --short HEAD 2>/dev/null || true)
@@ -84,15 +78,6 @@ fi
 # shellcheck source=lib.sh
 . "$top/bench/lib.sh"
 
-STARTED=()
-stop() {
-  local p
-  for p in "${STARTED[@]}"; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  STARTED=()
-}
 trap stop EXIT
 
 ADDR=$BACKEND hi "$WORK/bin/backend" >"$LOGDIR/backend.log" 2>&1 &

@@ -79,17 +79,9 @@ STREAM="webhook = \"http://$BACKEND/webhook\"
 on_connect = \"webhook\"
 stream = \"http://$BACKEND/feed\""
 
-STARTED=()
-stop() {
-  local p
-  for p in "${STARTED[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-  STARTED=()
-}
-trap stop EXIT
-
 # shellcheck source=lib.sh
-. "$top/bench/lib.sh"
+. "$top/bench/lib.sh" # wait_port, STARTED and stop
+trap stop EXIT
 
 # start TAG NAMESPACE_TOML [tls] [trace]: backend then sidecar; sets SPID, BPID.
 start() {

@@ -46,12 +46,6 @@ STAMP=$(date -u +%Y%m%d-%H%M%S)
 LOGDIR=$WORK/results/soak-$STAMP
 mkdir -p "$WORK/bin" "$LOGDIR"
 ulimit -n "$(ulimit -Hn)"
-# hi runs a command at priority NICE (raising it needs root); only in the
-# background (cmd &), where it execs so that $! is the command's pid.
-hi() {
-  if [ "$NICE" -lt 0 ] && [ "$(id -u)" -ne 0 ]; then exec "$@"; else exec nice -n "$NICE" "$@"; fi
-}
-
 # seconds DURATION: "90s", "3m", "1h" or a number of seconds.
 seconds() {
   case $1 in
@@ -85,21 +79,11 @@ timeout = "10s"
 runtime_metrics = true
 TOML
 
+# shellcheck source=lib.sh
+. "$top/bench/lib.sh" # wait_port, hi, STARTED and stop
 # stop ends the client, then the sidecar (its graceful shutdown still sends
 # disconnect deliveries), then the backend, each waited for.
-STARTED=()
-stop() {
-  local p
-  for p in "${STARTED[@]}"; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  STARTED=()
-}
 trap stop EXIT
-
-# shellcheck source=lib.sh
-. "$top/bench/lib.sh"
 
 ADDR=$BACKEND hi "$WORK/bin/backend" >"$LOGDIR/backend.log" 2>&1 &
 STARTED+=("$!")
