@@ -343,15 +343,54 @@ func (a *Memory) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastOp
 	}
 	volatile := opts.Flags.Volatile
 	n := 0
+	g := &countFirst{}
 	a.mu.RLock()
 	a.apply(opts, func(s *socketio.Socket) {
 		n++
 		id := s.ID()
 		acks.Recipient(id)
-		s.ExpectAck(p.ID, func(args []jsonRaw, att [][]byte, err error) { acks.Ack(id, args, att, err) })
+		s.ExpectAck(p.ID, func(args []jsonRaw, att [][]byte, err error) {
+			g.ack(func() { acks.Ack(id, args, att, err) })
+		})
 		s.WriteEncoded(pkts, volatile)
 	})
 	a.mu.RUnlock()
-	acks.ClientCount(n)
+	g.count(func() { acks.ClientCount(n) })
 	return nil
+}
+
+// countFirst runs a broadcast's ClientCount before any of its acks, as
+// Node does (single-threaded, it counts in the same tick it writes): a
+// client here may answer before the loop that wrote to it has ended, and a
+// node answering another's request publishes the count, then each ack
+// (the Redis adapters' order). An ack that comes first waits for the
+// count; the rest run at once. One per broadcast, whatever its recipients.
+type countFirst struct {
+	mu      sync.Mutex
+	counted bool
+	pending []func()
+}
+
+func (g *countFirst) ack(fn func()) {
+	g.mu.Lock()
+	if !g.counted {
+		g.pending = append(g.pending, fn)
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	fn()
+}
+
+// count runs fn, then the acks that came before it, in their order. The
+// lock is held throughout so that an ack arriving meanwhile queues behind
+// them instead of overtaking them.
+func (g *countFirst) count(fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fn()
+	for _, f := range g.pending {
+		f()
+	}
+	g.counted, g.pending = true, nil
 }
