@@ -34,9 +34,7 @@ import (
 
 	"github.com/iobridge/iobridge/config"
 	"github.com/iobridge/iobridge/examples/demo"
-	"github.com/iobridge/iobridge/internal/clientbundle"
 	"github.com/iobridge/iobridge/internal/gctune"
-	"github.com/iobridge/iobridge/proxy/engineio"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -267,13 +265,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, demoMod
 		return err
 	}
 	mux := http.NewServeMux()
-	var engine http.Handler = sc.sio
-	if cfg.Server.ServeClient {
-		// Before Engine.IO sees the request, behind the same CORS
-		// handling, as the reference's serveClient.
-		engine = clientbundle.Wrap(cfg.Server.Path, engine, engineio.CORS(engineConfig(cfg.Server, logger)))
-	}
-	mux.Handle(cfg.Server.Path, engine)
+	mux.Handle(cfg.Server.Path, sc.handler)
 	stopDemo := func() {}
 	if demoMode {
 		var apiURL, token string

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/iobridge/iobridge/config"
+	"github.com/iobridge/iobridge/internal/clientbundle"
 	"github.com/iobridge/iobridge/plugins"
 	"github.com/iobridge/iobridge/proxy/adapter"
 	redisadapter "github.com/iobridge/iobridge/proxy/adapter/redis"
@@ -77,10 +78,13 @@ func batchDelay(d time.Duration) time.Duration {
 // sidecar is everything serve runs: the Socket.IO server, the translator
 // between its namespaces and the backends, and the control API.
 type sidecar struct {
-	sio   *socketio.Server
-	tr    *translate.Translator
-	api   *api.API // nil without [api]
-	apiLn net.Listener
+	sio *socketio.Server
+	// handler serves server.path: sio, behind the client builds when
+	// serve_client is on.
+	handler http.Handler
+	tr      *translate.Translator
+	api     *api.API // nil without [api]
+	apiLn   net.Listener
 	// streams are the backend streams (namespace stream and [[stream]]).
 	streams []*stream.Stream
 	// tel is OpenTelemetry: metrics for /metrics, spans when configured.
@@ -187,7 +191,12 @@ func newSidecar(cfg *config.Config, logger *slog.Logger) (_ *sidecar, err error)
 		CleanupEmptyChildNamespaces: cfg.Server.CleanupEmptyChildNamespaces,
 		Logger:                      logger,
 	})
-	sc.sio = sio
+	sc.sio, sc.handler = sio, sio
+	if cfg.Server.ServeClient {
+		// Before Engine.IO sees the request, behind the same CORS
+		// handling, as the reference's serveClient.
+		sc.handler = clientbundle.Wrap(cfg.Server.Path, sio, engineio.CORS(ecfg))
+	}
 	if a := cfg.AdminUI; a != nil {
 		stop, err := adminui.Instrument(context.Background(), sio, adminui.Config{
 			Namespace:    a.Namespace,

@@ -13,26 +13,6 @@ import (
 // and, as engine.io passes it to ws, its perMessageDeflate.threshold.
 const defaultCompressionThreshold = 1024
 
-// contentEncoding is a polling answer's Content-Encoding.
-type contentEncoding uint8
-
-const (
-	encodingIdentity contentEncoding = iota
-	encodingGzip
-	encodingDeflate
-)
-
-// String returns the encoding's name in Content-Encoding.
-func (e contentEncoding) String() string {
-	switch e {
-	case encodingGzip:
-		return "gzip"
-	case encodingDeflate:
-		return "deflate"
-	}
-	return "identity"
-}
-
 // compressible reports whether the reference would compress an answer
 // made of packets: it compresses those holding a packet sent through its
 // socket (open, message, ping), whose compress option defaults to true,
@@ -88,10 +68,10 @@ var (
 	}}
 )
 
-// compressPayload compresses payload with enc (gzip or deflate). The
+// compressPayload compresses payload with enc, "gzip" or "deflate". The
 // result stays valid until putCompressor(c).
-func compressPayload(enc contentEncoding, payload []byte) (c *compressor, body []byte) {
-	if enc == encodingGzip {
+func compressPayload(enc string, payload []byte) (c *compressor, body []byte) {
+	if enc == "gzip" {
 		c = gzipPool.Get().(*compressor)
 		c.out = c.out[:0]
 		c.gz.Reset(c)
@@ -142,19 +122,14 @@ func (s *Server) compressAnswer(h http.Header, r *http.Request, payload []byte, 
 	if !s.cfg.HTTPCompression || len(payload) < compressionThreshold(s.cfg.HTTPCompressionThreshold) || !compressible(packets) {
 		return payload, nil
 	}
-	var enc contentEncoding
-	switch acceptenc.Negotiate(r.Header["Accept-Encoding"], pollingEncodings) {
-	case "gzip":
-		enc = encodingGzip
-	case "deflate":
-		enc = encodingDeflate
-	default:
+	enc := acceptenc.Negotiate(r.Header["Accept-Encoding"], pollingEncodings)
+	if enc == "" {
 		return payload, nil
 	}
 	c, body := compressPayload(enc, payload)
 	// As the reference: no Vary (answers are Cache-Control: no-store).
 	// Unlike it, Content-Length: the body is whole here, where the
 	// reference streams it chunked.
-	h.Set("Content-Encoding", enc.String())
+	h.Set("Content-Encoding", enc)
 	return body, c
 }
